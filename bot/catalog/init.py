@@ -1,0 +1,64 @@
+"""``catalog-bot init``: create a new catalog repository from the templates.
+
+Why copy instead of generate: the templates are real files that the example
+catalog itself uses (and the tests publish), so a new catalog starts from
+something known to render, validate and publish.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bot.errors import UsageError
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "catalog_templates"
+EXAMPLE = TEMPLATES / "example"
+
+# What a new catalog gets from the example catalog (datasets only with --example).
+_FROM_EXAMPLE = ("catalog-bot.yaml", "lib", "profiles", "pygeoapi")
+# What it gets from the top of catalog_templates/ (workflows, issue form).
+_FROM_TEMPLATES = (".github",)
+
+
+def templates_dir() -> Path:
+    """The catalog_templates folder (source checkout or installed package data)."""
+    if TEMPLATES.is_dir():
+        return TEMPLATES
+    packaged = Path(__file__).resolve().parents[1] / "resources" / "catalog_templates"
+    if packaged.is_dir():
+        return packaged
+    raise UsageError("catalog_templates not found", hint="install catalog-bot from a source checkout")
+
+
+def init_catalog(dest: Path, *, with_examples: bool = False, force: bool = False) -> list[Path]:
+    """Write a new catalog into ``dest``; refuses a non-empty folder unless ``force``."""
+    base = templates_dir()
+    example = base / "example"
+    if dest.exists() and any(dest.iterdir()) and not force:
+        raise UsageError(f"{dest} is not empty", hint="choose an empty folder or pass --force to add missing files only")
+    dest.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    sources = [(example / n, dest / n) for n in _FROM_EXAMPLE] + [(base / n, dest / n) for n in _FROM_TEMPLATES]
+    if with_examples:
+        sources.append((example / "datasets", dest / "datasets"))
+    for src, dst in sources:
+        if not src.exists():
+            continue
+        if src.is_dir():
+            for file in sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+                target = dst / file.relative_to(src)
+                if target.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target)
+                written.append(target)
+        elif not dst.exists():
+            shutil.copy2(src, dst)
+            written.append(dst)
+    (dest / "datasets").mkdir(exist_ok=True)
+    keep = dest / "datasets" / ".gitkeep"
+    if not with_examples and not keep.exists():
+        keep.write_text("")
+        written.append(keep)
+    return written

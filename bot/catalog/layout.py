@@ -1,0 +1,266 @@
+"""The catalog contract as code: folders, files, ids and ``pipeline.yaml``.
+
+Why a module of its own: every other part (render, validate, diff, publish,
+harvest, the GitHub bot) asks the same questions -- which datasets exist,
+which files make them up, what the pipeline says -- and must get the same
+answers.  Discovery reads only directory listings and small YAML files, so
+it stays cheap on a 1,000-dataset catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.config import CatalogConfig, load_catalog_config, load_yaml, pydantic_to_config_error
+from bot.errors import CatalogError, UsageError
+
+DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+DATASETS_DIR = "datasets"
+LIB_DIR = "lib"
+PROFILES_DIR = "profiles"
+
+COLLECTION = "collection.jsonnet"
+DATAPACKAGE = "datapackage.json"
+TABLESCHEMA = "tableschema.json"
+GRIDSCHEMA = "gridschema.json"
+PIPELINE = "pipeline.yaml"
+DATASET_FILES = (COLLECTION, DATAPACKAGE, TABLESCHEMA, GRIDSCHEMA, PIPELINE)
+
+# Minimal cron check (5 fields, each a number/range/list/step/star or name).
+_CRON_FIELD = re.compile(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def check_dataset_id(value: str) -> str:
+    """Return ``value`` if it is a valid dataset id, else raise with the rule."""
+    if not DATASET_ID.fullmatch(value):
+        raise CatalogError(
+            f"invalid dataset id {value!r}",
+            hint="use 2-63 characters: lower-case letters, digits and '-', starting with a letter or digit",
+        )
+    return value
+
+
+def check_cron(expr: str) -> str:
+    """Validate a 5-field cron expression (the subset Argo CronWorkflows take)."""
+    if expr.startswith("@"):
+        if expr in {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}:
+            return expr
+        raise ValueError(f"unknown cron macro {expr!r}")
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron expression {expr!r} must have 5 fields (minute hour day month weekday)")
+    for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+        if not _CRON_FIELD.fullmatch(text):
+            raise ValueError(f"cron field {text!r} in {expr!r} is not valid")
+        for number in re.findall(r"(?<![/\w])\d+", text):
+            if not low <= int(number) <= high:
+                raise ValueError(f"cron field {text!r} in {expr!r}: {number} is outside {low}-{high}")
+    return expr
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Model):
+    """Where the source data is and how to read it.
+
+    ``path`` is relative to the dataset folder (or a ``s3://``/``https://`` URI).
+    """
+
+    path: str
+    format: Literal["csv", "geojson", "netcdf", "parquet", "zarr"]
+    delimiter: str = ","
+    timestamp_format: str | None = None
+    crs: str = "EPSG:4326"
+
+
+class Coordinates(_Model):
+    """Names of the coordinate columns (tabular) or variables (gridded)."""
+
+    x: str | None = None
+    y: str | None = None
+    z: str | None = None
+    t: str | None = None
+    geometry: str | None = None
+
+
+class MetadataSource(_Model):
+    """External metadata record harvested for this dataset."""
+
+    kind: Literal["csw", "url"] = "csw"
+    url: str
+    record_id: str | None = None
+
+    @model_validator(mode="after")
+    def _csw_needs_id(self) -> MetadataSource:
+        if self.kind == "csw" and not self.record_id:
+            raise ValueError("a csw metadata source needs record_id")
+        return self
+
+
+class PipelineSpec(_Model):
+    """``pipeline.yaml``: how a dataset is converted and published."""
+
+    source: SourceSpec
+    output: Literal["parquet", "zarr"]
+    coordinates: Coordinates = Coordinates()
+    access: Literal["public", "limited"] = "public"
+    converter: str | None = None
+    chunks: dict[str, int] = Field(default_factory=dict)
+    schedule: str | None = None
+    timezone: str = "UTC"
+    metadata_source: MetadataSource | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return check_cron(value) if value else value
+
+    @model_validator(mode="after")
+    def _coords_fit_output(self) -> PipelineSpec:
+        c = self.coordinates
+        if self.output == "parquet" and not (c.geometry or (c.x and c.y)):
+            raise ValueError("tabular output needs coordinates.geometry or coordinates.x and coordinates.y")
+        if self.output == "zarr" and not (c.x and c.y):
+            raise ValueError("gridded output needs coordinates.x and coordinates.y (dimension names)")
+        return self
+
+    @property
+    def kind(self) -> Literal["tabular", "gridded"]:
+        """Tabular (Parquet, table schema) or gridded (Zarr, grid schema)."""
+        return "tabular" if self.output == "parquet" else "gridded"
+
+
+def load_pipeline(path: Path, rel: str | None = None) -> PipelineSpec:
+    """Parse and validate a ``pipeline.yaml`` with file/field errors."""
+    data = load_yaml(path)
+    name = rel or str(path)
+    if not isinstance(data, dict):
+        raise CatalogError("must be a YAML mapping", file=name, hint="see catalog_templates/example for a pipeline.yaml")
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_to_config_error(exc, name) from None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset folder; paths are absolute, ``rel`` gives catalog-relative names."""
+
+    id: str
+    dir: Path
+    root: Path
+
+    def path(self, name: str) -> Path:
+        """Absolute path of one of this dataset's files."""
+        return self.dir / name
+
+    def rel(self, name: str) -> str:
+        """Catalog-relative path (POSIX) of one of this dataset's files."""
+        return (self.dir / name).relative_to(self.root).as_posix()
+
+    @property
+    def schema_file(self) -> str:
+        """``tableschema.json`` or ``gridschema.json``, whichever exists (table by default)."""
+        return GRIDSCHEMA if (self.dir / GRIDSCHEMA).exists() else TABLESCHEMA
+
+    def pipeline(self) -> PipelineSpec:
+        """The parsed ``pipeline.yaml`` (raises :class:`CatalogError`)."""
+        path = self.path(PIPELINE)
+        if not path.exists():
+            raise CatalogError("required file is missing", file=self.rel(PIPELINE), hint="add a pipeline.yaml (see catalog-bot init)")
+        return load_pipeline(path, self.rel(PIPELINE))
+
+    def missing_files(self) -> list[str]:
+        """Required files that are absent (schema: either table or grid)."""
+        missing = [n for n in (COLLECTION, DATAPACKAGE, PIPELINE) if not self.path(n).exists()]
+        if not self.path(TABLESCHEMA).exists() and not self.path(GRIDSCHEMA).exists():
+            missing.append(f"{TABLESCHEMA} or {GRIDSCHEMA}")
+        return missing
+
+
+@dataclass
+class Catalog:
+    """A catalog repository checked out at ``root``."""
+
+    root: Path
+    config: CatalogConfig = field(default_factory=CatalogConfig)
+
+    @classmethod
+    def open(cls, root: Path | str) -> Catalog:
+        """Open a catalog folder; it must contain ``datasets/`` or ``catalog-bot.yaml``."""
+        path = Path(root).resolve()
+        if not path.is_dir():
+            raise UsageError(f"catalog folder {root} does not exist", hint="pass --catalog DIR pointing at a catalog repository")
+        if not (path / DATASETS_DIR).is_dir() and not (path / "catalog-bot.yaml").exists():
+            raise UsageError(
+                f"{root} is not a catalog (no datasets/ folder and no catalog-bot.yaml)",
+                hint="run `catalog-bot init DIR` to create one, or pass --catalog",
+            )
+        return cls(root=path, config=load_catalog_config(path))
+
+    @cached_property
+    def dataset_dirs(self) -> list[Path]:
+        """Sorted folders under ``datasets/`` (names not yet validated)."""
+        base = self.root / DATASETS_DIR
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def invalid_dataset_dirs(self) -> list[str]:
+        """Folder names under ``datasets/`` that break the id rule."""
+        return [p.name for p in self.dataset_dirs if not DATASET_ID.fullmatch(p.name)]
+
+    def datasets(self) -> list[Dataset]:
+        """All datasets with a valid folder name, sorted by id."""
+        return [Dataset(p.name, p, self.root) for p in self.dataset_dirs if DATASET_ID.fullmatch(p.name)]
+
+    def ids(self) -> list[str]:
+        """All dataset ids."""
+        return [d.id for d in self.datasets()]
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        """One dataset by id; unknown ids are a usage error naming the known ones."""
+        if not DATASET_ID.fullmatch(dataset_id):
+            raise UsageError(
+                f"invalid dataset id {dataset_id!r}",
+                hint="ids are 2-63 characters of a-z, 0-9 and '-'",
+            )
+        path = self.root / DATASETS_DIR / dataset_id
+        if not path.is_dir():
+            known = ", ".join(self.ids()[:10]) or "none"
+            raise UsageError(f"unknown dataset {dataset_id!r}", hint=f"known datasets: {known}")
+        return Dataset(dataset_id, path, self.root)
+
+    def select(self, ids: Iterable[str] | None) -> list[Dataset]:
+        """The named datasets, or all when ``ids`` is empty/None."""
+        ids = list(ids or [])
+        return [self.dataset(i) for i in ids] if ids else self.datasets()
+
+    def lib_dirs(self) -> list[Path]:
+        """Jsonnet library search path (``lib/``), inside the catalog only."""
+        lib = self.root / LIB_DIR
+        return [lib] if lib.is_dir() else []
+
+    def dataset_of(self, rel_path: str) -> str | None:
+        """The dataset id a catalog-relative path belongs to, if any."""
+        parts = Path(rel_path).parts
+        if len(parts) >= 2 and parts[0] == DATASETS_DIR:
+            return parts[1]
+        return None
+
+
+def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Files under ``root`` with one of ``suffixes``, sorted, skipping dot-dirs."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in suffixes and not any(p.startswith(".") for p in path.relative_to(root).parts[:-1]):
+            yield path

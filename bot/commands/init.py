@@ -1,0 +1,26 @@
+"""``catalog-bot init DIR``: a new catalog repository from the templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bot.catalog.init import init_catalog
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``init`` verb."""
+
+    @app.command("init")
+    def init(
+        directory: Path = typer.Argument(..., help="folder for the new catalog (created if missing)"),
+        example: bool = typer.Option(False, "--example", help="also copy the example datasets"),
+        force: bool = typer.Option(False, "--force", help="write into a non-empty folder (never overwrites)"),
+    ) -> None:
+        """Create a new catalog: catalog-bot.yaml, lib/, profiles/, workflows, issue form."""
+        written = init_catalog(directory, with_examples=example, force=force)
+        console = Console()
+        console.print(f"created catalog in {directory} ({len(written)} files)")
+        console.print("next: add a dataset folder under datasets/<id>/ and run `catalog-bot validate`")

@@ -1,0 +1,260 @@
+"""Configuration: ``catalog-bot.yaml`` and process settings.
+
+Why here and only here: this module is the single reader of ``os.environ``
+and of ``catalog-bot.yaml``.  Everything else receives frozen objects, which
+keeps pure code testable and makes it obvious where a secret could enter
+(only :class:`Settings`, whose secret fields are never printed).
+
+The embedded ``local`` environment means a catalog without any
+``environments`` section still publishes: to a folder, a static STAC catalog
+and a pygeoapi config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+CONFIG_FILE = "catalog-bot.yaml"
+DEFAULT_OUTPUT = "_published"
+
+# Repository permission levels, weakest first (GitHub's collaborator API).
+PERMISSIONS = ("none", "read", "triage", "write", "maintain", "admin")
+
+
+class _Model(BaseModel):
+    """Strict base: unknown keys are typos, and typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectStoreConfig(_Model):
+    """Where ARCO data and Frictionless JSON go.
+
+    ``local``: ``root`` is a folder (relative to the output dir);
+    ``s3``: buckets on ``endpoint_url`` (None = AWS), credentials only from
+    the environment (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``).
+    """
+
+    kind: Literal["local", "s3"] = "local"
+    root: str = "data"
+    endpoint_url: str | None = None
+    region: str | None = None
+    public_bucket: str = "catalog-public"
+    limited_bucket: str = "catalog-limited"
+    prefix: str = ""
+    public_base_url: str | None = None
+    multipart_threshold_mb: int = Field(default=16, ge=5)
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class StacConfig(_Model):
+    """``static``: a self-contained catalog folder; ``api``: stac-fastapi with Transactions."""
+
+    kind: Literal["static", "api"] = "static"
+    root: str = "stac"
+    url: str | None = None
+    catalog_id: str = "catalog"
+    catalog_title: str = "Data catalog"
+
+
+class PygeoapiConfig(_Model):
+    """``config``: write resource YAMLs + assembled config; ``api``: admin API."""
+
+    kind: Literal["config", "api"] = "config"
+    root: str = "pygeoapi"
+    url: str | None = None
+
+
+class ArgoConfig(_Model):
+    """Argo Server endpoint; the token comes from ``ARGO_TOKEN`` only."""
+
+    url: str | None = None
+    namespace: str = "argo"
+    verify_tls: bool = True
+    service_account_public: str = "catalog-bot-public"
+    service_account_limited: str = "catalog-bot-limited"
+    artifact_repository: str | None = None
+    ui_url: str | None = None
+
+
+class EnvironmentConfig(_Model):
+    """One publish target (``local``, ``dev``, ``prod``...)."""
+
+    engine: Literal["local", "argo"] = "local"
+    output: str = DEFAULT_OUTPUT
+    object_store: ObjectStoreConfig = ObjectStoreConfig()
+    stac: StacConfig = StacConfig()
+    pygeoapi: PygeoapiConfig = PygeoapiConfig()
+    argo: ArgoConfig = ArgoConfig()
+    ext_vars: dict[str, str] = Field(default_factory=dict)
+
+
+class CommandPolicy(_Model):
+    """Minimum repository permission per ``/catalog`` command."""
+
+    help: str = "read"
+    check: str = "read"
+    diff: str = "read"
+    status: str = "read"
+    preview: str = "write"
+    generate: str = "write"
+    harvest: str = "write"
+    cancel: str = "maintain"
+    publish: str = "maintain"
+
+    @field_validator("*")
+    @classmethod
+    def _known_permission(cls, value: str) -> str:
+        if value not in PERMISSIONS:
+            raise ValueError(f"unknown permission {value!r}; use one of {', '.join(PERMISSIONS)}")
+        return value
+
+
+class ImageConfig(_Model):
+    """The container image that runs data-heavy steps under Argo."""
+
+    repository: str = "catalog-bot"
+    tag: str = "latest"
+
+
+class CatalogConfig(_Model):
+    """The parsed ``catalog-bot.yaml`` of a catalog repository."""
+
+    version: Literal[1] = 1
+    title: str = "Data catalog"
+    default_branch: str = "main"
+    default_environment: str = "local"
+    environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
+    commands: CommandPolicy = CommandPolicy()
+    image: ImageConfig = ImageConfig()
+    labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
+
+    def environment(self, name: str | None = None) -> EnvironmentConfig:
+        """The named environment; ``local`` is always there (embedded default)."""
+        name = name or self.default_environment
+        if name in self.environments:
+            return self.environments[name]
+        if name == "local":
+            return EnvironmentConfig()
+        known = ", ".join(sorted({"local", *self.environments}))
+        raise ConfigError(
+            f"unknown environment {name!r}",
+            file=CONFIG_FILE,
+            field="environments",
+            hint=f"use one of: {known}, or add it under environments:",
+        )
+
+
+def load_catalog_config(root: Path) -> CatalogConfig:
+    """Read and validate ``catalog-bot.yaml``; a missing file means defaults."""
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return CatalogConfig()
+    data = load_yaml(path)
+    if data is None:
+        return CatalogConfig()
+    if not isinstance(data, Mapping):
+        raise ConfigError("must be a YAML mapping", file=CONFIG_FILE, hint="start the file with `version: 1`")
+    try:
+        return CatalogConfig.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_to_config_error(exc, CONFIG_FILE) from None
+
+
+def pydantic_to_config_error(exc: ValidationError, file: str) -> ConfigError:
+    """Name the first offending field with a dotted path and a hint."""
+    err = exc.errors()[0]
+    fld = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        hint = f"remove `{err['loc'][-1]}` or check its spelling"
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        hint = f"add `{err['loc'][-1]}`"
+    else:
+        hint = "see docs/catalog.md for the allowed values"
+    more = f" ({len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    return ConfigError(msg + more, file=file, field=fld, hint=hint)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse YAML with errors that carry file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 (byte {exc.start})", file=str(path), hint="save the file as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", file=str(path), line=line, hint="fix the YAML syntax") from None
+
+
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|KEY)", re.IGNORECASE)
+
+
+class Settings(_Model):
+    """Process-level settings from the environment (never from the catalog).
+
+    Secrets are ``SecretStr`` so that ``repr`` and logs show ``**********``.
+    """
+
+    schemas_dir: Path | None = None
+    cache_dir: Path = Path.home() / ".cache" / "catalog-bot"
+    jsonnet_engine: str = "auto"
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_repository: str | None = None
+    github_actions: bool = False
+    step_summary: Path | None = None
+    argo_token: SecretStr | None = None
+    argo_server: str | None = None
+    slack_webhook_url: SecretStr | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+
+        def secret(name: str) -> SecretStr | None:
+            value = env.get(name)
+            return SecretStr(value) if value else None
+
+        return cls(
+            schemas_dir=Path(env["CATALOG_BOT_SCHEMAS"]) if env.get("CATALOG_BOT_SCHEMAS") else None,
+            cache_dir=Path(env.get("CATALOG_BOT_CACHE") or Path.home() / ".cache" / "catalog-bot"),
+            jsonnet_engine=env.get("CATALOG_BOT_JSONNET_ENGINE", "auto"),
+            github_token=secret("GITHUB_TOKEN") or secret("CATALOG_BOT_TOKEN"),
+            github_api_url=env.get("GITHUB_API_URL", "https://api.github.com"),
+            github_repository=env.get("GITHUB_REPOSITORY"),
+            github_actions=env.get("GITHUB_ACTIONS") == "true",
+            step_summary=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+            argo_token=secret("ARGO_TOKEN"),
+            argo_server=env.get("ARGO_SERVER"),
+            slack_webhook_url=secret("CATALOG_BOT_SLACK_WEBHOOK"),
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for masking outputs."""
+        out = []
+        for value in (self.github_token, self.argo_token, self.slack_webhook_url):
+            if value is not None and value.get_secret_value():
+                out.append(value.get_secret_value())
+        return out
+
+
+def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of secret-looking environment variables (for the log masker)."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= 6]

@@ -1,0 +1,1 @@
+"""convert layer (see docs/architecture.md)."""

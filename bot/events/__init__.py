@@ -1,0 +1,1 @@
+"""events layer (see docs/architecture.md)."""

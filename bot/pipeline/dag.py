@@ -1,0 +1,175 @@
+"""The publish pipeline as data: one DAG, the single source of truth.
+
+Why data and not code: the local executor runs these steps in-process, the
+Argo renderer turns the very same list into a WorkflowTemplate DAG, and a
+test compares the two.  A step is referenced by the dotted path of a plain
+function (``module:function``) so this module imports nothing heavy and
+stays pure.
+
+Order follows the system's flow chart (DESIGN.md section 4): convert ->
+check-extents -> (harvest) -> data-driven metadata -> Frictionless metadata
+-> schema gate -> upload data, then metadata -> pygeoapi entry -> STAC item
+-> collection.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Kubernetes-style requests/limits for a step's container."""
+
+    cpu: str = "250m"
+    memory: str = "256Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the pipeline DAG.
+
+    ``network``: the step talks to a service (retried with backoff under
+    Argo); ``heavy``: it processes data (runs with bigger resources);
+    ``when``: a pipeline.yaml attribute that must be truthy for the step to
+    run (else it is skipped, and counts as done).
+    """
+
+    name: str
+    func: str
+    depends: tuple[str, ...] = ()
+    description: str = ""
+    network: bool = False
+    heavy: bool = False
+    when: str | None = None
+    resources: Resources = field(default_factory=Resources)
+
+    def load(self) -> Callable[..., Any]:
+        """Import the step function (lazily: keeps this module pure)."""
+        module, _, attr = self.func.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+HEAVY = Resources(cpu="1", memory="1Gi", cpu_limit="2", memory_limit="4Gi")
+_S = "bot.pipeline.steps"
+
+PUBLISH_STEPS: tuple[Step, ...] = (
+    Step("convert", f"{_S}:convert", (), "convert the source data to GeoParquet or Zarr", heavy=True, resources=HEAVY),
+    Step("check-extents", f"{_S}:check_extents", ("convert",), "spatial/temporal extents from the converted data"),
+    Step(
+        "harvest-metadata",
+        f"{_S}:harvest_metadata",
+        ("check-extents",),
+        "harvest the external ISO 19115 record (extents from data win)",
+        network=True,
+        when="metadata_source",
+    ),
+    Step(
+        "generate-datadriven-metadata",
+        f"{_S}:generate_datadriven_metadata",
+        ("check-extents",),
+        "columns/variables, types, units, chunks from Parquet footers or Zarr metadata",
+    ),
+    Step(
+        "generate-frictionless-metadata",
+        f"{_S}:generate_frictionless_metadata",
+        ("generate-datadriven-metadata", "harvest-metadata"),
+        "complete datapackage.json + table/grid schema, validated",
+    ),
+    Step("schema-gate", f"{_S}:schema_gate", ("generate-frictionless-metadata",), "stop if the data schema changed"),
+    Step("upload-arco-data", f"{_S}:upload_arco_data", ("schema-gate",), "upload Parquet/Zarr", network=True, heavy=True),
+    Step(
+        "upload-frictionless-json",
+        f"{_S}:upload_frictionless_json",
+        ("upload-arco-data",),
+        "upload datapackage.json and schema (after the data)",
+        network=True,
+    ),
+    Step(
+        "generate-pygeoapi-entry",
+        f"{_S}:generate_pygeoapi_entry",
+        ("upload-frictionless-json",),
+        "pygeoapi resource, validated against the config schema",
+    ),
+    Step("ingest-pygeoapi-entry", f"{_S}:ingest_pygeoapi_entry", ("generate-pygeoapi-entry",), "register in pygeoapi", network=True),
+    Step(
+        "generate-stac-item",
+        f"{_S}:generate_stac_item",
+        ("upload-frictionless-json",),
+        "STAC item from the complete datapackage, validated",
+    ),
+    Step(
+        "ensure-collection",
+        f"{_S}:ensure_collection",
+        ("generate-stac-item",),
+        "create the collection from collection.jsonnet if missing",
+        network=True,
+    ),
+    Step("ingest-stac-item", f"{_S}:ingest_stac_item", ("ensure-collection",), "upsert the item", network=True),
+    Step(
+        "update-collection",
+        f"{_S}:update_collection",
+        ("ingest-stac-item",),
+        "regenerate the collection extents from its items, validate, ingest",
+        network=True,
+    ),
+)
+
+# Harvest workflow (scheduled / `/catalog harvest`): same step functions.
+HARVEST_STEPS: tuple[Step, ...] = (
+    Step("harvest-metadata", f"{_S}:harvest_metadata", (), "harvest the external ISO 19115 record", network=True),
+    Step(
+        "propose-update",
+        f"{_S}:propose_update",
+        ("harvest-metadata",),
+        "update the dataset issue and open/refresh the update PR when the record changed",
+        network=True,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DAG:
+    """An ordered, validated set of steps."""
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate step names in {self.name}")
+        seen: set[str] = set()
+        for step in self.steps:
+            missing = [d for d in step.depends if d not in seen]
+            if missing:
+                raise ValueError(f"step {step.name} depends on {missing} which do not come before it")
+            seen.add(step.name)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def step(self, name: str) -> Step:
+        """A step by name; raises ``KeyError`` listing the valid names."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"unknown step {name!r}; steps: {', '.join(self.names())}")
+
+    def names(self) -> list[str]:
+        """Step names in execution order."""
+        return [s.name for s in self.steps]
+
+    def edges(self) -> set[tuple[str, str]]:
+        """``(dependency, step)`` pairs; compared against the Argo rendering."""
+        return {(d, s.name) for s in self.steps for d in s.depends}
+
+
+PUBLISH = DAG("publish", PUBLISH_STEPS)
+HARVEST = DAG("harvest", HARVEST_STEPS)
+DAGS = {"publish": PUBLISH, "harvest": HARVEST}

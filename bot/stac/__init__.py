@@ -1,0 +1,1 @@
+"""stac layer (see docs/architecture.md)."""
