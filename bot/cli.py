@@ -9,13 +9,16 @@ command prints a traceback for a failure the user can fix.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.errors import EXIT_USAGE, BotError
-from bot.logging import mask
+from bot.logging import mask, register_env_secrets
 
 app = typer.Typer(
     name="catalog-bot",
@@ -47,26 +50,25 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit 0 clean, 1 catalog problems, 2 usage/internal error."""
+    register_env_secrets()
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except BotError as exc:
-        err_console.print(f"[bold red]error:[/] {mask(str(exc))}", markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(mask(str(exc)))}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and true bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        err_console.print(f"[bold red]internal error:[/] {mask(type(exc).__name__ + ': ' + str(exc))}")
+    except click.exceptions.ClickException as exc:  # usage errors
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a bug: one line, no traceback unless asked for
+        err_console.print(f"[bold red]internal error:[/] {escape(mask(type(exc).__name__ + ': ' + str(exc)))}")
         err_console.print("please report this with the command you ran (set CATALOG_BOT_DEBUG=1 for a traceback)")
-        import os
-
         if os.environ.get("CATALOG_BOT_DEBUG"):
             raise
         sys.exit(EXIT_USAGE)
+    # click returns the exit code of typer.Exit in non-standalone mode
+    sys.exit(result if isinstance(result, int) else 0)

@@ -138,11 +138,11 @@ class CatalogConfig(_Model):
     image: ImageConfig = ImageConfig()
     labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
 
-    def environment(self, name: str | None = None) -> EnvironmentConfig:
-        """The named environment; ``local`` is always there (embedded default)."""
+    def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
+        """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""
         name = name or self.default_environment
         if name in self.environments:
-            return self.environments[name]
+            return expand_environment(self.environments[name], name, environ)
         if name == "local":
             return EnvironmentConfig()
         known = ", ".join(sorted({"local", *self.environments}))
@@ -152,6 +152,65 @@ class CatalogConfig(_Model):
             field="environments",
             hint=f"use one of: {known}, or add it under environments:",
         )
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (recursively).
+
+    Why: one ``dev``/``prod`` environment block can name its endpoints by
+    variable (``endpoint_url: ${CATALOG_BOT_DEV_S3_URL:-http://127.0.0.1:8333}``)
+    so that the same catalog points at whatever the machine runs, without
+    editing the catalog.  Only the selected environment is expanded, so a
+    variable of ``prod`` need not exist on a laptop.  An unset variable
+    without default is a :class:`ConfigError` naming the field and variable.
+    Credentials never go through here: they are read by the clients from the
+    process environment (``AWS_ACCESS_KEY_ID`` ...), never from the catalog.
+    """
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = environ.get(name)
+            if found:
+                return found
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"environment variable {name} is not set",
+                file=CONFIG_FILE,
+                field=field or None,
+                hint=f"export {name}=... (dev services: source .dev-services/dev.env) or write ${{{name}:-default}}",
+            )
+
+        return _PLACEHOLDER.sub(sub, value)
+    if isinstance(value, Mapping):
+        return {k: expand_placeholders(v, environ, field=f"{field}.{k}" if field else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_placeholders(v, environ, field=f"{field}.{i}") for i, v in enumerate(value)]
+    return value
+
+
+def expand_environment(
+    env: EnvironmentConfig, name: str, environ: Mapping[str, str] | None = None
+) -> EnvironmentConfig:
+    """``env`` with its placeholders expanded from ``environ`` (default ``os.environ``), re-validated."""
+    data = env.model_dump(mode="python")
+    expanded = expand_placeholders(data, os.environ if environ is None else environ, field=f"environments.{name}")
+    if expanded == data:
+        return env
+    try:
+        return EnvironmentConfig.model_validate(expanded)
+    except ValidationError as exc:
+        err = pydantic_to_config_error(exc, CONFIG_FILE)
+        raise ConfigError(
+            f"after expanding ${{...}} placeholders: {err.message.split(': ', 1)[-1]}",
+            file=CONFIG_FILE,
+            field=f"environments.{name}.{err.field}",
+            hint=err.hint,
+        ) from None
 
 
 def load_catalog_config(root: Path) -> CatalogConfig:

@@ -167,7 +167,9 @@ class DataError(BotError):
 
     exit_code = EXIT_PROBLEMS
 
-    def __init__(self, message: str, *, file: str | None = None, field: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, field: str | None = None, hint: str | None = None
+    ) -> None:
         self.file = file
         self.field = field
         prefix = ""
@@ -254,7 +256,17 @@ def redact_url(url: str) -> str:
 
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    secret_keys = {"token", "access_token", "key", "secret", "password", "sig", "signature", "x-amz-signature", "x-amz-credential"}
+    secret_keys = {
+        "token",
+        "access_token",
+        "key",
+        "secret",
+        "password",
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+    }
     query = urlencode(
         [(k, "***" if k.lower() in secret_keys else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     )

@@ -45,14 +45,19 @@ def reef_temperature(out: Path) -> Path:
             for i, t in enumerate(times):
                 temp = base + 1.2 * np.sin(2 * np.pi * i / 4) + rng.normal(0, 0.15)
                 flag = 1 if rng.random() > 0.02 else 4
-                writer.writerow([site, t.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{lon:.4f}", f"{lat:.4f}", depth, f"{temp:.3f}", flag])
+                writer.writerow(
+                    [site, t.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{lon:.4f}", f"{lat:.4f}", depth, f"{temp:.3f}", flag]
+                )
     return path
 
 
 def _polygon(lon: float, lat: float, rx: float, ry: float, n: int, rng: np.random.Generator) -> list[list[float]]:
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     radii = 1 + rng.uniform(-0.2, 0.2, n)
-    ring = [[round(lon + rx * r * np.cos(a), 5), round(lat + ry * r * np.sin(a), 5)] for a, r in zip(angles, radii, strict=True)]
+    ring = [
+        [round(lon + rx * r * np.cos(a), 5), round(lat + ry * r * np.sin(a), 5)]
+        for a, r in zip(angles, radii, strict=True)
+    ]
     return [*ring, ring[0]]
 
 
@@ -105,15 +110,23 @@ def sea_surface_temperature(out: Path) -> Path:
     err = np.abs(rng.normal(0.3, 0.05, sst.shape))
     ds = xr.Dataset(
         {
-            "sst": (("time", "lat", "lon"), sst.astype("float32"), {
-                "standard_name": "sea_surface_temperature",
-                "long_name": "analysed sea surface temperature",
-                "units": "degC",
-            }),
-            "analysed_error": (("time", "lat", "lon"), err.astype("float32"), {
-                "long_name": "estimated error standard deviation of analysed_sst",
-                "units": "K",
-            }),
+            "sst": (
+                ("time", "lat", "lon"),
+                sst.astype("float32"),
+                {
+                    "standard_name": "sea_surface_temperature",
+                    "long_name": "analysed sea surface temperature",
+                    "units": "degC",
+                },
+            ),
+            "analysed_error": (
+                ("time", "lat", "lon"),
+                err.astype("float32"),
+                {
+                    "long_name": "estimated error standard deviation of analysed_sst",
+                    "units": "K",
+                },
+            ),
         },
         coords={
             "time": ("time", time, {"standard_name": "time", "axis": "T"}),

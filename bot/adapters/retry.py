@@ -41,7 +41,9 @@ log = get_logger("retry")
 # HTTP statuses worth another try: throttled, or the server/proxy is unwell.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # botocore error codes that mean "try again" even when the status is odd.
-_TRANSIENT_S3_CODES = frozenset({"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable"})
+_TRANSIENT_S3_CODES = frozenset(
+    {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable"}
+)
 # Exception class names (any module) that are connection-level failures; by
 # name so that this module imports neither httpx nor botocore.
 _TRANSIENT_CLASS_NAMES = frozenset(
@@ -166,7 +168,9 @@ def retry_call(
             if attempt >= attempts or not is_transient(exc):
                 raise
             hinted = retry_after_of(exc)
-            delay = min(max_delay, hinted) if hinted is not None else backoff_delay(attempt, base=base, max_delay=max_delay)
+            delay = (
+                min(max_delay, hinted) if hinted is not None else backoff_delay(attempt, base=base, max_delay=max_delay)
+            )
             if deadline is not None and waited + delay > deadline:
                 raise
             log.warning(

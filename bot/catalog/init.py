@@ -36,7 +36,9 @@ def init_catalog(dest: Path, *, with_examples: bool = False, force: bool = False
     base = templates_dir()
     example = base / "example"
     if dest.exists() and any(dest.iterdir()) and not force:
-        raise UsageError(f"{dest} is not empty", hint="choose an empty folder or pass --force to add missing files only")
+        raise UsageError(
+            f"{dest} is not empty", hint="choose an empty folder or pass --force to add missing files only"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     sources = [(example / n, dest / n) for n in _FROM_EXAMPLE] + [(base / n, dest / n) for n in _FROM_TEMPLATES]

@@ -33,9 +33,44 @@ GRIDSCHEMA = "gridschema.json"
 PIPELINE = "pipeline.yaml"
 DATASET_FILES = (COLLECTION, DATAPACKAGE, TABLESCHEMA, GRIDSCHEMA, PIPELINE)
 
-# Minimal cron check (5 fields, each a number/range/list/step/star or name).
-_CRON_FIELD = re.compile(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$")
+# Cron: 5 fields, each a comma list of `*`, `v` or `v-v`, with optional `/step`.
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_CRON_PART = re.compile(r"^(\*|(?P<a>[0-9a-z]+)(-(?P<b>[0-9a-z]+))?)(/(?P<step>[0-9]+))?$")
+
+
+def _cron_value(text: str, index: int) -> int | None:
+    low, high = _CRON_RANGES[index]
+    if text.isdigit():
+        return int(text) if low <= int(text) <= high else None
+    names = _MONTHS if index == 3 else _DAYS if index == 4 else ()
+    return names.index(text) + (1 if index == 3 else 0) if text in names else None
+
+
+def check_cron(expr: str) -> str:
+    """Validate a 5-field cron expression (what Argo CronWorkflows accept), naming the bad field."""
+    if expr.startswith("@"):
+        if expr in _CRON_MACROS:
+            return expr
+        raise ValueError(f"unknown cron macro {expr!r}; use one of {', '.join(sorted(_CRON_MACROS))}")
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron expression {expr!r} must have 5 fields (minute hour day month weekday)")
+    labels = ("minute", "hour", "day of month", "month", "weekday")
+    for index, text in enumerate(fields):
+        for part in text.lower().split(","):
+            match = _CRON_PART.fullmatch(part)
+            ok = match is not None
+            if match and match.group("a"):
+                ok = all(_cron_value(v, index) is not None for v in (match.group("a"), match.group("b")) if v)
+            if match and match.group("step") is not None and int(match.group("step")) == 0:
+                ok = False
+            if not ok:
+                low, high = _CRON_RANGES[index]
+                raise ValueError(f"cron {labels[index]} field {text!r} in {expr!r} is not valid (allowed {low}-{high})")
+    return expr
 
 
 def check_dataset_id(value: str) -> str:
@@ -46,24 +81,6 @@ def check_dataset_id(value: str) -> str:
             hint="use 2-63 characters: lower-case letters, digits and '-', starting with a letter or digit",
         )
     return value
-
-
-def check_cron(expr: str) -> str:
-    """Validate a 5-field cron expression (the subset Argo CronWorkflows take)."""
-    if expr.startswith("@"):
-        if expr in {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}:
-            return expr
-        raise ValueError(f"unknown cron macro {expr!r}")
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"cron expression {expr!r} must have 5 fields (minute hour day month weekday)")
-    for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
-        if not _CRON_FIELD.fullmatch(text):
-            raise ValueError(f"cron field {text!r} in {expr!r} is not valid")
-        for number in re.findall(r"(?<![/\w])\d+", text):
-            if not low <= int(number) <= high:
-                raise ValueError(f"cron field {text!r} in {expr!r}: {number} is outside {low}-{high}")
-    return expr
 
 
 class _Model(BaseModel):
@@ -145,7 +162,9 @@ def load_pipeline(path: Path, rel: str | None = None) -> PipelineSpec:
     data = load_yaml(path)
     name = rel or str(path)
     if not isinstance(data, dict):
-        raise CatalogError("must be a YAML mapping", file=name, hint="see catalog_templates/example for a pipeline.yaml")
+        raise CatalogError(
+            "must be a YAML mapping", file=name, hint="see catalog_templates/example for a pipeline.yaml"
+        )
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as exc:
@@ -177,7 +196,9 @@ class Dataset:
         """The parsed ``pipeline.yaml`` (raises :class:`CatalogError`)."""
         path = self.path(PIPELINE)
         if not path.exists():
-            raise CatalogError("required file is missing", file=self.rel(PIPELINE), hint="add a pipeline.yaml (see catalog-bot init)")
+            raise CatalogError(
+                "required file is missing", file=self.rel(PIPELINE), hint="add a pipeline.yaml (see catalog-bot init)"
+            )
         return load_pipeline(path, self.rel(PIPELINE))
 
     def missing_files(self) -> list[str]:
@@ -200,7 +221,9 @@ class Catalog:
         """Open a catalog folder; it must contain ``datasets/`` or ``catalog-bot.yaml``."""
         path = Path(root).resolve()
         if not path.is_dir():
-            raise UsageError(f"catalog folder {root} does not exist", hint="pass --catalog DIR pointing at a catalog repository")
+            raise UsageError(
+                f"catalog folder {root} does not exist", hint="pass --catalog DIR pointing at a catalog repository"
+            )
         if not (path / DATASETS_DIR).is_dir() and not (path / "catalog-bot.yaml").exists():
             raise UsageError(
                 f"{root} is not a catalog (no datasets/ folder and no catalog-bot.yaml)",
@@ -262,5 +285,9 @@ class Catalog:
 def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
     """Files under ``root`` with one of ``suffixes``, sorted, skipping dot-dirs."""
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in suffixes and not any(p.startswith(".") for p in path.relative_to(root).parts[:-1]):
+        if (
+            path.is_file()
+            and path.suffix in suffixes
+            and not any(p.startswith(".") for p in path.relative_to(root).parts[:-1])
+        ):
             yield path

@@ -82,7 +82,9 @@ PUBLISH_STEPS: tuple[Step, ...] = (
         "complete datapackage.json + table/grid schema, validated",
     ),
     Step("schema-gate", f"{_S}:schema_gate", ("generate-frictionless-metadata",), "stop if the data schema changed"),
-    Step("upload-arco-data", f"{_S}:upload_arco_data", ("schema-gate",), "upload Parquet/Zarr", network=True, heavy=True),
+    Step(
+        "upload-arco-data", f"{_S}:upload_arco_data", ("schema-gate",), "upload Parquet/Zarr", network=True, heavy=True
+    ),
     Step(
         "upload-frictionless-json",
         f"{_S}:upload_frictionless_json",
@@ -96,7 +98,13 @@ PUBLISH_STEPS: tuple[Step, ...] = (
         ("upload-frictionless-json",),
         "pygeoapi resource, validated against the config schema",
     ),
-    Step("ingest-pygeoapi-entry", f"{_S}:ingest_pygeoapi_entry", ("generate-pygeoapi-entry",), "register in pygeoapi", network=True),
+    Step(
+        "ingest-pygeoapi-entry",
+        f"{_S}:ingest_pygeoapi_entry",
+        ("generate-pygeoapi-entry",),
+        "register in pygeoapi",
+        network=True,
+    ),
     Step(
         "generate-stac-item",
         f"{_S}:generate_stac_item",

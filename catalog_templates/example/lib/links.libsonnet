@@ -23,7 +23,7 @@ local licences = import 'licences.libsonnet';
   // Link to the published Frictionless datapackage, when the environment knows where data lives.
   datapackage(id):: if self.env.data_base_url != '' then [{
     rel: 'describedby',
-    href: '%s/%s/datapackage.json' % [self.env.data_base_url, id],
+    href: '%s/%s/datapackage.json' % [$.env.data_base_url, id],
     type: 'application/json',
     title: 'Frictionless data package',
   }] else [],

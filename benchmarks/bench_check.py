@@ -1,0 +1,128 @@
+"""Cost of `catalog-bot check` follows the change, not the catalog size.
+
+Run: python benchmarks/bench_check.py [--sizes 5,1000] [--full] [--repeat 3]
+
+For each catalog size builds a synthetic catalog (benchmarks/synthetic_catalog.py),
+commits it on ``main``, changes the datapackage title of 5 datasets on a branch and
+times ``run_check(root, "main", "HEAD")``.  Also times the naive approach (check
+every dataset, ``--all``) on the same repository.  Target: the 1,000-dataset check
+at most 1.5x the 5-dataset one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_catalog import make_catalog
+
+from bot.catalog.check import run_check
+from bot.config import Settings
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "b",
+    "GIT_AUTHOR_EMAIL": "b@e",
+    "GIT_COMMITTER_NAME": "b",
+    "GIT_COMMITTER_EMAIL": "b@e",
+}
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=GIT_ENV)
+
+
+def prepare(root: Path, n: int, touched: int = 5) -> list[str]:
+    """Catalog of ``n`` datasets on ``main``; 5 of them import ``lib/bench.libsonnet``.
+
+    Branch ``feature``: the datapackage title of those 5 changes.  Branch
+    ``feature-lib``: only ``lib/bench.libsonnet`` changes (the check must scan
+    imports of all collections to find the same 5).
+    """
+    make_catalog(root, n)
+    ids = sorted(p.name for p in (root / "datasets").iterdir() if p.is_dir())
+    step = max(1, len(ids) // touched)
+    chosen = ids[::step][:touched]
+    (root / "lib" / "bench.libsonnet").write_text("{ note: 'v1' }\n")
+    for ds in chosen:
+        coll = root / "datasets" / ds / "collection.jsonnet"
+        coll.write_text("local bench = import 'bench.libsonnet';\n" + coll.read_text())
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "catalog")
+    git(root, "checkout", "-q", "-b", "feature-lib")
+    (root / "lib" / "bench.libsonnet").write_text("{ note: 'v2' }\n")
+    git(root, "commit", "-q", "-am", "lib")
+    git(root, "checkout", "-q", "-b", "feature", "main")
+    for ds in chosen:
+        path = root / "datasets" / ds / "datapackage.json"
+        doc = json.loads(path.read_text())
+        doc["title"] = str(doc.get("title", ds)) + " (revised)"
+        path.write_text(json.dumps(doc, indent=2))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "retitle")
+    return chosen
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="5,1000")
+    parser.add_argument("--full", action="store_true", help="sizes 5,1000,5000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--naive", action="store_true", help="also time --all (renders every dataset; slow)")
+    args = parser.parse_args()
+    sizes = [5, 1000, 5000] if args.full else [int(s) for s in args.sizes.split(",")]
+    if not os.environ.get("CATALOG_BOT_SCHEMAS"):
+        mirror = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "schemas"
+        if mirror.is_dir():
+            os.environ["CATALOG_BOT_SCHEMAS"] = str(mirror)
+    settings = Settings.from_env()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            root = Path(tmp) / f"cat{n}"
+            t0 = time.perf_counter()
+            chosen = prepare(root, n)
+            build = time.perf_counter() - t0
+            run_check(root, "main", "feature", settings)  # warm-up (imports, schema registry)
+            for scenario, head in (("datapackage edits", "feature"), ("lib edit", "feature-lib")):
+                t, report = timed(lambda root=root, head=head: run_check(root, "main", head, settings), args.repeat)
+                assert sorted(report.touched) == sorted(chosen), (report.touched, chosen)  # type: ignore[union-attr]
+                naive = None
+                if args.naive and scenario == "datapackage edits":
+                    naive, _ = timed(
+                        lambda root=root: run_check(root, "main", "feature", settings, all_datasets=True), 1
+                    )
+                rows.append((scenario, n, len(chosen), t, naive, build, len(report.errors)))  # type: ignore[union-attr]
+    print(f"check of a change touching 5 datasets, median of {args.repeat} runs")
+    header = f"{'scenario':<19}{'datasets':>9}{'touched':>9}{'check (s)':>11}{'vs 5-dataset':>14}"
+    print(header + f"{'naive --all (s)':>17}{'build (s)':>11}{'errors':>8}")
+    worst = 0.0
+    for scenario, n, k, t, naive, build, errors in rows:
+        base = next(r[3] for r in rows if r[0] == scenario)
+        worst = max(worst, t / base)
+        naive_text = f"{naive:.2f}" if naive is not None else "-"
+        print(f"{scenario:<19}{n:>9}{k:>9}{t:>11.3f}{t / base:>13.2f}x{naive_text:>17}{build:>11.1f}{errors:>8}")
+    print(f"target <= 1.5x: {'met' if worst <= 1.5 else 'NOT met'} (worst {worst:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,599 @@
+"""Object store: where ARCO data and Frictionless JSON are published.
+
+Why an interface with two implementations: the local environment publishes
+into a folder (a laptop, CI, the example catalog), real environments into S3
+buckets; the pipeline steps must not care which.  Both give the same
+guarantees, which the publish pipeline relies on:
+
+- **Content checksums.**  Every object carries its sha256 (S3: user metadata
+  ``sha256``; local: recomputed from the file).  An object whose size and
+  sha256 already match is not written again, so a re-publish of unchanged
+  data transfers nothing.
+- **Trees appear whole.**  :meth:`ObjectStore.put_tree` publishes a dataset
+  version (a Parquet file or a Zarr store of many chunks).  The local store
+  builds it in a temporary folder and renames it into place in one step; the
+  S3 store uploads every object concurrently and then verifies each one with
+  a HEAD before returning.  Callers write metadata only after ``put_tree``
+  returned, so metadata never points at data that is not (all) there.
+- **Transient failures are retried** (backoff with full jitter, see
+  :mod:`bot.adapters.retry`); everything else becomes a
+  :class:`~bot.errors.ServiceError` naming the service, the URL (never
+  credentials), the status and the server's message.
+
+The S3 client is injected (``boto3.client("s3", ...)``) so tests can point it
+at a real S3 server on 127.0.0.1 and production at AWS or SeaweedFS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.retry import retry_call
+from bot.config import EnvironmentConfig
+from bot.errors import AuthError, ServiceError, UsageError
+
+CHUNK = 1 << 20
+SHA256_META = "sha256"
+
+# Media types the catalog publishes that ``mimetypes`` does not know.
+MEDIA_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".geoparquet": "application/vnd.apache.parquet",
+    ".json": "application/json",
+    ".geojson": "application/geo+json",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, streamed (constant memory for any size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_files(src: Path) -> list[tuple[str, Path]]:
+    """``(relative POSIX key, path)`` for every file under ``src`` (a file gives itself), sorted."""
+    if src.is_file():
+        return [(src.name, src)]
+    return sorted((p.relative_to(src).as_posix(), p) for p in src.rglob("*") if p.is_file())
+
+
+def tree_sha256(src: Path) -> str:
+    """One sha256 for a file or a folder tree (names and contents), e.g. a Zarr store.
+
+    Why names too: two stores with the same chunks under different keys are
+    different data.
+    """
+    if src.is_file():
+        return file_sha256(src)
+    digest = hashlib.sha256()
+    for key, path in tree_files(src):
+        digest.update(key.encode() + b"\0" + file_sha256(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def content_type_of(key: str) -> str:
+    """Media type for an object key (Parquet and Zarr JSON included)."""
+    suffix = Path(key).suffix.lower()
+    if suffix in MEDIA_TYPES:
+        return MEDIA_TYPES[suffix]
+    if key.endswith((".zarray", ".zattrs", ".zgroup", "zarr.json", ".zmetadata")):
+        return "application/json"
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
+def join_key(*parts: str) -> str:
+    """Join key parts with ``/`` (no empty segments, no leading slash)."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape a prefix or folder (``..``, absolute, backslashes)."""
+    if not key or key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in key.split("/")):
+        raise UsageError(f"invalid object key {key!r}", hint="keys are relative paths without '..' or empty segments")
+    return key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store knows about one object."""
+
+    key: str
+    size: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """One object written (``skipped``: it was already there, same size and checksum)."""
+
+    key: str
+    size: int
+    sha256: str
+    skipped: bool
+
+
+class ObjectStore(ABC):
+    """Interface used by the pipeline steps; see the module docstring for the guarantees."""
+
+    #: short service name for messages (``local``, ``s3``)
+    service: str = "objectstore"
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and checksum of ``key``, or None when it does not exist."""
+
+    @abstractmethod
+    def put_file(
+        self, key: str, path: Path, *, sha256: str | None = None, content_type: str | None = None
+    ) -> PutResult:
+        """Write one object from a file unless an identical one is there; atomic per object."""
+
+    @abstractmethod
+    def put_tree(self, prefix: str, src: Path) -> list[PutResult]:
+        """Publish every file under ``src`` below ``prefix``: all of it, verified, or an error."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The content of ``key`` (ServiceError when missing)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys below ``prefix``, sorted."""
+
+    @abstractmethod
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove objects (missing ones are ignored)."""
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """Where a client finds ``key`` (https/s3 URL, or an absolute path for the local store)."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file behind ``key`` when the store is a local folder (else None)."""
+        return None
+
+    def uri(self, key: str) -> str:
+        """The address a *server* with credentials reads ``key`` from (pygeoapi: ``s3://``, a path locally)."""
+        return self.url(key)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
+        """Write small content (JSON metadata) through :meth:`put_file`."""
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-put-") as tmp:
+            path = Path(tmp) / Path(key).name
+            path.write_bytes(data)
+            return self.put_file(key, path, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type)
+
+    def exists(self, key: str) -> bool:
+        """True when ``key`` is there."""
+        return self.head(key) is not None
+
+    def verify(self, results: Iterable[PutResult]) -> None:
+        """HEAD every object and compare size and checksum; ServiceError on the first mismatch."""
+        for result in results:
+            info = self.head(result.key)
+            if info is None:
+                raise ServiceError(self.service, "object missing after upload", url=self.url(result.key))
+            if info.size != result.size or (info.sha256 is not None and info.sha256 != result.sha256):
+                raise ServiceError(
+                    self.service,
+                    f"object differs after upload (size {info.size} vs {result.size}, "
+                    f"sha256 {info.sha256} vs {result.sha256})",
+                    url=self.url(result.key),
+                )
+
+
+# --------------------------------------------------------------------------- local
+
+
+class LocalObjectStore(ObjectStore):
+    """A folder as object store: keys are relative paths below ``root``.
+
+    Checksums are recomputed from the files (a folder has no object
+    metadata); hashing an existing file is cheaper than rewriting it and keeps
+    mtimes stable for downstream tools.
+    """
+
+    service = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def local_path(self, key: str) -> Path:
+        """The file behind ``key``."""
+        return self._path(key)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of the file, or None."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        return ObjectInfo(key, path.stat().st_size, file_sha256(path))
+
+    def _write(self, src: Path, dest: Path) -> None:
+        """Copy ``src`` to ``dest`` via a temp file in the same folder + rename (atomic)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_file(
+        self, key: str, path: Path, *, sha256: str | None = None, content_type: str | None = None
+    ) -> PutResult:
+        """Copy unless an identical file is there."""
+        dest = self._path(key)
+        size = path.stat().st_size
+        digest = sha256 or file_sha256(path)
+        if dest.is_file() and dest.stat().st_size == size and file_sha256(dest) == digest:
+            return PutResult(key, size, digest, skipped=True)
+        try:
+            self._write(path, dest)
+        except OSError as exc:
+            raise ServiceError(self.service, f"cannot write: {exc.strerror or exc}", url=str(dest)) from exc
+        return PutResult(key, size, digest, skipped=False)
+
+    def put_tree(self, prefix: str, src: Path) -> list[PutResult]:
+        """Build the tree in ``<root>/.tmp-*`` and rename it to ``prefix`` in one step.
+
+        An identical tree already at ``prefix`` is left alone (all skipped).  A
+        different one is replaced: the new tree is renamed in, the old one
+        moved aside first and removed after, so a reader sees either the old
+        or the new tree, never a mix.  On any failure the temp folder is
+        removed and nothing at ``prefix`` changed.
+        """
+        prefix = check_key(prefix.strip("/"))
+        dest = self._path(prefix)
+        files = tree_files(src)
+        if dest.is_dir() and self._same_tree(dest, files):
+            return [
+                PutResult(join_key(prefix, rel), p.stat().st_size, file_sha256(p), skipped=True) for rel, p in files
+            ]
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            results = []
+            for rel, path in files:
+                results.append(self._stage_one(staging, prefix, rel, path))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            old = None
+            if dest.exists():
+                old = dest.parent / f".old-{dest.name}-{uuid.uuid4().hex[:8]}"
+                os.rename(dest, old)
+            os.rename(staging, dest)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return results
+        except OSError as exc:
+            raise ServiceError(self.service, f"cannot write: {exc.strerror or exc}", url=str(dest)) from exc
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _stage_one(self, staging: Path, prefix: str, rel: str, path: Path) -> PutResult:
+        """Copy one file of a tree into the staging folder (a seam for failure tests)."""
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        return PutResult(join_key(prefix, rel), path.stat().st_size, file_sha256(path), skipped=False)
+
+    @staticmethod
+    def _same_tree(dest: Path, files: list[tuple[str, Path]]) -> bool:
+        existing = {rel for rel, _ in tree_files(dest)}
+        if existing != {rel for rel, _ in files}:
+            return False
+        for rel, path in files:
+            other = dest / rel
+            if other.stat().st_size != path.stat().st_size or file_sha256(other) != file_sha256(path):
+                return False
+        return True
+
+    def get_bytes(self, key: str) -> bytes:
+        """The file's content."""
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ServiceError(self.service, f"cannot read: {exc.strerror or exc}", url=str(path)) from exc
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Files below ``prefix`` (temp and hidden folders excluded)."""
+        base = self._path(prefix) if prefix else self.root
+        if base.is_file():
+            return [prefix]
+        if not base.is_dir():
+            return []
+        keys = []
+        for path in base.rglob("*"):
+            rel = path.relative_to(self.root)
+            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+                keys.append(rel.as_posix())
+        return sorted(keys)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove files (and folders given as keys)."""
+        for key in keys:
+            path = self._path(key)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+    def url(self, key: str) -> str:
+        """Absolute path of the file (the static catalog makes it relative)."""
+        return str(self._path(key))
+
+
+# --------------------------------------------------------------------------- S3
+
+
+class S3ObjectStore(ObjectStore):
+    """One bucket (+ optional key prefix) on S3 or an S3-compatible server.
+
+    ``client`` is a ``boto3.client("s3")``; ``transfer_config`` a
+    ``boto3.s3.transfer.TransferConfig`` (multipart threshold / part size /
+    per-file concurrency).  Files of a tree are uploaded concurrently by a
+    thread pool of ``max_workers`` (boto3 clients are thread-safe).
+    """
+
+    service = "s3"
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        prefix: str = "",
+        public_base_url: str | None = None,
+        transfer_config: Any = None,
+        max_workers: int = 8,
+        attempts: int = 5,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.transfer_config = transfer_config
+        self.max_workers = max_workers
+        self.attempts = attempts
+        self._sleep = sleep
+        self._endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "s3")
+
+    # -- helpers
+
+    def _full(self, key: str) -> str:
+        return join_key(self.prefix, check_key(key))
+
+    def _where(self, key: str | None = None) -> str:
+        base = f"{self._endpoint.rstrip('/')}/{self.bucket}"
+        return f"{base}/{self._full(key)}" if key else base
+
+    def _call(self, what: str, key: str | None, fn: Callable[[], Any]) -> Any:
+        """Run one S3 call with retries; translate botocore errors into ServiceError."""
+        kwargs: dict[str, Any] = {"service": "s3", "attempts": self.attempts}
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        try:
+            return retry_call(fn, **kwargs)
+        except ServiceError:
+            raise
+        except Exception as exc:
+            raise self._translate(what, key, exc) from exc
+
+    def _translate(self, what: str, key: str | None, exc: BaseException) -> ServiceError:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            error = response.get("Error") or {}
+            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+            code = error.get("Code") or "error"
+            message = error.get("Message") or code
+            text = f"{what} failed: {code}: {message}"
+            # HEAD responses have no body: a bare 403 is the only sign of bad keys there.
+            if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"} or status in (
+                401,
+                403,
+            ):
+                return AuthError(
+                    "s3",
+                    text,
+                    url=self._where(key),
+                    status=status,
+                    hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                )
+            hint = "create the bucket or fix object_store in catalog-bot.yaml" if code == "NoSuchBucket" else None
+            return ServiceError("s3", text, url=self._where(key), status=status, hint=hint)
+        return ServiceError("s3", f"{what} failed: {type(exc).__name__}: {exc}", url=self._where(key), transient=True)
+
+    # -- interface
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """HEAD the object; the checksum comes from its ``sha256`` metadata."""
+
+        def call() -> Any:
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+            except Exception as exc:
+                response = getattr(exc, "response", None)
+                if isinstance(response, dict):
+                    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+                    code = (response.get("Error") or {}).get("Code")
+                    if status == 404 or code in {"404", "NoSuchKey", "NotFound"}:
+                        return None
+                raise
+
+        meta = self._call("HEAD", key, call)
+        if meta is None:
+            return None
+        return ObjectInfo(key, int(meta.get("ContentLength", 0)), (meta.get("Metadata") or {}).get(SHA256_META))
+
+    def put_file(
+        self, key: str, path: Path, *, sha256: str | None = None, content_type: str | None = None
+    ) -> PutResult:
+        """Upload (multipart above the threshold) unless size and sha256 already match."""
+        size = path.stat().st_size
+        digest = sha256 or file_sha256(path)
+        info = self.head(key)
+        if info is not None and info.size == size and info.sha256 == digest:
+            return PutResult(key, size, digest, skipped=True)
+        extra = {"Metadata": {SHA256_META: digest}, "ContentType": content_type or content_type_of(key)}
+
+        def call() -> None:
+            kwargs: dict[str, Any] = {"ExtraArgs": extra}
+            if self.transfer_config is not None:
+                kwargs["Config"] = self.transfer_config
+            self.client.upload_file(str(path), self.bucket, self._full(key), **kwargs)
+
+        self._call("PUT", key, call)
+        return PutResult(key, size, digest, skipped=False)
+
+    def put_tree(self, prefix: str, src: Path) -> list[PutResult]:
+        """Upload every file concurrently, then HEAD-verify each; the first failure is raised.
+
+        Objects of a failed tree may remain (S3 has no rename); they are
+        harmless because dataset versions are content-addressed prefixes and
+        metadata is written only after this returns.
+        """
+        prefix = prefix.strip("/")
+        files = tree_files(src)
+        results: list[PutResult] = []
+        stop = threading.Event()
+
+        def one(item: tuple[str, Path]) -> PutResult | None:
+            if stop.is_set():
+                return None
+            rel, path = item
+            try:
+                return self.put_file(join_key(prefix, rel), path)
+            except BaseException:
+                stop.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="s3-put") as pool:
+            futures = [pool.submit(one, item) for item in files]
+            error: BaseException | None = None
+            for future in futures:
+                try:
+                    result = future.result()
+                except BaseException as exc:
+                    error = error or exc
+                    continue
+                if result is not None:
+                    results.append(result)
+        if error is not None:
+            raise error
+        self.verify(r for r in results if not r.skipped)
+        return results
+
+    def get_bytes(self, key: str) -> bytes:
+        """GET the object body."""
+        response = self._call("GET", key, lambda: self.client.get_object(Bucket=self.bucket, Key=self._full(key)))
+        return response["Body"].read()
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys below ``prefix`` (relative to the store prefix), paginated."""
+        full = join_key(self.prefix, prefix) if prefix else self.prefix
+        keys: list[str] = []
+
+        def pages() -> Iterator[dict[str, Any]]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            yield from paginator.paginate(Bucket=self.bucket, Prefix=full)
+
+        for page in self._call("LIST", prefix or None, lambda: list(pages())):
+            for obj in page.get("Contents", []) or []:
+                key = obj["Key"]
+                keys.append(key[len(self.prefix) + 1 :] if self.prefix else key)
+        return sorted(keys)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """DeleteObjects in batches of 1,000."""
+        batch = [{"Key": self._full(k)} for k in keys]
+        for start in range(0, len(batch), 1000):
+            chunk = batch[start : start + 1000]
+            self._call(
+                "DELETE", None, lambda c=chunk: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": c})
+            )
+
+    def uri(self, key: str) -> str:
+        """``s3://bucket/key`` whatever the public URL: servers read through S3 with their own keys."""
+        return f"s3://{self.bucket}/{self._full(key)}"
+
+    def url(self, key: str) -> str:
+        """``public_base_url/key`` when configured, else ``s3://bucket/key``."""
+        full = self._full(key)
+        if self.public_base_url:
+            return f"{self.public_base_url}/{full}"
+        return f"s3://{self.bucket}/{full}"
+
+
+def make_s3_client(endpoint_url: str | None, region: str | None, *, max_pool: int = 16) -> Any:
+    """A boto3 S3 client from the environment's credentials (never from the catalog).
+
+    Path-style addressing because SeaweedFS/MinIO endpoints do not serve
+    virtual-host buckets; botocore's own retries are kept low as
+    :func:`bot.adapters.retry.retry_call` handles them with jitter.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 2, "mode": "standard"},
+        max_pool_connections=max_pool,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+
+
+def make_transfer_config(threshold_mb: int, concurrency: int) -> Any:
+    """Multipart settings: parts of ``threshold_mb`` MiB, ``concurrency`` parts in flight per file."""
+    from boto3.s3.transfer import TransferConfig
+
+    size = threshold_mb * 1024 * 1024
+    return TransferConfig(multipart_threshold=size, multipart_chunksize=size, max_concurrency=concurrency)
+
+
+def open_store(env: EnvironmentConfig, output: Path, access: str, *, client: Any = None) -> ObjectStore:
+    """The store for one dataset's ``access`` level in an environment.
+
+    Local: ``<output>/<object_store.root>/<bucket>``; S3: the public or limited
+    bucket.  ``client`` overrides the boto3 client (tests, shared pools).
+    """
+    cfg = env.object_store
+    bucket = cfg.limited_bucket if access == "limited" else cfg.public_bucket
+    if cfg.kind == "local":
+        return LocalObjectStore(Path(output) / cfg.root / bucket)
+    s3 = (
+        client if client is not None else make_s3_client(cfg.endpoint_url, cfg.region, max_pool=cfg.max_concurrency * 2)
+    )
+    base = cfg.public_base_url if access == "public" else None
+    return S3ObjectStore(
+        s3,
+        bucket,
+        prefix=cfg.prefix,
+        public_base_url=base,
+        transfer_config=make_transfer_config(cfg.multipart_threshold_mb, cfg.max_concurrency),
+        max_workers=cfg.max_concurrency,
+    )

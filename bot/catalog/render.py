@@ -1,0 +1,807 @@
+"""Sandboxed Jsonnet rendering with three interchangeable engines.
+
+Why a sandbox: ``collection.jsonnet`` files arrive in pull requests, so they
+are untrusted input rendered by a bot that holds credentials.  The renderer
+therefore
+
+* resolves every import itself (the engines' ``import_callback``), only
+  inside the catalog root: absolute paths, ``..`` escapes and symlinks that
+  point outside are refused with an error naming the importing file;
+* never lets an engine open a file: the main file is read by us too and
+  handed over as a snippet, after checking its size (a 50 MB file is refused
+  from ``stat`` alone), its UTF-8 encoding and its nesting depth (both the
+  C++ and the Go engine *crash the process* on ~10^4-10^5 deep expressions,
+  see :func:`bot.catalog.imports.scan`);
+* passes only the ext vars it was given (built from ``catalog-bot.yaml`` by
+  :func:`ext_vars_for`), never ``os.environ``;
+* limits the evaluation stack (``max_stack``): infinite recursion is a
+  "max stack frames exceeded" :class:`JsonnetError`, not a crash.
+
+Engines: ``cpp`` (the reference, ``_jsonnet``), ``go`` (``_gojsonnet``) and
+``rust`` (``rjsonnet``, optional).  ``auto`` renders with Go and falls back to
+C++ per file when Go fails on that file (engine bugs must not fail a
+catalog); see ``benchmarks/bench_jsonnet.py`` for why Go is the default.
+Many files are rendered in batches: one engine call imports a batch of files
+so shared libraries are parsed once per batch instead of once per file; a
+batch that fails is rendered again file by file, so errors stay per file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bot.catalog.imports import ScanResult, is_escape, scan
+from bot.config import CatalogConfig
+from bot.errors import Problem, RenderError, UsageError
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_STACK = 500
+DEFAULT_MAX_TRACE = 20
+# Estimated expression nesting above which we refuse a file before any engine
+# sees it.  The C++ engine itself refuses >500 nested brackets/locals; the
+# crashes we guard against start at ~10,000 (C++ ``1+1+...``) and ~50,000
+# (Go, brackets), so real templates are far below and attacks far above.
+DEFAULT_MAX_DEPTH = 2000
+BATCH_SIZE = 64
+# Below this many files a process pool costs more than it saves.
+PROCESS_THRESHOLD = 48
+
+ENGINES = ("auto", "go", "cpp", "rust")
+_ALIASES = {
+    "auto": "auto",
+    "go": "go",
+    "gojsonnet": "go",
+    "go-jsonnet": "go",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "jsonnet": "cpp",
+    "rust": "rust",
+    "rjsonnet": "rust",
+    "jrsonnet": "rust",
+}
+_MODULES = {"go": "_gojsonnet", "cpp": "_jsonnet", "rust": "rjsonnet"}
+_BATCH_FILE = "<batch>.jsonnet"
+
+# file:line:col, file:line:col-col2 and file:(line:col)-(line2:col2)
+_LOCATION = re.compile(
+    r"(?P<file>[^\s:()\t][^\t\n:()]*?):(?:\((?P<pline>\d+):(?P<pcol>\d+)\)-\(\d+:\d+\)|(?P<line>\d+):(?P<col>\d+)(?:-\d+)?)"
+)
+
+
+def normalize_engine(name: str) -> str:
+    """Canonical engine name (``auto``/``go``/``cpp``/``rust``) or a usage error listing them."""
+    key = (name or "auto").strip().lower()
+    if key not in _ALIASES:
+        raise UsageError(
+            f"unknown jsonnet engine {name!r}",
+            hint="use one of auto, go (gojsonnet), cpp (jsonnet), rust (rjsonnet) -- "
+            "set with --engine or CATALOG_BOT_JSONNET_ENGINE",
+        )
+    return _ALIASES[key]
+
+
+def available_engines() -> list[str]:
+    """The engines whose Python module imports in this environment."""
+    out = []
+    for name in ("go", "cpp", "rust"):
+        try:
+            _engine_module(name)
+        except UsageError:
+            continue
+        out.append(name)
+    return out
+
+
+def _engine_module(name: str) -> ModuleType:
+    import importlib
+
+    try:
+        return importlib.import_module(_MODULES[name])
+    except ImportError:
+        package = {"go": "gojsonnet", "cpp": "jsonnet", "rust": "rjsonnet"}[name]
+        raise UsageError(
+            f"jsonnet engine {name!r} is not installed",
+            hint=f"pip install {package}, or choose another engine (auto uses go, then cpp)",
+        ) from None
+
+
+def ext_vars_for(config: CatalogConfig, env_name: str) -> dict[str, str]:
+    """The ext vars a collection is rendered with in environment ``env_name``.
+
+    ``environment`` (the name), ``data_base_url`` (where published data lives,
+    ``""`` when unknown), ``stac_api_url`` (``""`` for a static catalog), then
+    the environment's own ``ext_vars`` (which may override the three).  Check,
+    validate and publish all call this, so a collection renders the same in
+    a PR check as at publish time.
+    """
+    env = config.environment(env_name)
+    data_base_url = env.object_store.public_base_url or ""
+    stac_api_url = (env.stac.url or "") if env.stac.kind == "api" else ""
+    out = {
+        "environment": env_name,
+        "data_base_url": data_base_url.rstrip("/"),
+        "stac_api_url": stac_api_url.rstrip("/"),
+    }
+    out.update({str(k): str(v) for k, v in env.ext_vars.items()})
+    return out
+
+
+class JsonnetError(RenderError):
+    """A render failure located at ``file:line:column`` (catalog-relative).
+
+    ``kind`` is ``syntax`` / ``runtime`` (from the engine), ``sandbox`` (a
+    refused import or file) or ``limit`` (size, nesting).  ``trace`` keeps
+    the engine's stack frames for verbose output.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+        kind: str = "runtime",
+        trace: Iterable[str] = (),
+        engine: str | None = None,
+    ) -> None:
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.column = column
+        self.kind = kind
+        self.trace = list(trace)
+        self.engine = engine
+        self.detail = message
+        if file and line and column:
+            self.message = f"{file}:{line}:{column}: {message}"
+            self.args = (self.message,)
+
+    def to_problem(self, code: str = "render", dataset: str | None = None) -> Problem:
+        """The failure as a located :class:`Problem` (with column)."""
+        return Problem(
+            code=code,
+            message=self.detail,
+            file=self.file,
+            line=self.line,
+            column=self.column,
+            hint=self.hint,
+            dataset=dataset,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (also how errors cross process boundaries)."""
+        return {
+            "message": self.detail,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "hint": self.hint,
+            "kind": self.kind,
+            "trace": self.trace,
+            "engine": self.engine,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JsonnetError:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            data["message"],
+            file=data.get("file"),
+            line=data.get("line"),
+            column=data.get("column"),
+            hint=data.get("hint"),
+            kind=data.get("kind", "runtime"),
+            trace=data.get("trace") or (),
+            engine=data.get("engine"),
+        )
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The outcome for one file of :meth:`Renderer.render_many` (``path`` is catalog-relative)."""
+
+    path: str
+    value: Any | None
+    error: RenderError | None = None
+    engine: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file rendered."""
+        return self.error is None
+
+
+def parse_engine_error(message: str) -> tuple[str, str | None, int | None, int | None, list[str]]:
+    """Split an engine message into ``(headline, file, line, column, trace)``.
+
+    Formats handled: C++ ``STATIC ERROR: f:l:c: msg``, Go ``f:l:c-c2 msg``,
+    both engines' ``RUNTIME ERROR: msg`` + tab-indented frames, rjsonnet's
+    ``msg`` + space-indented frames, and ``f:(l:c)-(l2:c2)`` ranges.
+    """
+    lines = message.strip("\n").split("\n")
+    first = lines[0].strip()
+    trace = [ln.strip() for ln in lines[1:] if ln.startswith(("\t", "    ")) and ln.strip()]
+    headline, file, line, col = first, None, None, None
+    body = first
+    for prefix in ("STATIC ERROR: ", "RUNTIME ERROR: "):
+        if first.startswith(prefix):
+            body = first[len(prefix) :]
+            headline = body
+            break
+    m = _LOCATION.match(body)
+    if m:  # static errors (C++ and Go) start with the location
+        file = m.group("file")
+        line = int(m.group("line") or m.group("pline"))
+        col = int(m.group("col") or m.group("pcol"))
+        headline = body[m.end() :].lstrip(":").strip()
+    else:
+        for frame in trace:
+            fm = _LOCATION.search(frame)
+            if fm:
+                file = fm.group("file")
+                line = int(fm.group("line") or fm.group("pline"))
+                col = int(fm.group("col") or fm.group("pcol"))
+                break
+    headline = headline.rstrip(".") if headline.endswith("exceeded.") else headline
+    return headline or first, file, line, col, trace
+
+
+def _hint_for(headline: str) -> str:
+    low = headline.lower()
+    if "stack frames exceeded" in low or "stack overflow" in low:
+        return (
+            "a function calls itself without end (infinite recursion) or the data is nested deeper than "
+            "max_stack allows; make the recursion stop"
+        )
+    if "external variable" in low:
+        return (
+            "in a catalog, ext vars are environment, data_base_url, stac_api_url and environments.<env>.ext_vars "
+            "of catalog-bot.yaml (files mode: pass -V key=value); define the variable or do not use it"
+        )
+    if "expected" in low or "unexpected" in low or "unknown variable" in low or "not terminated" in low:
+        return "fix the Jsonnet syntax at this location"
+    return "fix the Jsonnet at this location (render it locally with `catalog-bot render`)"
+
+
+class _Sandbox(Exception):
+    """Raised inside an import callback; carries the error we will report."""
+
+    def __init__(self, error: JsonnetError) -> None:
+        self.error = error
+        super().__init__(error.detail)
+
+
+@dataclass
+class _Evaluation:
+    """State of one engine call: files loaded so far and a refused import, if any."""
+
+    renderer: Renderer
+    main: dict[str, str]  # rel -> text of files handed over as main sources
+    loaded: dict[str, ScanResult] = field(default_factory=dict)
+    violation: JsonnetError | None = None
+
+    def importer_of(self, base: str, rel: str) -> tuple[str | None, int | None, int | None, str]:
+        """Which loaded file in folder ``base`` imports ``rel`` (file, line, column, kind)."""
+        for path, found in list(self.loaded.items()):
+            if posixpath.dirname(path) != base:
+                continue
+            for imp in found.imports:
+                if imp.path == rel:
+                    return path, imp.line, imp.column, imp.kind
+        return None, None, None, "import"
+
+    def callback(self, base: str, rel: str) -> tuple[str, bytes]:
+        """The engine's import callback: resolve inside the root, or refuse."""
+        try:
+            return self.renderer._resolve(self, base, rel)
+        except _Sandbox as exc:
+            if self.violation is None:
+                self.violation = exc.error
+            raise RuntimeError(exc.error.detail) from None
+        except Exception as exc:  # never let an unexpected error escape into C/Go code
+            if self.violation is None:
+                self.violation = JsonnetError(f"import {rel!r} failed: {exc}", kind="sandbox")
+            raise RuntimeError(str(exc)) from None
+
+
+class Renderer:
+    """Render Jsonnet files of one catalog (or one folder tree) in a sandbox.
+
+    ``root``: nothing outside it can be imported; ``lib_dirs``: the library
+    search path (must be inside ``root``); ``ext_vars``: exactly the
+    variables the templates may read.  File contents are cached per
+    renderer: create a new one when files change.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        lib_dirs: list[Path] | None = None,
+        ext_vars: dict[str, str] | None = None,
+        engine: str = "auto",
+        max_stack: int = DEFAULT_MAX_STACK,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        max_trace: int = DEFAULT_MAX_TRACE,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.root = Path(os.path.realpath(root))
+        if not self.root.is_dir():
+            raise UsageError(f"render root {root} is not a folder", hint="pass the catalog folder")
+        self.engine = normalize_engine(engine)
+        if self.engine != "auto":
+            _engine_module(self.engine)  # fail early when not installed
+        self.lib_dirs: list[str] = []
+        for lib in lib_dirs or []:
+            rel = self._relative(Path(lib), what="library folder")
+            if rel not in self.lib_dirs:
+                self.lib_dirs.append(rel)
+        self.ext_vars = {str(k): str(v) for k, v in (ext_vars or {}).items()}
+        self.max_stack = max_stack
+        self.max_bytes = max_bytes
+        self.max_trace = max_trace
+        self.max_depth = max_depth
+        self.batch_size = max(1, batch_size)
+        self._cache: dict[str, bytes] = {}
+        self._scans: dict[tuple[str, int, int], ScanResult] = {}
+        self.fallbacks: list[str] = []
+
+    # ------------------------------------------------------------------ public
+
+    def render_file(self, path: Path | str) -> Any:
+        """Render one file (absolute, or relative to the root) to JSON data; raises :class:`JsonnetError`."""
+        rel = self.rel(path)
+        text = self._source(rel, rel, None, None)
+        value, _ = self._render_one(rel, text)
+        return value
+
+    def render_text(self, text: str, filename: str = "snippet.jsonnet") -> Any:
+        """Render Jsonnet source; ``filename`` (root-relative) names it and anchors relative imports."""
+        rel = posixpath.normpath(filename.replace(os.sep, "/"))
+        if rel.startswith("/") or is_escape(rel):
+            raise UsageError(
+                f"snippet name {filename!r} must be relative to the root", hint="use e.g. 'snippet.jsonnet'"
+            )
+        if len(text.encode("utf-8")) > self.max_bytes:
+            raise self._too_big(rel, len(text.encode("utf-8")))
+        self._check_depth(rel, text)
+        value, _ = self._render_one(rel, text)
+        return value
+
+    def render_many(self, paths: Iterable[Path | str], jobs: int = 2) -> Iterator[RenderResult]:
+        """Render many files; results in input order, one per path, errors included (never raised).
+
+        Large batches (>= ``PROCESS_THRESHOLD`` files with ``jobs > 1``) use
+        ``jobs`` worker processes; a worker that dies (an engine crash) only
+        costs the file that crashed it.
+        """
+        rels: list[str] = []
+        early: dict[int, RenderResult] = {}
+        for i, p in enumerate(paths):
+            try:
+                rels.append(self.rel(p))
+            except RenderError as exc:
+                rels.append(str(p))
+                early[i] = RenderResult(str(p), None, exc)
+        todo = list(dict.fromkeys(r for i, r in enumerate(rels) if i not in early))
+        if jobs > 1 and len(todo) >= PROCESS_THRESHOLD:
+            results = self._render_parallel(todo, jobs)
+        else:
+            results = iter(self._render_chunk(todo))
+        done: dict[str, RenderResult] = {}
+        for i, rel in enumerate(rels):
+            if i in early:
+                yield early[i]
+                continue
+            while rel not in done:
+                res = next(results)
+                done[res.path] = res
+            yield done[rel]
+
+    def rel(self, path: Path | str) -> str:
+        """Root-relative POSIX path of ``path`` (absolute, or relative to the root); must stay inside."""
+        p = Path(path)
+        if not p.is_absolute():
+            p = self.root / p
+        return self._relative(p, what="file")
+
+    # ------------------------------------------------------------ the sandbox
+
+    def _relative(self, path: Path, what: str) -> str:
+        """Root-relative path of an absolute path, refusing escapes (lexically and via symlinks)."""
+        absolute = Path(os.path.abspath(path))
+        try:
+            rel = absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            real = Path(os.path.realpath(path))
+            try:
+                rel = real.relative_to(self.root).as_posix()
+            except ValueError:
+                raise JsonnetError(
+                    f"{what} {path} is outside the render root {self.root}",
+                    kind="sandbox",
+                    hint="render files inside the catalog (or pass -J folders under the same root)",
+                ) from None
+        return "" if rel == "." else rel
+
+    def _check_real(self, rel: str, importer: str | None, line: int | None, col: int | None, shown: str) -> Path:
+        """The absolute path of ``rel``, after checking its real path stays in the root."""
+        full = self.root / rel
+        real = os.path.realpath(full)
+        if real != str(self.root) and not real.startswith(str(self.root) + os.sep):
+            raise _Sandbox(
+                JsonnetError(
+                    f"{shown!r} is a symlink pointing outside the catalog ({rel} -> {real})",
+                    file=importer or rel,
+                    line=line,
+                    column=col,
+                    kind="sandbox",
+                    hint="replace the symlink by the file itself, inside the catalog",
+                )
+            )
+        return full
+
+    def _too_big(self, rel: str, size: int, importer: str | None = None, line: int | None = None) -> JsonnetError:
+        where = f" (imported by {importer})" if importer and importer != rel else ""
+        return JsonnetError(
+            f"{rel} is {size:,} bytes, over the {self.max_bytes:,}-byte limit for Jsonnet sources{where}; not parsed",
+            file=importer or rel,
+            line=line,
+            kind="limit",
+            hint="keep templates small: move data into datapackage.json or data files",
+        )
+
+    def _read_bytes(self, rel: str, importer: str | None, line: int | None, col: int | None, shown: str) -> bytes:
+        """Bytes of a root-relative file after size and symlink checks (cached)."""
+        if rel in self._cache:
+            return self._cache[rel]
+        full = self._check_real(rel, importer, line, col, shown)
+        try:
+            st = os.stat(full)
+        except OSError as exc:
+            raise _Sandbox(
+                JsonnetError(
+                    f"cannot read {rel}: {exc.strerror}", file=importer or rel, line=line, column=col, kind="sandbox"
+                )
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _Sandbox(
+                JsonnetError(f"{rel} is not a regular file", file=importer or rel, line=line, kind="sandbox")
+            )
+        if st.st_size > self.max_bytes:
+            raise _Sandbox(self._too_big(rel, st.st_size, importer, line))
+        with open(full, "rb") as fh:
+            data = fh.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise _Sandbox(self._too_big(rel, len(data), importer, line))
+        self._cache[rel] = data
+        return data
+
+    def _decode(self, rel: str, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            before = data[: exc.start]
+            line = before.count(b"\n") + 1
+            column = exc.start - (before.rfind(b"\n") + 1) + 1
+            raise _Sandbox(
+                JsonnetError(
+                    f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+                    file=rel,
+                    line=line,
+                    column=column,
+                    kind="sandbox",
+                    hint="save the file as UTF-8",
+                )
+            ) from None
+
+    def _scan(self, rel: str, text: str) -> ScanResult:
+        """:func:`scan` of a source, cached by name and content (libraries are scanned once)."""
+        key = (rel, len(text), hash(text))
+        found = self._scans.get(key)
+        if found is None:
+            found = self._scans[key] = scan(text)
+        return found
+
+    def _check_depth(self, rel: str, text: str) -> ScanResult:
+        found = self._scan(rel, text)
+        if found.max_depth > self.max_depth:
+            raise _Sandbox(
+                JsonnetError(
+                    f"expression nested too deeply (about {found.max_depth} levels, limit {self.max_depth}); "
+                    "refused before rendering because Jsonnet engines overflow their stack on such input",
+                    file=rel,
+                    line=found.depth_line,
+                    column=found.depth_column,
+                    kind="limit",
+                    hint="split long operator chains and deep nesting into locals, arrays or std functions",
+                )
+            )
+        return found
+
+    def _source(self, rel: str, shown: str, importer: str | None, line: int | None, col: int | None = None) -> str:
+        """Read, decode and depth-check a Jsonnet source; sandbox errors become :class:`JsonnetError`."""
+        try:
+            text = self._decode(rel, self._read_bytes(rel, importer, line, col, shown))
+            self._check_depth(rel, text)
+        except _Sandbox as exc:
+            raise exc.error from None
+        return text
+
+    def _resolve(self, ev: _Evaluation, base: str, rel: str) -> tuple[str, bytes]:
+        """Resolve an import like Jsonnet does, but only inside the root.  Returns (found path, bytes)."""
+        base = "" if base in (".", "./") else base.rstrip("/")
+        if base.startswith("/"):  # engines hand back what we gave them; never absolute
+            base = self._relative(Path(base), what="folder")
+        if base == "" and rel in ev.main:  # rjsonnet asks for the main file itself
+            return rel, ev.main[rel].encode("utf-8")
+        importer, line, col, kind = ev.importer_of(base, rel)
+        where = importer or (base + "/" if base else "<root>/")
+        if rel.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", rel):
+            raise _Sandbox(
+                JsonnetError(
+                    f"import of absolute path {rel!r} is not allowed (in {where})",
+                    file=importer,
+                    line=line,
+                    column=col,
+                    kind="sandbox",
+                    hint="import files inside the catalog by a path relative to the importing file or to lib/",
+                )
+            )
+        first = posixpath.normpath(posixpath.join(base, rel))
+        if is_escape(first):
+            raise _Sandbox(
+                JsonnetError(
+                    f"import {rel!r} leaves the catalog (resolves to {first}; in {where})",
+                    file=importer,
+                    line=line,
+                    column=col,
+                    kind="sandbox",
+                    hint="imports may only reach files inside the catalog; move the file into the catalog or lib/",
+                )
+            )
+        tried = [first]
+        for lib in self.lib_dirs:
+            cand = posixpath.normpath(posixpath.join(lib, rel))
+            if not is_escape(cand) and cand not in tried:
+                tried.append(cand)
+        for cand in tried:
+            if cand in self._cache or os.path.lexists(self.root / cand):
+                data = self._read_bytes(cand, importer, line, col, rel)
+                if kind != "importbin" and cand.endswith((".jsonnet", ".libsonnet")):
+                    text = self._decode(cand, data)
+                    ev.loaded[cand] = self._check_depth(cand, text)
+                elif kind == "importstr":
+                    self._decode(cand, data)
+                return cand, data
+        raise _Sandbox(
+            JsonnetError(
+                f"import {rel!r} not found (in {where}; looked in {', '.join(tried)})",
+                file=importer,
+                line=line,
+                column=col,
+                kind="sandbox",
+                hint="check the file name, or put shared files in lib/",
+            )
+        )
+
+    # --------------------------------------------------------------- engines
+
+    def _call(self, engine: str, ev: _Evaluation, filename: str, text: str) -> str:
+        """One engine call with our callback and limits; returns the manifested JSON text."""
+        module = _engine_module(engine)
+        common: dict[str, Any] = {
+            "ext_vars": self.ext_vars,
+            "max_stack": self.max_stack,
+            "max_trace": self.max_trace,
+        }
+        if engine == "rust":
+            # rjsonnet ignores the snippet name's folder for relative imports;
+            # evaluate_file asks our callback for the main file instead.
+            def rust_cb(base: str, rel: str) -> tuple[str, str]:
+                found, data = ev.callback(base, rel)
+                return found, data.decode("utf-8", errors="surrogateescape")
+
+            ev.main[filename] = text
+            return str(module.evaluate_file(filename, import_callback=rust_cb, **common))
+        cb: Callable[[str, str], tuple[str, bytes]] = ev.callback
+        return str(module.evaluate_snippet(filename, text, import_callback=cb, **common))
+
+    def _attempt(self, engine: str, rel: str, text: str) -> Any:
+        """Render with one engine; raises :class:`JsonnetError` (``kind`` says whose fault)."""
+        ev = _Evaluation(self, {rel: text})
+        ev.loaded[rel] = self._scan(rel, text)
+        try:
+            output = self._call(engine, ev, rel, text)
+        except Exception as exc:
+            if ev.violation is not None:
+                ev.violation.engine = engine
+                raise ev.violation from None
+            raise self._engine_error(engine, exc, rel) from None
+        if ev.violation is not None:  # an engine swallowed a callback error (should not happen)
+            raise ev.violation
+        return json.loads(output)
+
+    def _engine_error(self, engine: str, exc: BaseException, rel: str) -> JsonnetError:
+        if isinstance(exc, UnicodeDecodeError):  # gojsonnet's binding mangles some messages
+            return JsonnetError(f"the {engine} engine failed with an unreadable message", file=rel, engine=engine)
+        headline, file, line, col, trace = parse_engine_error(str(exc))
+        kind = "syntax" if str(exc).startswith("STATIC ERROR") or (file and not trace) else "runtime"
+        if file == _BATCH_FILE:
+            file = None
+        return JsonnetError(
+            headline,
+            file=file or rel,
+            line=line,
+            column=col,
+            hint=_hint_for(headline),
+            kind=kind,
+            trace=trace,
+            engine=engine,
+        )
+
+    def _render_one(self, rel: str, text: str) -> tuple[Any, str]:
+        """Render one source with the configured engine (``auto``: go, then cpp on failure)."""
+        if self.engine != "auto":
+            return self._attempt(self.engine, rel, text), self.engine
+        try:
+            return self._attempt("go", rel, text), "go"
+        except JsonnetError as exc:
+            if exc.kind in ("sandbox", "limit"):
+                raise
+        self.fallbacks.append(rel)
+        return self._attempt("cpp", rel, text), "cpp"
+
+    def _render_chunk(self, rels: list[str]) -> list[RenderResult]:
+        """Render files in batches (one engine call per batch); a failing batch is redone file by file."""
+        results: list[RenderResult] = []
+        ready: list[tuple[str, str]] = []
+        for rel in rels:
+            try:
+                ready.append((rel, self._source(rel, rel, None, None)))
+            except RenderError as exc:
+                results.append(RenderResult(rel, None, exc))
+        for start in range(0, len(ready), self.batch_size):
+            batch = ready[start : start + self.batch_size]
+            values = self._render_batch(batch) if len(batch) > 1 else None
+            if values is not None:
+                engine = "go" if self.engine == "auto" else self.engine
+                results.extend(RenderResult(rel, values[i], None, engine) for i, (rel, _) in enumerate(batch))
+                continue
+            for rel, text in batch:
+                try:
+                    value, engine = self._render_one(rel, text)
+                    results.append(RenderResult(rel, value, None, engine))
+                except RenderError as exc:
+                    results.append(RenderResult(rel, None, exc, getattr(exc, "engine", None)))
+        return results
+
+    def _render_batch(self, batch: list[tuple[str, str]]) -> list[Any] | None:
+        """All files of ``batch`` in one engine call, or None when anything fails (caller retries per file).
+
+        The snippet imports each file, so the engine parses shared libraries
+        once; ``std.thisFile`` and relative imports behave exactly as when
+        the file is rendered alone (imports are named by the same path).
+        """
+        if self.engine == "rust":
+            return None  # rjsonnet resolves snippet imports against the cwd
+        engine = "go" if self.engine == "auto" else self.engine
+        body = ",\n".join(f"  {json.dumps(str(i))}: import {json.dumps(rel)}" for i, (rel, _) in enumerate(batch))
+        snippet = "{\n" + body + "\n}\n"
+        ev = _Evaluation(self, {})
+        try:
+            output = self._call(engine, ev, _BATCH_FILE, snippet)
+        except Exception:
+            return None
+        if ev.violation is not None:
+            return None
+        data = json.loads(output)
+        return [data[str(i)] for i in range(len(batch))]
+
+    # ------------------------------------------------------------ processes
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "lib_dirs": [str(self.root / d) for d in self.lib_dirs],
+            "ext_vars": self.ext_vars,
+            "engine": self.engine,
+            "max_stack": self.max_stack,
+            "max_bytes": self.max_bytes,
+            "max_trace": self.max_trace,
+            "max_depth": self.max_depth,
+            "batch_size": self.batch_size,
+        }
+
+    def _render_parallel(self, rels: list[str], jobs: int) -> Iterator[RenderResult]:
+        """Chunks over ``jobs`` spawned processes; after a worker crash, the rest goes one file per call."""
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # the Go runtime does not survive fork()
+        size = max(self.batch_size, -(-len(rels) // (jobs * 4)))
+        chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
+        remaining: list[str] = []
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(self._config(),)) as pool:
+            futures: list[tuple[list[str], Future[list[tuple[str, Any, dict[str, Any] | None, str | None]]]]] = [
+                (chunk, pool.submit(_worker_render, chunk)) for chunk in chunks
+            ]
+            for chunk, fut in futures:
+                if remaining:
+                    remaining.extend(chunk)
+                    continue
+                try:
+                    for rel, value, err, engine in fut.result():
+                        yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
+                except BrokenProcessPool:
+                    remaining.extend(chunk)
+        while remaining:
+            with ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init, initargs=(self._config(),)) as pool:
+                while remaining:
+                    rel = remaining[0]
+                    try:
+                        [(rel, value, err, engine)] = pool.submit(_worker_render, [rel]).result()
+                    except BrokenProcessPool:
+                        remaining.pop(0)
+                        yield RenderResult(
+                            rel,
+                            None,
+                            JsonnetError(
+                                "the jsonnet engine crashed while rendering this file",
+                                file=rel,
+                                kind="limit",
+                                hint="simplify the file (very deep nesting or recursion); "
+                                "try `catalog-bot render --engine cpp` to see the reference engine's error",
+                            ),
+                        )
+                        break
+                    remaining.pop(0)
+                    yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
+
+
+_WORKER: Renderer | None = None
+
+
+def _worker_init(config: dict[str, Any]) -> None:
+    global _WORKER
+    _WORKER = Renderer(
+        Path(config["root"]),
+        [Path(p) for p in config["lib_dirs"]],
+        config["ext_vars"],
+        config["engine"],
+        config["max_stack"],
+        config["max_bytes"],
+        max_trace=config["max_trace"],
+        max_depth=config["max_depth"],
+        batch_size=config["batch_size"],
+    )
+
+
+def _worker_render(rels: list[str]) -> list[tuple[str, Any, dict[str, Any] | None, str | None]]:
+    assert _WORKER is not None
+    out: list[tuple[str, Any, dict[str, Any] | None, str | None]] = []
+    for res in _WORKER._render_chunk(rels):
+        err = res.error
+        if err is not None and not isinstance(err, JsonnetError):
+            err = JsonnetError(err.message, file=err.file, line=err.line, hint=err.hint, kind="sandbox")
+        out.append((res.path, res.value, err.to_dict() if isinstance(err, JsonnetError) else None, res.engine))
+    return out
+
+
+def common_root(paths: Iterable[Path]) -> Path:
+    """The deepest folder containing every path (files count by their folder)."""
+    dirs = [str(Path(os.path.abspath(p)) if Path(p).is_dir() else Path(os.path.abspath(p)).parent) for p in paths]
+    if not dirs:
+        return Path.cwd()
+    return Path(os.path.commonpath(dirs))

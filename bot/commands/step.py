@@ -1,0 +1,58 @@
+"""``catalog-bot step NAME --dataset ID``: run one pipeline step (the Argo container entry point).
+
+Why a verb of its own: under Argo every DAG node is a pod that runs exactly
+one step, reading the artifacts of earlier steps from the work folder
+(``--work``, one sub-folder per step) and writing its own.  Locally it is the
+tool to re-run or debug a single step after ``catalog-bot publish``: the
+default work folder is the one ``publish`` used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.catalog.layout import Catalog
+from bot.config import Settings
+from bot.errors import UsageError
+from bot.logging import register_env_secrets
+from bot.pipeline.context import RunContext
+from bot.pipeline.dag import PUBLISH
+from bot.pipeline.executor import run_single_step, work_dir
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``step`` to the CLI."""
+
+    @app.command("step")
+    def step_command(
+        name: Annotated[str, typer.Argument(help=f"step name: {', '.join(PUBLISH.names())}")],
+        dataset: Annotated[str, typer.Option("--dataset", "-d", help="dataset id")],
+        catalog: Annotated[Path, typer.Option("--catalog", help="catalog repository folder")] = Path("."),
+        env: Annotated[str | None, typer.Option("--env", help="environment (default: the catalog's, local)")] = None,
+        work: Annotated[
+            Path | None,
+            typer.Option("--work", help="work folder (default: <output>/.catalog-bot/work/<dataset>, as publish uses)"),
+        ] = None,
+        output: Annotated[
+            Path | None, typer.Option("--output", help="output folder (default: the environment's, cwd-relative)")
+        ] = None,
+    ) -> None:
+        """Run one step of the publish pipeline for one dataset."""
+        register_env_secrets()
+        if name not in PUBLISH.names():
+            raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(PUBLISH.names())}")
+        cat = Catalog.open(catalog)
+        ds = cat.dataset(dataset)
+        env_name = env or cat.config.default_environment
+        env_cfg = cat.config.environment(env_name)
+        out = output.resolve() if output is not None else Path(env_cfg.output).resolve()
+        run = RunContext(cat, env_name, env_cfg, out, Settings.from_env())
+        result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
+        message = f": {result.message}" if result.message else ""
+        console.print(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)")

@@ -1,0 +1,116 @@
+"""Shared pieces of the converters: the result type and atomic outputs.
+
+Why atomic: a publish that dies half-way (OOM kill, bad row in the last
+gigabyte) must not leave a truncated Parquet file or a partial Zarr store at
+the path the upload step reads.  Every converter writes into a hidden
+sibling temp path in the same folder (same file system, so ``os.replace`` is
+atomic) and only renames it into place once the whole output is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.errors import DataError
+
+# Coordinate reference systems we accept as "longitude/latitude in degrees"
+# (axis order is given by coordinates.x / coordinates.y, so EPSG:4326 data
+# written as x=lon, y=lat is OGC:CRS84 in practice).
+LONLAT_CRS = {"EPSG:4326", "OGC:CRS84", "CRS84", "WGS84", "urn:ogc:def:crs:OGC:1.3:CRS84"}
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What a converter wrote: the final path and what is in it."""
+
+    path: Path
+    format: Literal["parquet", "zarr"]
+    rows: int | None
+    files: list[Path] = field(default_factory=list)
+    bytes: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (paths as strings) for step outputs and logs."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "rows": self.rows,
+            "files": [str(p) for p in self.files],
+            "bytes": self.bytes,
+        }
+
+
+def require_source(path: Path) -> None:
+    """Fail early, and clearly, when the source is missing or empty."""
+    if not path.exists():
+        raise DataError(
+            "source file does not exist",
+            file=str(path),
+            hint="check source.path in pipeline.yaml (it is relative to the dataset folder)",
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError("source file is empty (0 bytes)", file=str(path), hint="upload the complete source file")
+
+
+def require_lonlat_crs(crs: str, source: Path) -> None:
+    """We publish OGC:CRS84 only; reprojection is not part of the converters."""
+    if crs not in LONLAT_CRS:
+        raise DataError(
+            f"source CRS {crs!r} is not longitude/latitude",
+            file=str(source),
+            field="source.crs",
+            hint="provide the data in EPSG:4326 / OGC:CRS84 (x = longitude, y = latitude) or write a custom converter",
+        )
+
+
+def temp_sibling(final: Path) -> Path:
+    """A hidden, unique path next to ``final`` (same file system)."""
+    return final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a directory tree if present (best effort)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Yield a temp path; on success move it to ``final``, on error delete it.
+
+    A directory output (Zarr) replaces an existing one via a second temp
+    name, so a reader never sees a mix of old and new chunks; the old tree is
+    deleted only after the new one is in place.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(final)
+    try:
+        yield tmp
+    except BaseException:
+        remove_path(tmp)
+        raise
+    if tmp.is_dir() and final.exists():
+        old = temp_sibling(final)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        remove_path(old)
+    else:
+        os.replace(tmp, final)
+
+
+def list_files(path: Path) -> tuple[list[Path], int]:
+    """All regular files of an output (itself, or a tree) and their total size."""
+    if path.is_file():
+        return [path], path.stat().st_size
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return files, sum(p.stat().st_size for p in files)

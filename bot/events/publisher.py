@@ -1,0 +1,221 @@
+"""The ``Publisher`` seam: how the GitHub bot starts publishes, whatever the engine.
+
+Why a protocol: ``local`` (the in-process executor) and ``argo`` (workflows
+submitted to an Argo Server) differ in everything but what the bot needs --
+"publish these datasets at this commit into this environment, tell me the
+runs".  The environment's ``engine`` picks the implementation; tests inject
+their own.  A :class:`Run` is what the bot links on the PR and in the commit
+status.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from bot.config import Settings
+from bot.errors import BotError, CommandError, ServiceError
+from bot.logging import get_logger, mask, register_secret
+
+log = get_logger("events.publisher")
+
+FINAL_OK = {"succeeded", "success", "done", "cached"}
+FINAL_BAD = {"failed", "failure", "error", "errored"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One dataset's publish (or harvest) run.
+
+    ``status``: ``succeeded``/``failed`` when the engine ran synchronously,
+    ``submitted``/``running`` when it continues elsewhere (Argo).
+    """
+
+    dataset: str
+    run_id: str
+    url: str
+    status: str
+    engine: str = "local"
+    message: str = ""
+
+    @property
+    def commit_state(self) -> str:
+        """The commit-status state this run maps to (never ``pending``: statuses are always final)."""
+        if self.status in FINAL_BAD:
+            return "failure"
+        return "success"
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """Start publishes; ``workflow`` is ``publish`` or ``harvest``."""
+
+    engine: str
+
+    def submit(
+        self, datasets: Sequence[str], sha: str, env: str, *, workflow: str = "publish", pr: int | None = None
+    ) -> list[Run]:
+        """Run or submit one publish per dataset at commit ``sha`` into environment ``env``."""
+        ...
+
+
+def materialize(repo_dir: Path, sha: str, dest: Path) -> Path:
+    """Write the files of commit ``sha`` into ``dest`` with ``git archive``.
+
+    Why not a checkout: no hooks, no git config, no submodules from the
+    commit are involved -- the tree is data.  The commit must be present
+    locally (see :func:`fetch_commit`).
+    """
+    top = subprocess.run(
+        ["git", "-C", str(repo_dir), "rev-parse", "--show-toplevel", "--show-prefix"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if top.returncode != 0:
+        raise ServiceError("git", f"{repo_dir} is not a git repository: {top.stderr.strip()}")
+    toplevel, prefix = [*top.stdout.splitlines(), ""][:2]
+    proc = subprocess.run(["git", "-C", toplevel, "archive", "--format=tar", sha], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise ServiceError(
+            "git", f"cannot read commit {sha[:12]}: {mask(proc.stderr.decode(errors='replace').strip())}"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / prefix if prefix else dest
+
+
+def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: str | None = None) -> None:
+    """Make ``sha`` available locally (``git fetch origin <refspec or sha>`` when missing).
+
+    ``token`` authenticates the fetch through an HTTP header passed in the
+    environment (``GIT_CONFIG_*``), never written to ``.git/config`` -- the
+    workflows check out with ``persist-credentials: false`` so that no file
+    a rendered template could read holds a token.
+    """
+    have = subprocess.run(
+        ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
+    )
+    if have.returncode == 0:
+        return
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        register_secret(basic)
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraheader",
+            GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
+        )
+    for spec in [s for s in (refspec, sha) if s]:
+        proc = subprocess.run(
+            ["git", "-C", str(repo_dir), "fetch", "-q", "--no-tags", "origin", spec],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        if proc.returncode == 0:
+            have = subprocess.run(
+                ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
+            )
+            if have.returncode == 0:
+                return
+    raise ServiceError("git", f"commit {sha[:12]} is not available in {repo_dir} and could not be fetched from origin")
+
+
+@dataclass
+class LocalPublisher:
+    """The in-process executor (``bot.pipeline.executor``) as a publisher.
+
+    Runs synchronously, so every run it returns is final.  The catalog at
+    ``sha`` is materialized from git when it is not the checked-out commit.
+    """
+
+    repo_dir: Path
+    settings: Settings
+    run_url: str = ""
+    engine: str = "local"
+
+    def submit(
+        self, datasets: Sequence[str], sha: str, env: str, *, workflow: str = "publish", pr: int | None = None
+    ) -> list[Run]:
+        """Publish each dataset in-process; failures are runs with status ``failed`` (never raises for them)."""
+        from bot.catalog.layout import Catalog
+        from bot.pipeline.context import RunContext
+        from bot.pipeline.dag import DAGS
+        from bot.pipeline.executor import publish
+
+        if workflow not in DAGS:
+            raise CommandError(f"unknown workflow {workflow!r}")
+        head = subprocess.run(
+            ["git", "-C", str(self.repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
+            root = self.repo_dir if head == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
+            catalog = Catalog.open(root)
+            env_cfg = catalog.config.environment(env)
+            output = Path(env_cfg.output)
+            if not output.is_absolute():
+                output = self.repo_dir / output
+            run = RunContext(catalog=catalog, env_name=env, env=env_cfg, output=output, settings=self.settings)
+            selected = catalog.select(list(datasets))
+            report = publish(run, selected, dag=DAGS[workflow])
+        runs = []
+        for outcome in report.outcomes:
+            message = mask(str(outcome.error)) if outcome.error else f"{outcome.ran} steps ran"
+            runs.append(
+                Run(
+                    dataset=outcome.dataset,
+                    run_id=f"local-{workflow}-{outcome.dataset}-{sha[:7]}",
+                    url=self.run_url,
+                    status="failed" if outcome.status == "failed" else "succeeded",
+                    engine="local",
+                    message=message,
+                )
+            )
+        return runs
+
+
+@dataclass
+class ArgoPublisher:
+    """Argo workflows (``bot.pipeline.argo_submit``) as a publisher: returns submitted runs."""
+
+    repo_dir: Path
+    settings: Settings
+    repository: str = ""
+    engine: str = "argo"
+
+    def submit(
+        self, datasets: Sequence[str], sha: str, env: str, *, workflow: str = "publish", pr: int | None = None
+    ) -> list[Run]:
+        """Submit one workflow per dataset (the Argo engineer's submitter does the checks)."""
+        from bot.catalog.layout import Catalog
+        from bot.pipeline import argo_submit
+
+        if workflow != "publish":
+            raise CommandError(f"`{workflow}` is not available on the argo engine yet; run it with the local engine")
+        catalog = Catalog.open(self.repo_dir)
+        runs = argo_submit.submit(
+            catalog, list(datasets), env_name=env, settings=self.settings, sha=sha, pr=pr, repository=self.repository
+        )
+        return [Run(r.dataset, r.run_id, r.url, r.status.lower() or "submitted", "argo") for r in runs]
+
+
+def publisher_for(
+    engine: str, repo_dir: Path, settings: Settings, *, run_url: str = "", repository: str = ""
+) -> Publisher:
+    """The publisher for an environment's ``engine``."""
+    if engine == "local":
+        return LocalPublisher(repo_dir, settings, run_url)
+    if engine == "argo":
+        return ArgoPublisher(repo_dir, settings, repository)
+    raise BotError(f"unknown engine {engine!r}", hint="use engine: local or engine: argo in catalog-bot.yaml")

@@ -1,0 +1,335 @@
+"""Render the pipeline DAG as Argo Workflows manifests (pure: dicts in, dicts out).
+
+Why rendered from :mod:`bot.pipeline.dag`: the local executor and Argo must
+run the same steps with the same edges.  Each DAG step becomes one container
+template that runs ``catalog-bot step NAME`` in the bot's image, so the code
+that runs in a pod is exactly the code the local executor calls.
+
+Manifests are plain dicts (hera-style ``to_dict``); nothing here talks to a
+cluster -- :mod:`bot.adapters.argo` is the only network code.  Output is
+deterministic (sorted keys when dumped) so golden files stay stable and flux
+only sees real changes.
+
+Artifacts: every step writes its outputs under ``/work/<step>``; that folder
+is the step's output artifact ``work`` (stored in the cluster's S3 artifact
+repository) and every later step mounts the ``work`` artifact of each of its
+ancestors at ``/work/<ancestor>``.  The catalog itself comes in as a git
+artifact pinned to the commit SHA parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from bot.catalog.layout import Catalog, PipelineSpec
+from bot.config import CatalogConfig, EnvironmentConfig
+from bot.pipeline.dag import DAG, HARVEST, PUBLISH, Step
+
+API_VERSION = "argoproj.io/v1alpha1"
+PUBLISH_TEMPLATE = "catalog-bot-publish"
+HARVEST_TEMPLATE = "catalog-bot-harvest"
+WORK = "/work"
+CATALOG_PATH = "/catalog"
+ACTIVE_DEADLINE_SECONDS = 6 * 3600
+LABEL_PREFIX = "catalog-bot.io"
+
+# Parameters every run takes; the submitter fills them, CronWorkflows fix them.
+PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
+    ("dataset", None, "dataset id (folder name under datasets/)"),
+    ("sha", None, "catalog commit SHA to publish"),
+    ("environment", "prod", "environment name in catalog-bot.yaml"),
+    ("pr", "", "pull request number to report back to (empty: none)"),
+    ("repository", "", "owner/name of the catalog repository on GitHub"),
+)
+PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
+
+
+def _param(name: str) -> str:
+    return "{{workflow.parameters." + name + "}}"
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "catalog-bot",
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "catalog-bot",
+    }
+
+
+def _ancestors(dag: DAG, step: Step) -> list[str]:
+    """All transitive dependencies of ``step``, in DAG order."""
+    wanted: set[str] = set()
+    stack = list(step.depends)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(dag.step(name).depends)
+    return [s.name for s in dag if s.name in wanted]
+
+
+def _image(config: CatalogConfig) -> str:
+    return f"{config.image.repository}:{config.image.tag}"
+
+
+def _retry(step: Step) -> dict[str, Any] | None:
+    """Network steps retry with exponential backoff; data steps do not (a rerun resumes)."""
+    if not step.network:
+        return None
+    return {
+        "limit": 4,
+        "retryPolicy": "OnError",
+        "backoff": {"duration": "15s", "factor": 2, "maxDuration": "15m", "cap": "5m"},
+    }
+
+
+def _container_template(dag: DAG, step: Step, config: CatalogConfig) -> dict[str, Any]:
+    ancestors = _ancestors(dag, step)
+    artifacts: list[dict[str, Any]] = [
+        {
+            "name": "catalog",
+            "path": CATALOG_PATH,
+            "git": {
+                "repo": "https://github.com/" + _param("repository") + ".git",
+                "revision": _param("sha"),
+                "depth": 1,
+                "usernameSecret": {"name": "catalog-bot-github", "key": "username"},
+                "passwordSecret": {"name": "catalog-bot-github", "key": "token"},
+            },
+        }
+    ]
+    artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in ancestors]
+    res = step.resources
+    template: dict[str, Any] = {
+        "name": step.name,
+        "metadata": {"labels": {f"{LABEL_PREFIX}/step": step.name}},
+        "inputs": {"artifacts": artifacts},
+        "outputs": {"artifacts": [{"name": "work", "path": f"{WORK}/{step.name}", "archive": {"tar": {}}}]},
+        "container": {
+            "image": _image(config),
+            "command": ["catalog-bot"],
+            "args": [
+                "step",
+                step.name,
+                "--dataset",
+                _param("dataset"),
+                "--env",
+                _param("environment"),
+                "--catalog",
+                CATALOG_PATH,
+                "--work",
+                WORK,
+            ],
+            "env": [
+                {"name": "CATALOG_BOT_COMMIT", "value": _param("sha")},
+                {"name": "CATALOG_BOT_RUN_ID", "value": "{{workflow.name}}"},
+            ],
+            "envFrom": [{"secretRef": {"name": "catalog-bot-env", "optional": True}}],
+            "resources": {
+                "requests": {"cpu": res.cpu, "memory": res.memory},
+                "limits": {"cpu": res.cpu_limit, "memory": res.memory_limit},
+            },
+            "securityContext": {
+                "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": False,
+            },
+        },
+    }
+    retry = _retry(step)
+    if retry:
+        template["retryStrategy"] = retry
+    return template
+
+
+def _exit_handler(config: CatalogConfig) -> dict[str, Any]:
+    """Reports the final status to GitHub (comment + commit status), always."""
+    return {
+        "name": "report-status",
+        "container": {
+            "image": _image(config),
+            "command": ["catalog-bot"],
+            "args": [
+                "argo",
+                "report",
+                "--workflow",
+                "{{workflow.name}}",
+                "--status",
+                "{{workflow.status}}",
+                "--failures",
+                "{{workflow.failures}}",
+                "--dataset",
+                _param("dataset"),
+                "--sha",
+                _param("sha"),
+                "--pr",
+                _param("pr"),
+                "--repository",
+                _param("repository"),
+            ],
+            "envFrom": [{"secretRef": {"name": "catalog-bot-github"}}],
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}},
+        },
+        "retryStrategy": {"limit": 3, "retryPolicy": "Always", "backoff": {"duration": "10s", "factor": 2}},
+    }
+
+
+def _dag_template(dag: DAG) -> dict[str, Any]:
+    tasks = []
+    for step in dag:
+        task: dict[str, Any] = {"name": step.name, "template": step.name}
+        if step.depends:
+            task["dependencies"] = list(step.depends)
+        ancestors = _ancestors(dag, step)
+        if ancestors:
+            task["arguments"] = {
+                "artifacts": [
+                    {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"}
+                    for name in ancestors
+                ]
+            }
+        tasks.append(task)
+    return {"name": dag.name, "dag": {"tasks": tasks}}
+
+
+def render_workflow_template(dag: DAG, config: CatalogConfig, env: EnvironmentConfig, name: str) -> dict[str, Any]:
+    """A WorkflowTemplate running ``dag``; the default service account is the *public* one.
+
+    Fail closed: a limited dataset submitted without the limited service
+    account cannot read the limited bucket.  The submitter picks the account
+    by the dataset's access level.
+    """
+    params: list[dict[str, Any]] = []
+    for pname, default, description in PARAMETERS:
+        entry: dict[str, Any] = {"name": pname, "description": description}
+        if default is not None:
+            entry["value"] = default
+        params.append(entry)
+    spec: dict[str, Any] = {
+        "entrypoint": dag.name,
+        "onExit": "report-status",
+        "serviceAccountName": env.argo.service_account_public,
+        "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
+        "arguments": {"parameters": params},
+        "synchronization": {"mutexes": [{"name": "catalog-bot-" + _param("dataset")}]},
+        "podGC": {"strategy": "OnWorkflowSuccess"},
+        "ttlStrategy": {"secondsAfterSuccess": 3 * 86400, "secondsAfterFailure": 14 * 86400},
+        "workflowMetadata": {
+            "labels": {
+                f"{LABEL_PREFIX}/dataset": _param("dataset"),
+                f"{LABEL_PREFIX}/sha": _param("sha"),
+                f"{LABEL_PREFIX}/pr": _param("pr"),
+                f"{LABEL_PREFIX}/environment": _param("environment"),
+            }
+        },
+        "templates": [_dag_template(dag)]
+        + [_container_template(dag, step, config) for step in dag]
+        + [_exit_handler(config)],
+    }
+    if env.argo.artifact_repository:
+        spec["artifactRepositoryRef"] = {"configMap": "artifact-repositories", "key": env.argo.artifact_repository}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": name, "labels": _labels(dag.name)},
+        "spec": spec,
+    }
+
+
+def service_account_for(pipeline: PipelineSpec, env: EnvironmentConfig) -> str:
+    """The Kubernetes service account by access level (limited data needs the limited one)."""
+    return env.argo.service_account_limited if pipeline.access == "limited" else env.argo.service_account_public
+
+
+def render_cron_workflow(
+    dataset_id: str, pipeline: PipelineSpec, env: EnvironmentConfig, env_name: str, repository: str, branch: str
+) -> dict[str, Any]:
+    """A CronWorkflow that re-publishes one dataset on its ``pipeline.yaml`` schedule.
+
+    ``sha`` is the branch name: the scheduled run publishes the tip of the
+    default branch at run time.
+    """
+    if not pipeline.schedule:
+        raise ValueError(f"dataset {dataset_id} has no schedule")
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CronWorkflow",
+        "metadata": {
+            "name": f"catalog-bot-{dataset_id}",
+            "labels": {**_labels("schedule"), f"{LABEL_PREFIX}/dataset": dataset_id},
+        },
+        "spec": {
+            "schedules": [pipeline.schedule],
+            "timezone": pipeline.timezone,
+            "concurrencyPolicy": "Replace",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 5,
+            "workflowMetadata": {"labels": {f"{LABEL_PREFIX}/dataset": dataset_id}},
+            "workflowSpec": {
+                "workflowTemplateRef": {"name": PUBLISH_TEMPLATE},
+                "serviceAccountName": service_account_for(pipeline, env),
+                "arguments": {
+                    "parameters": [
+                        {"name": "dataset", "value": dataset_id},
+                        {"name": "sha", "value": branch},
+                        {"name": "environment", "value": env_name},
+                        {"name": "pr", "value": ""},
+                        {"name": "repository", "value": repository},
+                    ]
+                },
+            },
+        },
+    }
+
+
+def render_all(catalog: Catalog, env_name: str, repository: str = "") -> dict[str, dict[str, Any]]:
+    """Every manifest for the GitOps folder, keyed by file name."""
+    config = catalog.config
+    env = config.environment(env_name)
+    out = {
+        f"{PUBLISH_TEMPLATE}.yaml": render_workflow_template(PUBLISH, config, env, PUBLISH_TEMPLATE),
+        f"{HARVEST_TEMPLATE}.yaml": render_workflow_template(HARVEST, config, env, HARVEST_TEMPLATE),
+    }
+    for dataset in catalog.datasets():
+        pipeline = dataset.pipeline()
+        if pipeline.schedule:
+            out[f"cron-{dataset.id}.yaml"] = render_cron_workflow(
+                dataset.id, pipeline, env, env_name, repository, config.default_branch
+            )
+    return out
+
+
+def to_yaml(manifest: dict[str, Any]) -> str:
+    """Deterministic YAML (sorted keys) for golden files and flux."""
+    return yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False, width=1000)
+
+
+def dag_edges(manifest: dict[str, Any]) -> tuple[list[str], set[tuple[str, str]]]:
+    """Task names and ``(dependency, task)`` edges of a rendered WorkflowTemplate's DAG."""
+    spec = manifest["spec"]
+    dag_tpl = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
+    tasks = dag_tpl["dag"]["tasks"]
+    names = [t["name"] for t in tasks]
+    edges = {(d, t["name"]) for t in tasks for d in t.get("dependencies", [])}
+    return names, edges
+
+
+def submit_parameters(dataset: str, sha: str, env_name: str, pr: str | int | None, repository: str) -> list[str]:
+    """``name=value`` strings for the Argo submit API, in PARAMETERS order."""
+    values = {
+        "dataset": dataset,
+        "sha": sha,
+        "environment": env_name,
+        "pr": "" if pr is None else str(pr),
+        "repository": repository,
+    }
+    return [f"{name}={values[name]}" for name in PARAMETER_NAMES]
+
+
+def unknown_parameters(names: Iterable[str]) -> list[str]:
+    """Names that the templates do not declare (rejected before submission)."""
+    return sorted(set(names) - set(PARAMETER_NAMES))

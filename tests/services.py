@@ -1,0 +1,146 @@
+"""Session fixtures for the real dev services (SeaweedFS S3, pgstac + stac-fastapi, pygeoapi).
+
+Import them into a test module (``from tests.services import dev_services, dev_env``);
+pytest then finds them there.  Tests using them carry ``@pytest.mark.services``.
+
+Why attach-or-start: CI runs ``python scripts/dev_services.py up`` once before
+pytest (and ``down`` after), and a developer usually has them running too, so
+the fixture first attaches to the services described by the state file
+(``$CATALOG_BOT_DEV_STATE`` or ``.dev-services``) when all are healthy.  Only
+otherwise does it start a private set in a temporary folder for this session
+and stop exactly those at the end.  When they cannot be started the tests
+are skipped locally but fail under CI (``CI=true``), so a broken install can
+never pass as "all skipped".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "dev_services.py"
+
+
+def load_dev_module() -> ModuleType:
+    """``scripts/dev_services.py`` as a module (it is a script, not part of the package)."""
+    if "dev_services" in sys.modules:
+        return sys.modules["dev_services"]
+    spec = importlib.util.spec_from_file_location("dev_services", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dev_services"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class DevServices:
+    """Where the services are and how to talk to them."""
+
+    state_dir: Path
+    state: dict[str, Any]
+    owned: bool
+    module: ModuleType
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables of ``dev.env`` (URLs and the local S3 key pair)."""
+        return dict(self.state["env"])
+
+    @property
+    def s3_url(self) -> str:
+        return self.state["services"]["s3"]["url"]
+
+    @property
+    def stac_url(self) -> str:
+        return self.state["services"]["stac"]["url"]
+
+    @property
+    def pygeoapi_url(self) -> str:
+        return self.state["services"]["pygeoapi"]["url"]
+
+    @property
+    def access_key(self) -> str:
+        return self.state["credentials"]["access_key"]
+
+    @property
+    def secret_key(self) -> str:
+        return self.state["credentials"]["secret_key"]
+
+    def s3_client(
+        self, access_key: str | None = None, secret_key: str | None = None, endpoint: str | None = None
+    ) -> Any:
+        """A boto3 client for the dev S3 (other keys or endpoint for fault tests), path-style like the bot's."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint or self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+
+def _healthy(module: ModuleType, state: dict[str, Any]) -> bool:
+    services = state.get("services", {})
+    return all(name in services and module.HEALTH[name](services[name]) for name in module.SERVICES)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"dev services unavailable under CI: {reason}")
+    pytest.skip(f"dev services unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServices]:
+    """Attach to healthy running services, else start a private set for the session."""
+    module = load_dev_module()
+    candidates = [Path(os.environ["CATALOG_BOT_DEV_STATE"])] if os.environ.get("CATALOG_BOT_DEV_STATE") else []
+    candidates.append(REPO / ".dev-services")
+    for state_dir in candidates:
+        try:
+            state = module.load_state(state_dir)
+        except module.DevError:
+            continue
+        if state and _healthy(module, state):
+            yield DevServices(state_dir, state, owned=False, module=module)
+            return
+    state_dir = tmp_path_factory.mktemp("dev-services")
+    try:
+        state = module.up(state_dir, do_install=not os.environ.get("CATALOG_BOT_DEV_NO_INSTALL"))
+    except module.DevError as exc:
+        module.down(state_dir)
+        _unavailable(str(exc))
+    try:
+        yield DevServices(state_dir, state, owned=True, module=module)
+    finally:
+        module.down(state_dir)
+
+
+@pytest.fixture
+def dev_env(dev_services: DevServices, monkeypatch: pytest.MonkeyPatch) -> DevServices:
+    """The process environment of ``dev.env`` for one test (catalog-bot.yaml's ``dev`` reads it)."""
+    for key, value in dev_services.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return dev_services
+
+
+def unique(prefix: str) -> str:
+    """A fresh id so tests sharing one set of services never see each other's data."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,280 @@
+"""Argo engine: rendered manifests (golden, schema-valid, same DAG as the local executor),
+and submit / wait / stop against a contract-checked local Argo Server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.adapters.argo import ArgoClient, normalize_token
+from bot.catalog.layout import Catalog
+from bot.cli import main
+from bot.config import Settings
+from bot.errors import AuthError, CatalogError, ServiceError, UsageError
+from bot.logging import mask
+from bot.pipeline.argo_lint import find_argo_schema, lint_manifest
+from bot.pipeline.argo_render import PUBLISH_TEMPLATE, dag_edges, render_all, to_yaml
+from bot.pipeline.argo_submit import failure_report, submit
+from bot.pipeline.dag import HARVEST, PUBLISH
+from tests.argo_server import ArgoTestServer
+from tests.conftest import EXAMPLE
+
+GOLDEN = Path(__file__).parent / "golden" / "argo"
+TOKEN = "argo-test-token-5f1c9e"
+
+
+@pytest.fixture(scope="module")
+def manifests() -> dict[str, dict]:
+    return render_all(Catalog.open(EXAMPLE), "prod" if False else "local", "example-org/example-catalog")
+
+
+@pytest.fixture
+def argo_schema(schemas_dir: Path) -> Path:
+    return find_argo_schema(schemas_dir)
+
+
+def test_rendered_manifests_match_golden_files(manifests: dict[str, dict]) -> None:
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for name, manifest in manifests.items():
+            (GOLDEN / name).write_text(to_yaml(manifest), encoding="utf-8")
+    assert sorted(p.name for p in GOLDEN.glob("*.yaml")) == sorted(manifests)
+    for name, manifest in manifests.items():
+        assert (GOLDEN / name).read_text(encoding="utf-8") == to_yaml(manifest), (
+            f"{name} changed: UPDATE_GOLDEN=1 on purpose"
+        )
+
+
+def test_every_manifest_is_valid_against_the_crd_schema(manifests: dict[str, dict], argo_schema: Path) -> None:
+    assert {m["kind"] for m in manifests.values()} == {"WorkflowTemplate", "CronWorkflow"}
+    for name, manifest in manifests.items():
+        assert lint_manifest(manifest, argo_schema, name) == []
+
+
+def test_lint_catches_typos_and_wrong_types(manifests: dict[str, dict], argo_schema: Path) -> None:
+    bad = yaml.safe_load(to_yaml(manifests[f"{PUBLISH_TEMPLATE}.yaml"]))
+    bad["spec"]["entrypointt"] = bad["spec"].pop("entrypoint")
+    bad["spec"]["activeDeadlineSeconds"] = "six hours"
+    problems = lint_manifest(bad, argo_schema)
+    messages = " ".join(p.message for p in problems)
+    assert "entrypointt" in messages and "six hours" in messages
+    assert {p.pointer for p in problems} >= {"/spec", "/spec/activeDeadlineSeconds"}
+
+
+def test_rendered_dag_equals_the_local_executor_dag(manifests: dict[str, dict]) -> None:
+    for dag, file in ((PUBLISH, f"{PUBLISH_TEMPLATE}.yaml"), (HARVEST, "catalog-bot-harvest.yaml")):
+        names, edges = dag_edges(manifests[file])
+        assert names == dag.names()
+        assert edges == dag.edges()
+
+
+def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> None:
+    spec = manifests[f"{PUBLISH_TEMPLATE}.yaml"]["spec"]
+    assert spec["synchronization"]["mutexes"][0]["name"] == "catalog-bot-{{workflow.parameters.dataset}}"
+    assert spec["onExit"] == "report-status" and spec["activeDeadlineSeconds"] > 0 and spec["podGC"]
+    steps = {t["name"]: t for t in spec["templates"] if "container" in t}
+    assert steps["upload-arco-data"]["retryStrategy"]["backoff"]["factor"] == 2
+    assert "retryStrategy" not in steps["convert"]
+    assert steps["convert"]["container"]["args"][:2] == ["step", "convert"]
+    assert steps["convert"]["container"]["resources"]["limits"]["memory"] == "4Gi"
+    # a step mounts the work artifact of every ancestor (transitively), not only direct parents
+    mounted = {a["name"] for a in steps["upload-arco-data"]["inputs"]["artifacts"]}
+    assert {"work-convert", "work-schema-gate", "catalog"} <= mounted
+
+
+def test_cron_workflow_per_scheduled_dataset(manifests: dict[str, dict]) -> None:
+    catalog = Catalog.open(EXAMPLE)
+    scheduled = {d.id for d in catalog.datasets() if d.pipeline().schedule}
+    crons = {
+        m["metadata"]["name"].removeprefix("catalog-bot-"): m for m in manifests.values() if m["kind"] == "CronWorkflow"
+    }
+    assert set(crons) == scheduled and scheduled
+    spec = crons["reef-temperature"]["spec"]
+    assert spec["schedules"] == ["0 3 * * 1"] and spec["timezone"] == "Australia/Brisbane"
+    assert spec["concurrencyPolicy"] == "Replace"
+    assert spec["workflowSpec"]["workflowTemplateRef"]["name"] == PUBLISH_TEMPLATE
+
+
+def test_invalid_cron_is_a_catalog_error(example_catalog: Path) -> None:
+    path = example_catalog / "datasets" / "reef-temperature" / "pipeline.yaml"
+    path.write_text(path.read_text().replace('"0 3 * * 1"', '"0 3 * * monday-ish"'))
+    with pytest.raises(CatalogError, match="schedule"):
+        Catalog.open(example_catalog).dataset("reef-temperature").pipeline()
+
+
+def test_cli_render_then_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["argo", "render", "--out", str(tmp_path / "flux"), "--catalog", str(EXAMPLE), "--env", "local"])
+    assert info.value.code in (0, None)
+    with pytest.raises(SystemExit) as info:
+        main(["argo", "lint", str(tmp_path / "flux")])
+    assert info.value.code in (0, None)
+    (tmp_path / "flux" / "broken.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {entrypoint: 3}\n"
+    )
+    with pytest.raises(SystemExit) as info:
+        main(["argo", "lint", str(tmp_path / "flux")])
+    assert info.value.code == 1
+    assert "broken.yaml" in capsys.readouterr().out
+
+
+# ---- against the local Argo Server -------------------------------------------------
+
+
+@pytest.fixture
+def argo(schemas_dir: Path, manifests: dict[str, dict]):
+    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
+    with ArgoTestServer(swagger, TOKEN) as server:
+        client = ArgoClient(server.url, token=TOKEN, attempts=3, poll_initial=0.0)
+        client.apply_template(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+        yield server, client
+        assert server.state.violations == []
+
+
+def _settings() -> Settings:
+    return Settings.from_env({"ARGO_TOKEN": TOKEN, "GITHUB_REPOSITORY": "example-org/example-catalog"})
+
+
+def test_submit_wait_and_report_progress(argo) -> None:
+    server, client = argo
+    seen: list[tuple[str, str]] = []
+    runs = submit(
+        Catalog.open(EXAMPLE),
+        ["reef-temperature", "sea-surface-temperature"],
+        env_name="local",
+        settings=_settings(),
+        sha="a" * 40,
+        pr=7,
+        client=client,
+        wait=True,
+        on_update=lambda d, s: seen.append((d, s.phase)),
+    )
+    assert [r.dataset for r in runs] == ["reef-temperature", "sea-surface-temperature"]
+    assert all(r.status == "Succeeded" and r.url.endswith(r.run_id) for r in runs)
+    assert ("reef-temperature", "Running") in seen  # progress was shown while it ran
+    wf = server.state.workflows[runs[0].run_id]
+    params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+    assert params == {
+        "dataset": "reef-temperature",
+        "sha": "a" * 40,
+        "environment": "local",
+        "pr": "7",
+        "repository": "example-org/example-catalog",
+    }
+    assert wf["metadata"]["labels"]["catalog-bot.io/pr"] == "7"
+    assert len(wf["status"]["nodes"]) == len(PUBLISH.names())
+
+
+def test_limited_dataset_runs_under_the_limited_service_account(argo, example_catalog: Path) -> None:
+    server, client = argo
+    path = example_catalog / "datasets" / "sea-surface-temperature" / "pipeline.yaml"
+    path.write_text(path.read_text().replace("access: public", "access: limited"))
+    runs = submit(
+        Catalog.open(example_catalog),
+        ["sea-surface-temperature"],
+        env_name="local",
+        settings=_settings(),
+        sha="b" * 40,
+        client=client,
+    )
+    assert server.state.workflows[runs[0].run_id]["spec"]["serviceAccountName"] == "catalog-bot-limited"
+
+
+def test_failed_workflow_names_the_step_and_message(argo) -> None:
+    server, client = argo
+    server.state.fail_step = "schema-gate"
+    runs = submit(
+        Catalog.open(EXAMPLE),
+        ["reef-temperature"],
+        env_name="local",
+        settings=_settings(),
+        sha="c" * 40,
+        client=client,
+        wait=True,
+    )
+    assert runs[0].status == "Failed"
+    status = client.get(runs[0].run_id)
+    failed = status.failed_nodes()
+    assert [n.display_name for n in failed] == ["schema-gate"]
+    import json
+
+    failures = json.dumps(
+        [{"displayName": n.display_name, "message": n.message, "podName": n.pod_name} for n in failed]
+    )
+    report = failure_report("Failed", failures, runs[0].run_id, runs[0].url)
+    assert "`schema-gate` failed" in report and "data schema changed" in report and "tab=logs" in report
+
+
+def test_stop_a_running_workflow(argo) -> None:
+    _, client = argo
+    runs = submit(
+        Catalog.open(EXAMPLE), ["reef-temperature"], env_name="local", settings=_settings(), sha="d" * 40, client=client
+    )
+    stopped = client.stop(runs[0].run_id)
+    assert stopped.phase == "Failed" and stopped.finished
+
+
+def test_unknown_dataset_is_rejected_before_submission(argo) -> None:
+    server, client = argo
+    before = len(server.state.requests)
+    with pytest.raises(UsageError, match="unknown dataset"):
+        submit(
+            Catalog.open(EXAMPLE),
+            ["reef-temperature", "no-such-set"],
+            env_name="local",
+            settings=_settings(),
+            sha="e" * 40,
+            client=client,
+        )
+    with pytest.raises(UsageError, match="unknown workflow parameter"):
+        submit(
+            Catalog.open(EXAMPLE),
+            ["reef-temperature"],
+            env_name="local",
+            settings=_settings(),
+            sha="e" * 40,
+            client=client,
+            extra_parameters={"image": "evil"},
+        )
+    assert len(server.state.requests) == before
+
+
+def test_bad_token_is_a_clear_error_without_the_token(argo) -> None:
+    server, _ = argo
+    wrong = "wrong-token-abcdef123"
+    bad_client = ArgoClient(server.url, token=wrong, attempts=3)
+    before = len(server.state.requests)
+    with pytest.raises(AuthError) as info:
+        bad_client.get("anything")
+    text = str(info.value)
+    assert "401" in text and "ARGO_TOKEN" in text
+    assert wrong not in text and TOKEN not in text
+    assert wrong not in mask(f"leak {wrong}")  # registered with the masker as well
+    assert len(server.state.requests) == before + 1  # auth errors are not retried
+
+
+def test_server_errors_are_retried_then_reported(argo) -> None:
+    server, client = argo
+    server.state.fail_next = [502, 503]
+    runs = submit(
+        Catalog.open(EXAMPLE), ["reef-temperature"], env_name="local", settings=_settings(), sha="f" * 40, client=client
+    )
+    assert runs[0].status == "Running"
+    server.state.fail_next = [502, 502, 502, 502]
+    with pytest.raises(ServiceError) as info:
+        client.get(runs[0].run_id)
+    assert "HTTP 502" in str(info.value) and "Argo Server" in str(info.value)
+
+
+def test_connection_refused_is_a_clear_error() -> None:
+    client = ArgoClient("http://127.0.0.1:9", token=TOKEN, attempts=2)
+    with pytest.raises(ServiceError, match="cannot connect"):
+        client.get("x")
+
+
+def test_token_prefix_is_optional() -> None:
+    assert normalize_token("abc") == "Bearer abc"
+    assert normalize_token("Bearer abc") == "Bearer abc"

@@ -1,0 +1,125 @@
+"""scripts/dev_services.py: state file, PID safety, idempotent `up`, status and env output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.services import REPO, dev_services, load_dev_module  # noqa: F401  (fixture)
+
+SCRIPT = REPO / "scripts" / "dev_services.py"
+
+
+@pytest.fixture
+def module():
+    return load_dev_module()
+
+
+def sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+
+def test_down_stops_only_processes_whose_command_line_still_matches(module, tmp_path: Path) -> None:
+    ours, stranger = sleeper(), sleeper()
+    try:
+        state = {
+            "credentials": {"access_key": "k", "secret_key": "s"},
+            "services": {
+                # recorded as ours and still matching: stopped
+                "stac": {"pid": ours.pid, "expect": "time.sleep(60)", "url": "http://127.0.0.1:1", "port": 1},
+                # a recycled PID now running something else: left alone
+                "pygeoapi": {"pid": stranger.pid, "expect": "gunicorn", "url": "http://127.0.0.1:2", "port": 2},
+            },
+        }
+        module.save_state(tmp_path, state)
+        module.down(tmp_path)
+        assert ours.wait(timeout=10) is not None
+        assert stranger.poll() is None
+        assert module.load_state(tmp_path)["services"] == {}
+    finally:
+        for proc in (ours, stranger):
+            proc.kill()
+            proc.wait()
+
+
+def test_state_and_env_files_are_private_and_complete(module, tmp_path: Path) -> None:
+    state = {
+        "credentials": {"access_key": "devkey", "secret_key": "devsecret"},
+        "services": {
+            "s3": {"pid": 1, "url": "http://127.0.0.1:8333", "port": 8333},
+            "stac": {"pid": 2, "url": "http://127.0.0.1:8082", "port": 8082},
+            "pygeoapi": {"pid": 3, "url": "http://127.0.0.1:5055", "port": 5055},
+        },
+    }
+    module.save_state(tmp_path, state)
+    for name in ("state.json", "dev.env"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    env_text = (tmp_path / "dev.env").read_text()
+    for line in (
+        "export CATALOG_BOT_DEV_S3_URL=http://127.0.0.1:8333",
+        "export CATALOG_BOT_DEV_PUBLIC_BASE_URL=http://127.0.0.1:8333/catalog-public",
+        "export CATALOG_BOT_DEV_STAC_URL=http://127.0.0.1:8082",
+        "export CATALOG_BOT_DEV_PYGEOAPI_URL=http://127.0.0.1:5055",
+        "export AWS_ACCESS_KEY_ID=devkey",
+    ):
+        assert line in env_text.splitlines()
+    printed = subprocess.run(
+        [sys.executable, str(SCRIPT), "env", "--state", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed.strip().splitlines() == env_text.strip().splitlines()
+
+
+def test_status_without_state_fails_with_a_hint(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "status", "--state", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "run `up`" in result.stdout
+
+
+def test_unknown_service_is_refused(module, tmp_path: Path) -> None:
+    with pytest.raises(module.DevError, match="unknown service 'mongo'"):
+        module.up(tmp_path, ["mongo"], do_install=False)
+    assert module.expand(["stac"]) == ["postgres", "stac"]  # stac brings its database
+
+
+def test_free_port_avoids_taken_ports(module) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        port = module.free_port(taken)
+        assert port != taken and port < 55000
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+
+
+def test_script_imports_only_the_standard_library() -> None:
+    """CI runs it before anything is installed: stdlib only."""
+    code = (
+        "import sys, importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(SCRIPT)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in {'bot','httpx','boto3','yaml','pydantic','requests'}]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.services
+def test_up_is_idempotent_and_status_reports_healthy(dev_services, module) -> None:  # noqa: F811
+    before = {name: info["pid"] for name, info in dev_services.state["services"].items()}
+    state = module.up(dev_services.state_dir, do_install=False)
+    assert {name: info["pid"] for name, info in state["services"].items()} == before
+    assert module.status(dev_services.state_dir) == 0
+    recorded = json.loads((dev_services.state_dir / "state.json").read_text())
+    assert recorded["env"]["CATALOG_BOT_DEV_S3_URL"] == dev_services.s3_url
+    assert all(str(info["port"]) in (info.get("url") or str(info["port"])) for info in recorded["services"].values())
+    assert os.path.exists(recorded["services"]["pygeoapi"]["config"])
