@@ -774,6 +774,41 @@ def _permission(s: FakeGitHub, r: RepoState, c: Ctx) -> Any:
     }
 
 
+@route("GET", "/issues", list[gk.Issue])
+def _list_issues(s: FakeGitHub, r: RepoState, c: Ctx) -> Any:
+    q = c["query"]
+    state = q.get("state", "open")
+    labels = {x for x in q.get("labels", "").split(",") if x}
+    out = []
+    for _n, issue in sorted(r.issues.items(), reverse=True):
+        if state != "all" and issue["state"] != state:
+            continue
+        if labels and not labels <= set(issue["labels"]):
+            continue
+        out.append(s._issue_json(r, issue))
+    return out
+
+
+@route("POST", "/issues", gk.Issue)
+def _create_issue(s: FakeGitHub, r: RepoState, c: Ctx) -> Any:
+    body = c["body"]
+    if not body.get("title"):
+        raise ApiError(422, "Validation Failed: title is missing")
+    number = s._next_number(r)
+    labels = [x if isinstance(x, str) else x.get("name", "") for x in body.get("labels") or []]
+    r.issues[number] = {
+        "number": number,
+        "title": body["title"],
+        "body": body.get("body"),
+        "user": c["login"],
+        "state": "open",
+        "labels": labels,
+        "id": next(s._ids),
+    }
+    c["status"] = 201
+    return s._issue_json(r, r.issues[number])
+
+
 @route("GET", "/issues/(?P<n>\\d+)", gk.Issue)
 def _get_issue(s: FakeGitHub, r: RepoState, c: Ctx) -> Any:
     n = int(c["n"])

@@ -14,6 +14,7 @@ from bot.catalog.check import run_check
 from bot.catalog.plan import Action
 from bot.cli import main
 from bot.config import Settings
+from bot.errors import UsageError
 from tests.conftest import git
 
 REEF = "datasets/reef-temperature"
@@ -134,6 +135,7 @@ def test_rename_dataset_folder(catalog_repo: Path) -> None:
     assert plan_of(report) == {"reef-temp": Action.RENAME}
     entry = report.entries[0]
     assert entry.old_id == "reef-temperature"
+    assert not any("source data" in r for r in entry.reasons)  # the CSV moved unchanged
     assert '~ /name: "reef-temperature" -> "reef-temp"' in entry.diffs["datapackage"].lines()
 
 
@@ -288,3 +290,36 @@ def test_cli_github_actions_annotations_and_summary(
     assert re.search(rf"^::error file={REEF}/datapackage\.json,line=\d+", out, flags=re.MULTILINE)
     text = summary.read_text()
     assert text.startswith("<!-- catalog-bot:check -->") and "reef-temperature" in text
+
+
+def test_all_flag_and_config_change(catalog_repo: Path) -> None:
+    branch(catalog_repo)
+    cfg = catalog_repo / "catalog-bot.yaml"
+    cfg.write_text(cfg.read_text().replace("title: Example marine data catalog", "title: Marine catalog"))
+    commit(catalog_repo, "config")
+    report = run_check(catalog_repo, "main", "HEAD", settings())
+    assert report.entries == []
+    assert any("catalog-bot.yaml changed" in n and "--all" in n for n in report.notices)
+    report = run_check(catalog_repo, "main", "HEAD", settings(), all_datasets=True)
+    assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
+    assert report.exit_code == 0, [p.format() for p in report.errors]
+
+
+def test_invalid_config_at_head_is_a_problem(catalog_repo: Path) -> None:
+    branch(catalog_repo)
+    (catalog_repo / "catalog-bot.yaml").write_text("version: 1\nenvironmnets: {}\n")
+    commit(catalog_repo, "typo")
+    report = run_check(catalog_repo, "main", "HEAD", settings())
+    assert report.exit_code == 1
+    [problem] = report.problems
+    assert problem.file == "catalog-bot.yaml" and "environmnets" in (problem.hint or "") + (problem.pointer or "")
+
+
+def test_usage_errors_not_a_catalog_and_unknown_dataset(catalog_repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown dataset 'nope'"):
+        run_check(catalog_repo, "main", "HEAD", settings(), datasets=["nope"])
+    (catalog_repo / "docs").mkdir()
+    (catalog_repo / "docs" / "x.md").write_text("x\n")
+    commit(catalog_repo, "docs")
+    with pytest.raises(UsageError, match="is not a catalog"):
+        run_check(catalog_repo / "docs", "main", "HEAD", settings())

@@ -79,7 +79,7 @@ def test_example_csv_to_geoparquet_matches_source(example_catalog: Path, tmp_pat
 
 def test_csv_streams_into_row_groups_with_statistics(tmp_path: Path) -> None:
     src = _write_csv(tmp_path / "big.csv", _rows(20_000))
-    result = convert_csv(src, tmp_path / "out" / "big.parquet", COORDS, block_size=64 << 10)
+    result = convert_csv(src, tmp_path / "out" / "big.parquet", COORDS, block_size=64 << 10, row_group_rows=3000)
     md = pq.read_metadata(result.path)
     assert md.num_row_groups > 3, "small blocks must give several row groups (streamed, not one table)"
     assert md.num_rows == 20_000 == result.rows

@@ -276,6 +276,14 @@ def test_forged_or_missing_artifact_fails_the_check_and_never_comments(world: Wo
     assert len(failing) == 2
     assert bot_comments(world, pr) == []
 
+    # superseded (cancelled) runs and runs of other triggers post nothing
+    checks = len(world.repo.check_runs)
+    wr["workflow_run"]["conclusion"] = "cancelled"
+    assert "cancelled" in run(world, "workflow_run", wr, artifact_in=out)[0].message
+    wr["workflow_run"].update(conclusion="success", event="push")
+    assert "ignored" in run(world, "workflow_run", wr, artifact_in=out)[0].message
+    assert len(world.repo.check_runs) == checks
+
 
 # ---------------------------------------------------------------------- comment commands
 
@@ -487,10 +495,15 @@ def test_dataset_issue_is_answered_and_generate_opens_a_bot_pr(world: World) -> 
 # ---------------------------------------------------------------------- secrets, CLI
 
 
-def test_tokens_never_reach_comments_requests_summaries_or_artifacts(world: World) -> None:
+def test_tokens_never_reach_comments_requests_summaries_logs_or_artifacts(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
     world.change("feature", access="secret", title=f"leak {TOKEN}")
     pr = world.server.open_pr(REPO, "feature")["number"]
+    world.server.inject("GET", r"/comments$", 502, message=f"proxy echoed Authorization: token {TOKEN}")
     run(world, "pull_request", world.pr_payload(pr))
+    assert "retrying" in caplog.text
     out = world.tmp / "artifact"
     ctx = BotContext(
         settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out
@@ -504,6 +517,7 @@ def test_tokens_never_reach_comments_requests_summaries_or_artifacts(world: Worl
     texts += [(world.tmp / "summary.md").read_text(), (out / FILE_NAME).read_text()]
     texts += bot_comments(world, pr) + bot_comments(world, issue)
     texts += [json.dumps(r["output"]) + json.dumps(r["annotations"]) for r in world.repo.check_runs.values()]
+    texts.append(caplog.text)
     assert texts and not [t for t in texts if TOKEN in t]
     assert any("***" in t for t in texts)  # it was there, and masked
 
@@ -545,3 +559,86 @@ def test_cli_replays_a_delivery_from_a_file(world: World, tmp_path: Path) -> Non
         env=env,
     )
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_merge_publishes_through_the_real_local_engine(world: World) -> None:
+    """No publisher injected: the environment's engine (local) runs the real pipeline on the merged commit."""
+    world.change("feature", title="Reef temperature, merged")
+    pr = world.server.open_pr(REPO, "feature")["number"]
+    before, after = world.server.merge_pr(REPO, pr)
+    subprocess.run(["git", "-C", str(world.clone), "pull", "-q", "--ff-only"], check=True)  # the job checks out `after`
+    ctx = BotContext(
+        settings=world.settings,
+        repo_dir=world.clone,
+        gh=make_client(world.server, REPO),
+        run_url="https://ci.example.org/run/7",
+    )
+    [outcome] = handle(parse_event("push", push_payload(world, before, after)), ctx)
+    assert outcome.ok, bot_comments(world, pr)
+    published = json.loads(
+        (world.clone / "_published/data/catalog-public/reef-temperature/datapackage.json").read_text()
+    )
+    assert published["title"] == "Reef temperature, merged"
+    final = [s for s in world.repo.statuses if s["sha"] == after][-1]
+    assert (final["state"], final["target_url"]) == ("success", "https://ci.example.org/run/7")
+    assert "✅ succeeded" in bot_comments(world, pr)[0]
+
+
+def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
+    from bot.catalog.check import run_check
+    from bot.events.handlers import post_pr_report
+    from bot.events.pr_report import build_pr_report
+
+    world.change("feature", access="secret", title="t" * 300, description="d" * 3000)
+    pr = world.server.open_pr(REPO, "feature")["number"]
+    subprocess.run(["git", "-C", str(world.clone), "fetch", "-q", "origin", "feature"], check=True)
+    report = run_check(world.clone, world.main(), world.server.rev(REPO, "feature"), world.settings)
+    prr = build_pr_report(report, pr, max_chars=1200)
+    assert len(prr.bodies) > 1
+    ctx = world.ctx(run_url="https://ci.example.org/run/9")
+    post_pr_report(ctx, prr)
+    ctx.summary(prr.summary_markdown())
+    [comment] = bot_comments(world, pr)
+    assert comment.startswith(prr.bodies[0].rstrip())  # part 1 whole, never cut mid-block
+    assert "[job summary](https://ci.example.org/run/9)" in comment
+    summary = (world.tmp / "summary.md").read_text()
+    assert all(body.strip() in summary for body in prr.bodies)
+    for body in prr.bodies:  # every part closes what it opens
+        assert body.count("<details") == body.count("</details>") and body.count("```") % 2 == 0
+
+
+@dataclass
+class StoredRecord:
+    """A metadata source serving one real ISO 19115-3 document (the CSW transport is tested in test_harvest)."""
+
+    xml: bytes
+
+    def get_record(self, record_id: str) -> bytes:
+        return self.xml
+
+    def get_url(self) -> bytes:
+        return self.xml
+
+
+def test_harvest_command_opens_the_update_pr(world: World) -> None:
+    import yaml
+
+    from tests.test_harvest import ISO_19115_3
+
+    path = "datasets/reef-temperature/pipeline.yaml"
+    spec = yaml.safe_load(world.server_file("main", path))
+    spec["metadata_source"] = {"kind": "url", "url": "https://records.example.org/reef.xml"}
+    world.server.commit_files(REPO, "main", {path: yaml.safe_dump(spec, sort_keys=False).encode()})
+    issue = world.server.add_issue(REPO, "harvest", "b")["number"]
+    ctx = world.ctx(record_sources=lambda url: StoredRecord(ISO_19115_3.encode()))
+    [outcome] = handle(
+        parse_event("issue_comment", world.comment_payload(issue, "/catalog harvest reef-temperature", "wes")), ctx
+    )
+    assert outcome.ok, bot_comments(world, issue)
+    assert "pr-created" in bot_comments(world, issue)[-1]
+    harvested = json.loads(world.server_file("catalog-bot/harvest/reef-temperature", DP))
+    assert harvested["lineage"] == "Field surveys."
+
+    no_source = world.comment_payload(issue, "/catalog harvest sea-surface-temperature", "wes")
+    [refused] = handle(parse_event("issue_comment", no_source), ctx)
+    assert not refused.ok and "no `metadata_source`" in bot_comments(world, issue)[-1]

@@ -124,3 +124,19 @@ def test_generated_files_are_valid_documents() -> None:
     from bot.catalog.layout import PipelineSpec
 
     PipelineSpec.model_validate(pipeline)  # the generated pipeline.yaml is a valid pipeline
+
+
+def test_generated_dataset_passes_the_real_check(catalog_repo: Path) -> None:
+    """What `/catalog generate` proposes renders and validates (the PR starts green)."""
+    from bot.catalog.check import run_check
+    from bot.config import Settings
+    from tests.conftest import git
+
+    for rel, data in dataset_files(parse_dataset_issue(render_form(GOOD))).items():
+        (catalog_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (catalog_repo / rel).write_bytes(data)
+    git(catalog_repo, "add", "-A")
+    git(catalog_repo, "commit", "-q", "-m", "generated")
+    report = run_check(catalog_repo, "main~1", "main", Settings.from_env())
+    assert report.touched == ["coral-cover"]
+    assert [p.format() for p in report.all_problems()] == []

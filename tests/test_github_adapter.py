@@ -252,3 +252,13 @@ def test_bot_pr_rejects_paths_outside_the_repository(repo: FakeGitHub) -> None:
         open_or_update_bot_pr(gh, BRANCH, {"../escape": b"x"}, "t", "b")
     with pytest.raises(UsageError):
         open_or_update_bot_pr(gh, "feature/x", {"a": b"x"}, "t", "b")
+
+
+def test_issues_by_label_and_new_issues(repo: FakeGitHub) -> None:
+    gh = make_client(repo, REPO)
+    created = gh.create_issue("New dataset: corals", "### Dataset id\n\ncorals", ["dataset", "harvest"])
+    repo.add_issue(REPO, "unrelated", "x")
+    found = gh.list_issues(labels="dataset", state="open")
+    assert [i["number"] for i in found] == [created["number"]]
+    assert [label["name"] for label in found[0]["labels"]] == ["dataset", "harvest"]
+    assert gh.list_issues(labels="dataset,other", state="all") == []

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot.catalog.schemas import SchemaRegistry
-from bot.errors import ConfigError, ValidationFailed
+from bot.errors import ConfigError, SchemaNotFound, ValidationFailed
 from bot.metadata.pygeoapi import (
     assemble_config,
     build_resource,
@@ -42,6 +42,12 @@ VENV = REPO / ".venv-services" / "pygeoapi" / "bin"
 @pytest.fixture
 def schema(schemas_dir: Path, tmp_path: Path) -> Path:
     return pygeoapi_schema_path(SchemaRegistry(schemas_dir, tmp_path / "cache"))
+
+
+def test_missing_schema_says_where_to_put_it(tmp_path: Path) -> None:
+    with pytest.raises(SchemaNotFound) as err:
+        pygeoapi_schema_path(SchemaRegistry(tmp_path / "empty-mirror", None))
+    assert "pygeoapi-0.23.4/pygeoapi/resources/schemas/config/pygeoapi-config-0.x.yml" in str(err.value)
 
 
 def mpa_datapackage() -> dict:
@@ -159,6 +165,11 @@ def test_bad_resource_file_or_header_writes_nothing(published: dict[str, dict], 
         problem.file == str(datasets / "reef-temperature.yaml")
         and "'extents' is a required property" in problem.message
     )
+    assert not out.exists()
+    (datasets / "reef-temperature.yaml").write_text("type: collection\ntitle: [unclosed\n")
+    with pytest.raises(ConfigError) as bad_yaml:
+        assemble_config(HEADER, datasets, out, schema_path=schema)
+    assert bad_yaml.value.file == str(datasets / "reef-temperature.yaml") and bad_yaml.value.line is not None
     assert not out.exists()
     header = tmp_path / "header.yaml"
     header.write_text(HEADER.read_text().replace("resources: {}", "resources:\n  x: {type: collection}"))

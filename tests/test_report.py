@@ -195,3 +195,14 @@ def test_clean_report_exit_zero() -> None:
 def test_max_chars_too_small() -> None:
     with pytest.raises(ValueError, match="at least"):
         make_report().to_markdown(max_chars=100)
+
+
+def test_next_commands_are_chunked_to_the_command_limit() -> None:
+    deltas = [DatasetDelta(f"ds-{i:02d}", False, True) for i in range(45)]
+    report = Report(catalog="c", base_ref="main", base_sha="a" * 40, head_ref="HEAD", head_sha="b" * 40)
+    report.entries = make_plan(deltas)
+    commands = report.next_commands()
+    assert [len(c.split()) - 2 for c in commands] == [20, 20, 5]
+    assert commands[0].startswith("/catalog publish ds-00 ds-01")
+    [body] = report.to_markdown()
+    assert all(c in body for c in commands)

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def store(dev_services) -> S3ObjectStore:  # noqa: F811
-    return S3ObjectStore(dev_services.s3_client(), "catalog-limited", prefix=unique("t-s3"), max_workers=8)
+def store(dev_services):  # noqa: F811
+    s3 = S3ObjectStore(dev_services.s3_client(), "catalog-limited", prefix=unique("t-s3"), max_workers=8)
+    yield s3
+    s3.delete(s3.list())
 
 
 def test_put_head_and_skip_unchanged_by_checksum(store: S3ObjectStore, tmp_path: Path) -> None:
@@ -55,6 +57,7 @@ def test_multipart_upload_above_threshold(dev_services, tmp_path: Path) -> None:
     assert meta["ETag"].strip('"').endswith("-3")  # 3 parts of 5 MiB: it really was multipart
     assert store.head("big.bin").sha256 == result.sha256 == file_sha256(big)
     assert store.put_file("big.bin", big).skipped
+    store.delete(["big.bin"])
 
 
 @pytest.mark.slow

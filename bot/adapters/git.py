@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -48,12 +48,14 @@ class FileChange:
     """One changed file between two revisions.
 
     ``status`` is A(dded), M(odified), D(eleted) or R(enamed); for renames
-    ``old_path`` is where the file came from (a type change counts as M).
+    ``old_path`` is where the file came from and ``similarity`` git's score
+    (100 = same content).  A type change counts as M.
     """
 
     status: ChangeStatus
     path: str
     old_path: str | None = None
+    similarity: int | None = field(default=None, compare=False)
 
     def paths(self) -> tuple[str, ...]:
         """Every path this change touches (both sides of a rename)."""
@@ -209,6 +211,12 @@ class GitRepo:
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, paths)
 
+    def exists(self, rev: str, path: str) -> bool:
+        """Whether ``path`` (file or folder) exists at ``rev``."""
+        if rev == WORKTREE:
+            return (self.path / path).exists()
+        return self._try(["cat-file", "-e", f"{rev}:{self.prefix}{path}"]) is not None
+
     def read_file(self, rev: str, path: str) -> bytes | None:
         """Contents of one file at ``rev`` (``None`` when it does not exist there)."""
         return self.read_tree(rev, [path]).get(path)
@@ -248,7 +256,8 @@ def _parse_name_status(out: bytes) -> list[FileChange]:
         if code in "RC":
             old, new = fields[i + 1], fields[i + 2]
             i += 3
-            changes.append(FileChange("R", new, old) if code == "R" else FileChange("A", new))
+            score = int(status[1:]) if status[1:].isdigit() else None
+            changes.append(FileChange("R", new, old, score) if code == "R" else FileChange("A", new))
             continue
         path = fields[i + 1]
         i += 2

@@ -146,7 +146,9 @@ class GitHub:
                 last = self._error(verb, path, exc.status, message, headers)
                 if wait is None or attempt == self.retry.attempts - 1:
                     raise last from None
-                log.warning("GitHub %s %s: HTTP %s (%s); retrying in %.1fs", verb, path, exc.status, message, wait)
+                log.warning(
+                    "GitHub %s %s: HTTP %s (%s); retrying in %.1fs", verb, path, exc.status, mask(message), wait
+                )
                 self.sleep(wait)
             except (
                 requests.exceptions.RetryError,
@@ -298,6 +300,15 @@ class GitHub:
     def edit_issue(self, number: int, **fields: Any) -> dict[str, Any]:
         """PATCH an issue (body, title, state)."""
         return dict(self.request("PATCH", f"{self.api}/issues/{number}", body=fields)[1])
+
+    def list_issues(self, *, labels: str, state: str = "all") -> list[dict[str, Any]]:
+        """Issues carrying ``labels`` (comma-separated), e.g. the dataset issues the harvester keeps."""
+        return list(self.paginate("/issues", labels=labels, state=state))
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> dict[str, Any]:
+        """Open an issue (not retried on 5xx: GitHub may have stored it; callers re-list first)."""
+        payload = {"title": title, "body": mask(body), "labels": list(labels)}
+        return dict(self.request("POST", f"{self.api}/issues", body=payload, retry_server_errors=False)[1])
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         """All comments of an issue/PR."""

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.retry import retry_call
+from bot.adapters.retry import default_is_transient, retry_call
 from bot.config import EnvironmentConfig
 from bot.errors import AuthError, ServiceError, UsageError
 
@@ -348,6 +348,18 @@ class LocalObjectStore(ObjectStore):
 # --------------------------------------------------------------------------- S3
 
 
+def unwrap_s3_error(exc: BaseException) -> BaseException:
+    """The botocore error behind boto3's transfer wrappers (``S3UploadFailedError`` hides the status)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(getattr(current, "response", None), dict):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return exc
+
+
 class S3ObjectStore(ObjectStore):
     """One bucket (+ optional key prefix) on S3 or an S3-compatible server.
 
@@ -392,7 +404,11 @@ class S3ObjectStore(ObjectStore):
 
     def _call(self, what: str, key: str | None, fn: Callable[[], Any]) -> Any:
         """Run one S3 call with retries; translate botocore errors into ServiceError."""
-        kwargs: dict[str, Any] = {"service": "s3", "attempts": self.attempts}
+        kwargs: dict[str, Any] = {
+            "service": "s3",
+            "attempts": self.attempts,
+            "is_transient": lambda exc: default_is_transient(unwrap_s3_error(exc)),
+        }
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         try:
@@ -403,6 +419,7 @@ class S3ObjectStore(ObjectStore):
             raise self._translate(what, key, exc) from exc
 
     def _translate(self, what: str, key: str | None, exc: BaseException) -> ServiceError:
+        exc = unwrap_s3_error(exc)
         response = getattr(exc, "response", None)
         if isinstance(response, dict):
             error = response.get("Error") or {}
@@ -424,7 +441,10 @@ class S3ObjectStore(ObjectStore):
                 )
             hint = "create the bucket or fix object_store in catalog-bot.yaml" if code == "NoSuchBucket" else None
             return ServiceError("s3", text, url=self._where(key), status=status, hint=hint)
-        return ServiceError("s3", f"{what} failed: {type(exc).__name__}: {exc}", url=self._where(key), transient=True)
+        transient = default_is_transient(exc)
+        return ServiceError(
+            "s3", f"{what} failed: {type(exc).__name__}: {exc}", url=self._where(key), transient=transient
+        )
 
     # -- interface
 

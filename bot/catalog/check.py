@@ -57,7 +57,7 @@ from bot.catalog.layout import (
 from bot.catalog.plan import DatasetDelta, Fingerprint, make_plan, pair_renames
 from bot.catalog.report import Report
 from bot.config import CONFIG_FILE, Settings
-from bot.errors import BotError, CatalogError, Problem, Severity
+from bot.errors import BotError, CatalogError, Problem, Severity, UsageError
 
 DOC_FILES: dict[str, str] = {
     "collection": COLLECTION,
@@ -77,6 +77,7 @@ class _Scope:
     """Which datasets a change touches, and why."""
 
     direct: dict[str, list[str]] = field(default_factory=dict)  # id -> changed files in its folder
+    moved: set[str] = field(default_factory=set)  # paths of pure moves (same content): not a data change
     via: dict[str, list[str]] = field(default_factory=dict)  # id -> changed lib files it imports
     lib: list[FileChange] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
@@ -108,6 +109,8 @@ def classify(changes: Iterable[FileChange]) -> _Scope:
                 scope.profiles.append(path)
             elif path == CONFIG_FILE:
                 scope.config = True
+        if change.status == "R" and change.old_path and change.similarity == 100:
+            scope.moved |= {change.path, change.old_path}
         if change.status == "R" and change.old_path:
             old, new = change.old_path.split("/"), change.path.split("/")
             if old[0] == new[0] == DATASETS_DIR and len(old) >= 3 and len(new) >= 3 and old[1] != new[1]:
@@ -125,7 +128,9 @@ class _Tree:
     """One revision's files needed for rendering, as a folder on disk.
 
     For :data:`WORKTREE` it is the catalog folder itself (nothing copied);
-    otherwise a temp folder filled from one ``git cat-file --batch``.
+    otherwise a temp folder filled from one ``git cat-file --batch`` by blob
+    SHA.  Source data under ``datasets/<id>/data/`` is not copied: nothing
+    here renders or validates it, and it can be large.
     """
 
     def __init__(self, repo: GitRepo, rev: str, datasets: Iterable[str], tmp: Path, label: str) -> None:
@@ -133,10 +138,9 @@ class _Tree:
         self.datasets_present: set[str] = set()
         wanted = sorted(set(datasets))
         prefixes = [LIB_DIR, PROFILES_DIR, CONFIG_FILE, *(f"{DATASETS_DIR}/{d}" for d in wanted)]
-        entries = repo.entries(rev, prefixes)
-        names = sorted(entries)
-        self.files = names
-        for name in names:
+        self.entries = repo.entries(rev, prefixes)
+        self.files = sorted(self.entries)
+        for name in self.files:
             ds = dataset_of(name)
             if ds:
                 self.datasets_present.add(ds)
@@ -145,8 +149,8 @@ class _Tree:
             return
         self.root = tmp / label
         self.root.mkdir(parents=True)
-        contents = repo.read_entries(rev, entries)
-        for name, data in contents.items():
+        needed = {k: v for k, v in self.entries.items() if not _is_source_data(k)}
+        for name, data in repo.read_entries(rev, needed).items():
             target = self.root / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -156,6 +160,22 @@ class _Tree:
     def read(self, rel: str) -> bytes | None:
         path = self.root / rel
         return path.read_bytes() if path.is_file() else None
+
+    def blob_id(self, rel: str) -> str | None:
+        """Git's blob id of a file (from the tree, or hashed from disk for the working tree)."""
+        sha = self.entries.get(rel)
+        if sha:
+            return sha
+        path = self.root / rel
+        if not path.is_file():
+            return None
+        data = path.read_bytes()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _is_source_data(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) >= 4 and parts[0] == DATASETS_DIR and parts[2] == "data"
 
 
 def run_check(
@@ -181,13 +201,24 @@ def run_check(
     repo = GitRepo(catalog_root)
     head_sha = repo.rev_parse(head)
     base_tip = repo.rev_parse(base)
-    merge_base = repo.merge_base(base_tip, head_sha) or base_tip
+    found_base = repo.merge_base(base_tip, head_sha)
+    merge_base = found_base or base_tip
     notices: list[str] = []
-    if merge_base != base_tip:
+    if found_base is None:
+        notices.append(
+            f"no common ancestor of {base} and {head} (shallow clone?): compared with the tip of {base}; "
+            "fetch more history (fetch-depth: 0) for a branch-only diff"
+        )
+    elif merge_base != base_tip:
         notices.append(
             f"compared with the merge base {merge_base[:7]} of {base} and {head} (the changes of this branch only)"
         )
 
+    if not any(repo.exists(rev, name) for rev in (head_sha, merge_base) for name in (DATASETS_DIR, CONFIG_FILE)):
+        raise UsageError(
+            f"{catalog_root} is not a catalog (no datasets/ folder and no {CONFIG_FILE} at {head} or {base})",
+            hint="pass --catalog DIR pointing at the catalog folder inside the repository",
+        )
     changes = repo.changed_files(merge_base, head)
     scope = classify(changes)
     catalog_problems: list[Problem] = [
@@ -203,6 +234,11 @@ def run_check(
     if scope.lib:
         _add_importers(repo, scope, head_sha, merge_base)
     extra = set(datasets or [])
+    for ds in sorted(extra):
+        if not DATASET_ID.fullmatch(ds) or not (
+            repo.exists(head_sha, f"{DATASETS_DIR}/{ds}") or repo.exists(merge_base, f"{DATASETS_DIR}/{ds}")
+        ):
+            raise UsageError(f"unknown dataset {ds!r}", hint=f"name a folder under {DATASETS_DIR}/ (at base or head)")
     if all_datasets:
         extra |= _all_ids(repo, head_sha) | _all_ids(repo, merge_base)
     for ds in extra:
@@ -242,7 +278,11 @@ def run_check(
             notices += [f"at base, {p.format()}" for p in base_problems if p.severity is Severity.ERROR][:3]
             files = scope.direct.get(ds, []) + (scope.direct.get(old_id, []) if old_id != ds else [])
             data_changed = sorted(
-                {f for f in files if f.split("/")[-1] not in METADATA_FILES and not _is_doc_helper(f)}
+                {
+                    f
+                    for f in files
+                    if f.split("/")[-1] not in METADATA_FILES and not _is_doc_helper(f) and f not in scope.moved
+                }
             )
             broken = [DOC_FILES[k] for k, v in new_docs.items() if v is None]
             deltas.append(
@@ -266,8 +306,9 @@ def run_check(
             progress("done", len(todo), len(todo))
         if scope.profiles and not all_datasets:
             deltas += _profile_deltas(repo, head_tree, head_sha, scope.profiles, registry, set(ids), notices)
+        elif scope.profiles:
+            notices.append(f"{', '.join(scope.profiles)} changed: all datasets were fully validated with it (--all)")
 
-    entries = make_plan(deltas)
     entries = make_plan(deltas)
     return Report(
         catalog=str(Path(catalog_root)),
@@ -398,10 +439,9 @@ def _fingerprint(tree: _Tree, ds: str) -> Fingerprint:
                 source = json.dumps(data["source"], sort_keys=True)
         except yaml.YAMLError:
             pass
+    empty = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's id of an empty file
     blobs = frozenset(
-        hashlib.sha256(data).hexdigest()
-        for name in tree.files
-        if name.startswith(folder) and (data := tree.read(name)) is not None and len(data) > 64
+        sha for name in tree.files if name.startswith(folder) and (sha := tree.blob_id(name)) not in (None, empty)
     )
     return Fingerprint(dp_id, source, blobs)
 

@@ -220,7 +220,7 @@ def _decode_string(raw: str) -> str:
     return "".join(out)
 
 
-def scan(source: str) -> ScanResult:
+def scan(source: str, max_depth: int | None = None) -> ScanResult:
     """Find imports and estimate the nesting depth of one Jsonnet source.
 
     The depth estimate counts, per bracket level, every token that makes the
@@ -229,13 +229,15 @@ def scan(source: str) -> ScanResult:
     the level's count to the number of ``local``/``assert`` prefixes that
     still enclose it.  Plain data (``[1, 2, 3]``, ``{a: 1, b: 2}``) stays
     shallow however big it is; ``1+1+1...`` or 10^5 nested locals do not.
+    With ``max_depth``, scanning stops (``complete=False``) as soon as the
+    estimate exceeds it: a refused file is refused fast.
     """
     lexer = _Lexer(source)
     imports: list[Import] = []
     counts = [0]
     prefixes = [0]
     total = 0  # sum(counts) + len(counts) - 1, maintained incrementally
-    max_depth, max_pos = 0, 0
+    deepest, max_pos = 0, 0
     pending: tuple[str, int] | None = None
     complete = True
     for kind, value, pos in lexer.tokens():
@@ -273,10 +275,13 @@ def scan(source: str) -> ScanResult:
             total += 1
             if value in _PREFIX_KEYWORDS:
                 prefixes[-1] += 1
-        if total > max_depth:
-            max_depth, max_pos = total, pos
+        if total > deepest:
+            deepest, max_pos = total, pos
+            if max_depth is not None and deepest > max_depth:
+                complete = False
+                break
     line, col = lexer.location(max_pos)
-    return ScanResult(tuple(imports), max_depth, line, col, complete)
+    return ScanResult(tuple(imports), deepest, line, col, complete)
 
 
 def find_imports(source: str) -> list[Import]:

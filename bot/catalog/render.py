@@ -356,6 +356,7 @@ class Renderer:
         self.batch_size = max(1, batch_size)
         self._cache: dict[str, bytes] = {}
         self._scans: dict[tuple[str, int, int], ScanResult] = {}
+        self._resolved: dict[tuple[str, str], tuple[str, ScanResult | None]] = {}
         self.fallbacks: list[str] = []
 
     # ------------------------------------------------------------------ public
@@ -374,9 +375,13 @@ class Renderer:
             raise UsageError(
                 f"snippet name {filename!r} must be relative to the root", hint="use e.g. 'snippet.jsonnet'"
             )
-        if len(text.encode("utf-8")) > self.max_bytes:
-            raise self._too_big(rel, len(text.encode("utf-8")))
-        self._check_depth(rel, text)
+        size = len(text.encode("utf-8"))
+        if size > self.max_bytes:
+            raise self._too_big(rel, size)
+        try:
+            self._check_depth(rel, text)
+        except _Sandbox as exc:
+            raise exc.error from None
         value, _ = self._render_one(rel, text)
         return value
 
@@ -512,7 +517,7 @@ class Renderer:
         key = (rel, len(text), hash(text))
         found = self._scans.get(key)
         if found is None:
-            found = self._scans[key] = scan(text)
+            found = self._scans[key] = scan(text, self.max_depth)
         return found
 
     def _check_depth(self, rel: str, text: str) -> ScanResult:
@@ -520,7 +525,7 @@ class Renderer:
         if found.max_depth > self.max_depth:
             raise _Sandbox(
                 JsonnetError(
-                    f"expression nested too deeply (about {found.max_depth} levels, limit {self.max_depth}); "
+                    f"expression nested too deeply (more than {self.max_depth} levels); "
                     "refused before rendering because Jsonnet engines overflow their stack on such input",
                     file=rel,
                     line=found.depth_line,
@@ -547,6 +552,12 @@ class Renderer:
             base = self._relative(Path(base), what="folder")
         if base == "" and rel in ev.main:  # rjsonnet asks for the main file itself
             return rel, ev.main[rel].encode("utf-8")
+        hit = self._resolved.get((base, rel))
+        if hit is not None:  # resolved and checked before (libraries, for every collection)
+            found, found_scan = hit
+            if found_scan is not None:
+                ev.loaded[found] = found_scan
+            return found, self._cache[found]
         importer, line, col, kind = ev.importer_of(base, rel)
         where = importer or (base + "/" if base else "<root>/")
         if rel.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", rel):
@@ -580,11 +591,14 @@ class Renderer:
         for cand in tried:
             if cand in self._cache or os.path.lexists(self.root / cand):
                 data = self._read_bytes(cand, importer, line, col, rel)
+                found_scan: ScanResult | None = None
                 if kind != "importbin" and cand.endswith((".jsonnet", ".libsonnet")):
                     text = self._decode(cand, data)
-                    ev.loaded[cand] = self._check_depth(cand, text)
+                    found_scan = ev.loaded[cand] = self._check_depth(cand, text)
                 elif kind == "importstr":
                     self._decode(cand, data)
+                if kind != "importbin":
+                    self._resolved[(base, rel)] = (cand, found_scan)
                 return cand, data
         raise _Sandbox(
             JsonnetError(

@@ -34,6 +34,7 @@ MARKER = "<!-- catalog-bot:check -->"
 """First line of the (first) PR comment; parts 2.. use :func:`part_marker`."""
 
 GITHUB_COMMENT_LIMIT = 65536
+COMMAND_MAX_DATASETS = 20  # datasets per /catalog command (bot.events.commands.MAX_DATASETS)
 MAX_DIFF_LINES = 200  # per document in Markdown; the JSON has everything
 
 ICONS = {
@@ -173,6 +174,12 @@ class Report:
         )
         return out
 
+    def next_commands(self) -> list[str]:
+        """``/catalog publish …`` commands for the publishable datasets (at most 20 ids each)."""
+        ids = self.publish_ids()
+        step = COMMAND_MAX_DATASETS
+        return [f"/catalog publish {' '.join(ids[i : i + step])}" for i in range(0, len(ids), step)]
+
     def publish_ids(self) -> list[str]:
         """Datasets that a publish after merge will act on (clean ones only)."""
         return [e.dataset for e in self.entries if e.action in PUBLISHING and not e.errors]
@@ -286,7 +293,9 @@ class Report:
         console.print()
         ids = self.publish_ids()
         if ids and not self.errors:
-            console.print(f"next: after merge, or now in the PR: [bold]/catalog publish {' '.join(ids)}[/]")
+            console.print("next: merging publishes these datasets; to re-publish from the default branch comment:")
+            for cmd in self.next_commands():
+                console.print(f"  [bold]{rich_escape(cmd)}[/]")
         console.print(self._footer_text())
 
     def _footer_text(self) -> str:
@@ -345,14 +354,20 @@ class Report:
                 blocks.append(_details(summary, _problem_list(e.problems), open_=bool(n_err)))
             for kind, diff in e.diffs.items():
                 blocks.append(_diff_block(e.dataset, kind, diff))
-        ids = self.publish_ids()
-        if ids:
-            cmd = f"/catalog publish {' '.join(ids)}"
+        commands = self.next_commands()
+        if commands:
             if self.errors:
-                text = "**Next:** fix the errors above and push; the check runs again. Then publish with:"
+                text = "**Next:** fix the errors above and push; the check runs again. After merge, publish with:"
             else:
-                text = "**Next:** merging publishes these datasets; to publish now, comment:"
-            blocks.append(f"{text}\n\n```\n{cmd}\n```")
+                text = (
+                    "**Next:** merging publishes these datasets. To (re-)publish them from the default branch, "
+                    "comment (one command per comment):"
+                )
+            preview = " ".join(self.publish_ids()[:COMMAND_MAX_DATASETS])
+            blocks.append(
+                f"{text}\n\n```\n" + "\n".join(commands) + "\n```\n\n"
+                f"To try this branch first: `/catalog preview {preview}`"
+            )
         c = self.counts()
         actions = " · ".join(f"{c[a.value]} {a.value}" for a in Action if c[a.value])
         blocks.append(

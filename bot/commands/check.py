@@ -115,8 +115,10 @@ def emit(report: Report, fmt: Format, settings: Settings, *, max_chars: int = 65
     else:
         report.to_text(Console(highlight=False, soft_wrap=True))
     if settings.github_actions:
+        # The runner reads workflow commands from stdout and stderr; keep JSON on stdout parseable.
+        stream = sys.stderr if fmt == "json" else sys.stdout
         for line in report.workflow_commands():
-            sys.stdout.write(mask(line) + "\n")
+            stream.write(mask(line) + "\n")
         if settings.step_summary:
             write_step_summary(settings.step_summary, "\n".join(report.to_markdown(max_chars=1_000_000)))
     sys.stdout.flush()

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -137,7 +138,7 @@ def print_report(report: PublishReport, run: RunContext) -> None:
     """Summary table, errors per failed dataset, and where the published catalog is."""
     console.print(summary_table(report))
     for o in report.failed:
-        console.print(f"[red]error:[/] {mask(str(o.error))}")
+        console.print(f"[red]error:[/] {escape(mask(str(o.error)))}")
     if not report.did_work and not report.failed:
         console.print(f"nothing changed: all {len(report.outcomes)} datasets are up to date, no step ran")
     env = run.env
@@ -215,7 +216,7 @@ def register(app: typer.Typer) -> None:
             rows = plan(run, selected, force=force)
             for row in rows:
                 colour = "yellow" if row.action == "run" else "dim"
-                table.add_row(row.dataset, row.step, f"[{colour}]{row.action}[/]", row.reason)
+                table.add_row(row.dataset, row.step, f"[{colour}]{row.action}[/]", escape(row.reason))
             console.print(table)
             runs = sum(1 for r in rows if r.action == "run")
             console.print(f"{runs} of {len(rows)} steps would run; nothing was written")

@@ -94,7 +94,9 @@ def register(app: typer.Typer) -> None:
                 hint="pass only Jsonnet files, or only dataset ids",
             )
         if existing:
-            _render_files([Path(t) for t in existing], existing, lib or [], _parse_vars(ext_var or []), jobs, engine)
+            paths = [Path(os.path.abspath(t)) for t in existing]
+            libs = [Path(os.path.abspath(d)) for d in lib or []]
+            _render_files(paths, existing, libs, _parse_vars(ext_var or []), jobs, engine)
             return
         if lib or ext_var:
             raise UsageError(
@@ -125,6 +127,11 @@ def _render_files(
         if not lib.is_dir():
             raise UsageError(f"library folder {lib} does not exist", hint="pass an existing folder with -J")
     root = common_root([*paths, *libs])
+    if root == Path(root.anchor):
+        raise UsageError(
+            f"the files and -J folders have no common folder below {root}, so imports could reach the whole disk",
+            hint="render files of one tree at a time (the sandbox root is their deepest common folder)",
+        )
     renderer = Renderer(root, libs, ext_vars, engine)
     failed = False
     for name, res in zip(names, renderer.render_many(paths, jobs=jobs), strict=True):

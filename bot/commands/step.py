@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.catalog.layout import Catalog
 from bot.config import Settings
@@ -55,4 +56,4 @@ def register(app: typer.Typer) -> None:
         run = RunContext(cat, env_name, env_cfg, out, Settings.from_env())
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""
-        console.print(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)")
+        console.print(escape(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)"))

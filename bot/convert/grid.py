@@ -49,11 +49,14 @@ def choose_chunks(
     *,
     time_dim: str | None = None,
     target_bytes: int = TARGET_CHUNK_BYTES,
+    source_chunks: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Chunk length per dimension: requested ones as given, others sized to ~``target_bytes``.
 
     ``itemsize`` is the largest item size among the variables (the chunk
-    grid is shared, so the widest variable decides).
+    grid is shared, so the widest variable decides).  ``source_chunks`` (the
+    NetCDF/HDF5 chunking) rounds free dimensions down to a multiple of the
+    source chunk, so every compressed source chunk is decompressed once.
     """
     requested = requested or {}
     chunks = {d: min(max(int(requested.get(d, n)), 1), max(n, 1)) for d, n in sizes.items()}
@@ -71,7 +74,21 @@ def choose_chunks(
             break
         biggest = max(candidates, key=lambda d: chunks[d])
         chunks[biggest] = math.ceil(chunks[biggest] / 2)
+    for d, src in (source_chunks or {}).items():
+        if d in free and 1 < src <= chunks[d] < sizes[d]:
+            chunks[d] = chunks[d] // src * src
     return chunks
+
+
+def _source_chunks(ds: Any) -> dict[str, int]:
+    """The storage chunking of the source variables (first one wins per dimension)."""
+    out: dict[str, int] = {}
+    for var in ds.data_vars.values():
+        sizes = var.encoding.get("chunksizes")
+        if sizes and len(sizes) == var.ndim:
+            for d, n in zip(var.dims, sizes, strict=True):
+                out.setdefault(str(d), int(n))
+    return out
 
 
 def _open_netcdf(source: Path, chunks: dict[str, int] | None = None) -> Any:
@@ -171,7 +188,14 @@ def convert_netcdf(
                 hint="use the NetCDF dimension names as keys of chunks",
             )
         itemsize = max(v.dtype.itemsize for v in probe.data_vars.values())
-        plan = choose_chunks(dict(probe.sizes), itemsize, chunks, time_dim=coords.t, target_bytes=target_chunk_bytes)
+        plan = choose_chunks(
+            dict(probe.sizes),
+            itemsize,
+            chunks,
+            time_dim=coords.t,
+            target_bytes=target_chunk_bytes,
+            source_chunks=_source_chunks(probe),
+        )
     finally:
         probe.close()
     ds = _open_netcdf(source, plan)

@@ -55,7 +55,11 @@ from bot.errors import DataError
 GEOPARQUET_VERSION = "1.1.0"
 BBOX_COLUMN = "bbox"
 DEFAULT_GEOMETRY = "geometry"
-BLOCK_SIZE = 16 << 20  # bytes of CSV per batch (= per row group)
+# pyarrow's streaming CSV reader reads ahead ~32 blocks whatever the consumer
+# does, so the block size bounds memory (4 MB -> ~150 MB of buffered batches);
+# several blocks are then grouped into one row group of ROW_GROUP_ROWS.
+BLOCK_SIZE = 4 << 20
+ROW_GROUP_ROWS = 256_000
 BOT_METADATA_KEY = "catalog_bot"
 COMPRESSION = "snappy"
 CSV_THREADS = True
@@ -179,7 +183,9 @@ class GeoParquetWriter:
         self.types: set[str] = set()
         self._writer: pq.ParquetWriter | None = None
 
-    def write(self, batch: pa.RecordBatch, bounds: tuple[float, float, float, float], types: Iterable[str]) -> None:
+    def write(
+        self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
+    ) -> None:
         """Append one row group (``batch`` already has geometry + bbox columns)."""
         if batch.num_rows == 0:
             return
@@ -201,7 +207,10 @@ class GeoParquetWriter:
                 write_statistics=stats,
                 store_schema=False,
             )
-        self._writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        if isinstance(batch, pa.Table):
+            self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
+        else:
+            self._writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
         self.rows += batch.num_rows
         self.bounds = [
             min(self.bounds[0], bounds[0]),
@@ -511,6 +520,7 @@ def convert_csv(
     schema: dict[str, Any] | None = None,
     crs: str = "EPSG:4326",
     block_size: int = BLOCK_SIZE,
+    row_group_rows: int = ROW_GROUP_ROWS,
 ) -> ConversionResult:
     """Stream a CSV with coordinate columns into a GeoParquet file at ``dest``."""
     require_source(source)
@@ -520,7 +530,7 @@ def convert_csv(
     batches = csv_batches(
         source, coords, delimiter=delimiter, timestamp_format=timestamp_format, schema=schema, block_size=block_size
     )
-    return _write_points(batches, source, dest, x, y, geometry, schema)
+    return _write_points(batches, source, dest, x, y, geometry, schema, row_group_rows)
 
 
 def _write_points(
@@ -531,6 +541,7 @@ def _write_points(
     y: str,
     geometry: str,
     schema: dict[str, Any] | None,
+    row_group_rows: int = ROW_GROUP_ROWS,
 ) -> ConversionResult:
     _, descriptions = schema_types(schema)
     # One writer thread: encoding + compressing row group N (GIL released in
@@ -538,6 +549,18 @@ def _write_points(
     # one write is in flight, so memory stays at a few batches.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-writer")
     pending: Future[None] | None = None
+    group: list[pa.RecordBatch] = []
+    group_bounds = [np.inf, np.inf, -np.inf, -np.inf]
+
+    def flush() -> None:
+        nonlocal pending, group, group_bounds
+        if not group:
+            return
+        if pending is not None:
+            pending.result()
+        pending = pool.submit(writer.write, pa.Table.from_batches(group), tuple(group_bounds), ["Point"])
+        group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
+
     with atomic_output(dest) as tmp:
         writer = GeoParquetWriter(tmp, geometry, {"descriptions": descriptions} if descriptions else None)
         try:
@@ -551,9 +574,16 @@ def _write_points(
                             hint="rename that column in the source",
                         )
                 out, bounds = _add_point_geometry(batch, x, y, geometry, file=str(source), first_row=first_row)
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write, out, bounds, ["Point"])
+                group.append(out)
+                group_bounds = [
+                    min(group_bounds[0], bounds[0]),
+                    min(group_bounds[1], bounds[1]),
+                    max(group_bounds[2], bounds[2]),
+                    max(group_bounds[3], bounds[3]),
+                ]
+                if sum(b.num_rows for b in group) >= row_group_rows:
+                    flush()
+            flush()
             if pending is not None:
                 pending.result()
                 pending = None

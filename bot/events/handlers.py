@@ -55,7 +55,7 @@ from bot.events.models import (
     WorkflowRunEvent,
 )
 from bot.events.pr_report import CHECK_NAME, PrReport, build_pr_report, load_pr_report
-from bot.events.publisher import Publisher, Run, fetch_commit, publisher_for
+from bot.events.publisher import Publisher, Run, fetch_commit, materialize, publisher_for
 from bot.events.routing import Outcome, Router
 from bot.logging import get_logger, mask
 
@@ -98,6 +98,7 @@ class BotContext:
     artifact_in: Path | None = None
     publisher_factory: Callable[[str], Publisher] | None = None
     checker: Checker = _default_checker
+    record_sources: Callable[[str], Any] | None = None
     environment: str | None = None
     _config: CatalogConfig | None = field(default=None, repr=False)
 
@@ -134,6 +135,14 @@ class BotContext:
             return self.publisher_factory(engine)
         repo = self.gh.repo if self.gh else (self.settings.github_repository or "")
         return publisher_for(engine, self.repo_dir, self.settings, run_url=self.run_url, repository=repo)
+
+    def record_source(self, url: str) -> Any:
+        """The metadata source (CSW or URL) for ``url`` (injected in tests)."""
+        if self.record_sources is not None:
+            return self.record_sources(url)
+        from bot.adapters.csw import MetadataSource
+
+        return MetadataSource(url)
 
     def fetch(self, sha: str, refspec: str | None = None) -> None:
         """Make a commit available in the local clone (authenticated, nothing persisted)."""
@@ -221,6 +230,12 @@ def post_pr_report(ctx: BotContext, prr: PrReport) -> dict[str, Any]:
 @router.register("workflow_run", "completed")
 def on_workflow_run(ev: WorkflowRunEvent, ctx: BotContext) -> Outcome:
     """Post the unprivileged job's report; a missing or forged report fails the check (never passes silently)."""
+    if ev.trigger != "pull_request":
+        return Outcome(
+            "workflow_run", f"ignored: run of {ev.workflow_name!r} triggered by {ev.trigger}, not a pull request"
+        )
+    if ev.conclusion == "cancelled":
+        return Outcome("workflow_run", "ignored: the check run was cancelled (superseded by a newer push)")
     gh = ctx.github()
     link = ev.html_url or ctx.run_url
     try:
@@ -319,7 +334,7 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
     except BotError as exc:
         text = f"❌ `/catalog {cmd.name}` failed: {mask(str(exc))}"
     except Exception as exc:
-        log.error("command %s crashed: %s", cmd.name, exc)
+        log.error("command %s crashed: %s", cmd.name, mask(str(exc)))
         where = ctx.run_url or "the job log"
         text = f"❌ `/catalog {cmd.name}` failed with an internal error ({type(exc).__name__}); see {where}."
     finally:
@@ -458,9 +473,32 @@ def _cmd_publish(
 def _cmd_harvest(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    sha = ctx.github().branch_sha(ev.default_branch) or pinned.head_sha
+    """Harvest the datasets' metadata records now; changes become the usual bot PRs (one per dataset)."""
+    from bot.catalog.layout import Catalog
+    from bot.pipeline.harvest import harvest_all, propose_updates
+
+    gh = ctx.github()
+    sha = gh.branch_sha(ev.default_branch) or pinned.head_sha
     ctx.fetch(sha, ev.default_branch)
-    return _submit(ctx, config, cmd.datasets, sha, config.default_environment, workflow="harvest")
+    with tempfile.TemporaryDirectory(prefix="catalog-bot-harvest-") as tmp:
+        catalog = Catalog.open(materialize(ctx.repo_dir, sha, Path(tmp) / "tree"))
+        chosen = catalog.select(cmd.datasets)
+        without = [d.id for d in chosen if d.pipeline().metadata_source is None]
+        if without:
+            names = ", ".join(f"`{d}`" for d in without)
+            return f"{names} ha{'s' if len(without) == 1 else 've'} no `metadata_source` in pipeline.yaml.", False
+        outcomes = harvest_all(catalog, chosen, ctx.record_source)
+    actions = propose_updates(
+        outcomes, gh, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
+    )
+    rows = ["| dataset | harvest | result |", "|---|---|---|"]
+    done = {a.dataset: a for a in actions if a.action.startswith("pr-")}
+    for o in outcomes:
+        act = done.get(o.dataset)
+        result = f"[{act.action}]({act.url})" if act and act.url else (act.action if act else "no change")
+        rows.append(f"| `{o.dataset}` | {o.status}{': ' + mask(o.error)[:200] if o.error else ''} | {result} |")
+    ok = all(o.status not in ("error", "missing-record") for o in outcomes)
+    return "harvest:\n\n" + "\n".join(rows), ok
 
 
 def _cmd_status(
@@ -601,7 +639,7 @@ def _finalize(
         try:
             gh.set_status(sha, state, f"{STATUS_PREFIX}/{d}", text, url)
         except BotError as exc:
-            log.error("could not finalize the status of %s: %s", d, exc)
+            log.error("could not finalize the status of %s: %s", d, mask(str(exc)))
     table = (
         _runs_table(runs)
         if runs
@@ -613,7 +651,7 @@ def _finalize(
         try:
             gh.upsert_comment(pr, PUBLISH_MARKER, markdown)
         except BotError as exc:
-            log.error("could not comment on PR #%s: %s", pr, exc)
+            log.error("could not comment on PR #%s: %s", pr, mask(str(exc)))
 
 
 @router.register("workflow_dispatch")

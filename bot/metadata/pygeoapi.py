@@ -40,7 +40,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 
 from bot.config import load_yaml
-from bot.errors import CatalogError, ConfigError, Problem, ValidationFailed
+from bot.errors import CatalogError, ConfigError, Problem, SchemaNotFound, ValidationFailed
 from bot.stac.build import dataset_bbox, dataset_time_range
 from bot.stac.static import write_if_changed
 
@@ -72,10 +72,15 @@ _KINDS: dict[str, Kind] = {
 
 def pygeoapi_schema_path(registry: Any) -> Path:
     """Where the pygeoapi config schema lives in ``registry``'s mirror (a ``SchemaRegistry``)."""
-    for path in registry.candidates(PYGEOAPI_SCHEMA_URL):
+    candidates = list(registry.candidates(PYGEOAPI_SCHEMA_URL))
+    for path in candidates:
         if path.is_file():
             return Path(path)
-    raise registry._not_found(PYGEOAPI_SCHEMA_URL)
+    where = str(candidates[0]) if candidates else "the schema mirror (CATALOG_BOT_SCHEMAS)"
+    raise SchemaNotFound(
+        f"pygeoapi config schema {PYGEOAPI_SCHEMA_URL} is not available offline",
+        hint=f"put pygeoapi's pygeoapi-config-0.x.yml at {where}, or set CATALOG_BOT_SCHEMAS to a mirror that has it",
+    )
 
 
 def default_schema_path() -> Path:

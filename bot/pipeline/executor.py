@@ -5,8 +5,8 @@ gigabytes; re-running it after an unrelated edit (or after a failure in the
 last step) must not redo the work that is still valid.  Before a step runs
 we compute a fingerprint of everything it depends on:
 
-- the step's name and the bot's code version (a hash of the ``bot`` sources,
-  so a new converter re-converts),
+- the step's name and the bot's code version (a hash of the sources that
+  shape step outputs, :data:`CODE_PATHS`, so a new converter re-converts),
 - the environment (its name, its configuration, the output folder),
 - the catalog inputs the step reads (content hashes of the dataset's files,
   ``lib/``, ``profiles/``, ``catalog-bot.yaml``),
@@ -61,13 +61,34 @@ DEFAULT_INPUTS = ("catalog", "source")
 # --------------------------------------------------------------------------- fingerprints
 
 
+# The sources whose behaviour shapes what the steps produce (relative to bot/):
+# a change in any of them invalidates recorded steps; the CLI, events and
+# GitHub code do not.
+CODE_PATHS = (
+    "pipeline/steps.py",
+    "pipeline/context.py",
+    "pipeline/dag.py",
+    "convert",
+    "metadata",
+    "stac",
+    "adapters/objectstore.py",
+    "catalog/render.py",
+    "catalog/layout.py",
+    "catalog/schemas.py",
+    "config.py",
+)
+
+
 @functools.cache
 def code_version() -> str:
-    """sha256 over the bot's Python sources: any code change invalidates recorded steps."""
+    """sha256 over the step-relevant sources (:data:`CODE_PATHS`) plus the package version."""
     root = Path(bot.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest = hashlib.sha256(str(getattr(bot, "__version__", "")).encode())
+    for rel in CODE_PATHS:
+        base = root / rel
+        paths = sorted(base.rglob("*.py")) if base.is_dir() else [base] if base.is_file() else []
+        for path in paths:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -121,7 +142,8 @@ def dataset_inputs(ctx: StepContext, groups: Iterable[str]) -> dict[str, Any]:
                 inputs.setdefault(ds.rel(name), None)
             inputs.update(_tree_digests(root, root / LIB_DIR))
             inputs.update(_tree_digests(root, root / PROFILES_DIR))
-            inputs.update(_tree_digests(root, root / "pygeoapi"))
+            header = root / "pygeoapi" / "header.yaml"
+            inputs["pygeoapi/header.yaml"] = _file_digest(header) if header.is_file() else None
             cfg = root / CONFIG_FILE
             inputs[CONFIG_FILE] = _file_digest(cfg) if cfg.is_file() else None
     return inputs
@@ -133,13 +155,26 @@ def environment_fingerprint(run: RunContext) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def step_fingerprint(step: Step, ctx: StepContext, deps: dict[str, str], env_fp: str) -> str:
-    """The fingerprint of ``step`` for ``ctx`` given its dependencies' fingerprints."""
+def step_fingerprint(
+    step: Step, ctx: StepContext, deps: dict[str, str], env_fp: str, cache: dict[Any, Any] | None = None
+) -> str:
+    """The fingerprint of ``step`` for ``ctx`` given its dependencies' fingerprints.
+
+    ``cache`` (one per dataset run) keeps the input hashes between the steps
+    of a dataset: the catalog files do not change while it is published.
+    """
+    groups = STEP_INPUTS.get(step.name, DEFAULT_INPUTS)
+    if cache is None:
+        inputs = dataset_inputs(ctx, groups)
+    else:
+        if groups not in cache:
+            cache[groups] = dataset_inputs(ctx, groups)
+        inputs = cache[groups]
     data = {
         "step": step.name,
         "code": code_version(),
         "env": env_fp,
-        "inputs": dataset_inputs(ctx, STEP_INPUTS.get(step.name, DEFAULT_INPUTS)),
+        "inputs": inputs,
         "deps": {d: deps.get(d) for d in step.depends},
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -340,6 +375,7 @@ def run_dataset(
         return outcome
     env_fp = environment_fingerprint(run)
     fingerprints: dict[str, str] = {}
+    inputs_cache: dict[Any, Any] = {}
     failed = False
     for step in dag:
         if failed:
@@ -348,7 +384,7 @@ def run_dataset(
         reporter.step_started(dataset.id, step.name)
         t0 = time.perf_counter()
         try:
-            fp = step_fingerprint(step, ctx, fingerprints, env_fp)
+            fp = step_fingerprint(step, ctx, fingerprints, env_fp, inputs_cache)
         except OSError as exc:
             fp = f"unreadable:{exc}"
         fingerprints[step.name] = fp
@@ -445,9 +481,10 @@ def plan(run: RunContext, datasets: Sequence[Dataset], *, dag: DAG = PUBLISH, fo
     for dataset in datasets:
         ctx = make_step_context(run, dataset)
         fingerprints: dict[str, str] = {}
+        cache: dict[Any, Any] = {}
         will_run: set[str] = set()
         for step in dag:
-            fp = step_fingerprint(step, ctx, fingerprints, env_fp)
+            fp = step_fingerprint(step, ctx, fingerprints, env_fp, cache)
             fingerprints[step.name] = fp
             reason = _when_skip(step, ctx)
             if reason is not None:

@@ -278,18 +278,19 @@ class StaticCatalog:
         """Write staged changes; returns the files that were (re)written or removed."""
         changed: list[Path] = []
         with self._locked():
-            for cid in sorted(self._removed):
-                folder = self.root / cid
-                if folder.is_dir() and folder.resolve().parent == self.root.resolve():
-                    shutil.rmtree(folder)
-                    changed.append(folder)
-            disk = set(self._disk_collection_ids())
+            # Refuse before touching anything: no half-applied save.
+            disk = set(self._disk_collection_ids()) - self._removed
             for cid in sorted(self._items):
                 if cid not in self._collections and cid not in disk:
                     raise CatalogError(
                         f"collection {cid!r} does not exist in the static catalog {self.root}",
                         hint="upsert the collection before its items (ensure-collection step)",
                     )
+            for cid in sorted(self._removed):
+                folder = self.root / cid
+                if folder.is_dir() and folder.resolve().parent == self.root.resolve():
+                    shutil.rmtree(folder)
+                    changed.append(folder)
             for cid, removed in sorted(self._removed_items.items()):
                 for iid in sorted(removed):
                     folder = self.item_path(cid, iid).parent

@@ -1,0 +1,108 @@
+"""``catalog-bot harvest``: updater mode (datasets with a metadata source) and creator mode (--new)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.adapters.csw import MetadataSource
+from bot.adapters.notify import notify
+from bot.catalog.layout import Catalog
+from bot.config import Settings
+from bot.errors import EXIT_PROBLEMS, UsageError
+from bot.pipeline.harvest import create_dataset_issues, harvest_all, propose_updates
+
+console = Console(highlight=False)
+
+
+def _ids(new: str | None, new_file: Path | None) -> list[str]:
+    ids: list[str] = []
+    if new:
+        ids += [x.strip() for x in new.split(",") if x.strip()]
+    if new_file:
+        ids += [
+            x.strip() for x in new_file.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")
+        ]
+    return ids
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``harvest`` verb."""
+
+    @app.command("harvest")
+    def harvest(
+        datasets: list[str] = typer.Argument(None, help="datasets to harvest (default: all with a metadata source)"),
+        catalog: Path = typer.Option(Path("."), "--catalog", help="catalog repository"),
+        new: str = typer.Option(
+            None, "--new", help="creator mode: comma-separated record ids to open dataset issues for"
+        ),
+        new_file: Path = typer.Option(None, "--new-file", help="creator mode: a file with one record id per line"),
+        query: str = typer.Option(None, "--query", help="creator mode: a CSW full-text query selecting the records"),
+        csw: str = typer.Option(None, "--csw", help="creator mode: the CSW endpoint"),
+        repo: str = typer.Option(None, "--repo", help="owner/name on GitHub (default: GITHUB_REPOSITORY)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="harvest and compare; write nothing to GitHub"),
+        concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="records fetched at once"),
+        timeout: float = typer.Option(10.0, "--timeout", help="seconds per CSW request"),
+    ) -> None:
+        """Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater)."""
+        settings = Settings.from_env()
+        github = None
+        if not dry_run:
+            from bot.adapters.github import GitHub
+
+            github = GitHub.connect(settings, repo)
+        if new or new_file or query:
+            if not csw:
+                raise UsageError("creator mode needs --csw URL", hint="pass the CSW endpoint the record ids come from")
+            source = MetadataSource(csw, timeout=timeout)
+            ids = _ids(new, new_file) + (source.search(query) if query else [])
+            if github is None:
+                for record_id in ids:
+                    console.print(f"would open a dataset issue for record {record_id}")
+                return
+            actions = create_dataset_issues(ids, source, github, concurrency=concurrency)
+            for a in actions:
+                console.print(f"{a.dataset}: {a.action} {a.url or ''}")
+            created = [a for a in actions if a.action == "issue-created"]
+            if created and settings.slack_webhook_url:
+                notify(
+                    settings.slack_webhook_url.get_secret_value(), f"catalog-bot: {len(created)} new dataset issue(s)"
+                )
+            if any(a.action.startswith("error") for a in actions):
+                raise typer.Exit(EXIT_PROBLEMS)
+            return
+
+        cat = Catalog.open(catalog)
+        chosen = cat.select(datasets) if datasets else [d for d in cat.datasets() if d.pipeline().metadata_source]
+        sources: dict[str, MetadataSource] = {}
+        outcomes = harvest_all(
+            cat,
+            chosen,
+            lambda url: sources.setdefault(url, MetadataSource(url, timeout=timeout)),
+            concurrency=concurrency,
+        )
+        table = Table(title="harvest")
+        for col in ("dataset", "status", "changes", "extents"):
+            table.add_column(col)
+        for o in outcomes:
+            table.add_row(o.dataset, o.status, o.error or str(len(o.changes)), o.extent_source or "")
+        console.print(table)
+        if github is not None:
+            from bot.adapters.github import open_or_update_bot_pr
+            from bot.events.issue_form import replace_bot_section
+
+            actions = propose_updates(
+                outcomes, github, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
+            )
+            for a in actions:
+                console.print(f"{a.dataset}: {a.action} {a.url or ''}")
+            opened = [a for a in actions if a.action in ("pr-created", "pr-updated")]
+            if opened and settings.slack_webhook_url:
+                notify(
+                    settings.slack_webhook_url.get_secret_value(), f"catalog-bot: {len(opened)} metadata update PR(s)"
+                )
+        if any(o.status == "error" for o in outcomes):
+            raise typer.Exit(EXIT_PROBLEMS)
