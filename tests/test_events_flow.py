@@ -630,7 +630,7 @@ def test_harvest_command_opens_the_update_pr(world: World) -> None:
     spec["metadata_source"] = {"kind": "url", "url": "https://records.example.org/reef.xml"}
     world.server.commit_files(REPO, "main", {path: yaml.safe_dump(spec, sort_keys=False).encode()})
     issue = world.server.add_issue(REPO, "harvest", "b")["number"]
-    ctx = world.ctx(record_sources=lambda url: StoredRecord(ISO_19115_3.encode()))
+    ctx = world.ctx(record_sources=lambda url: StoredRecord(ISO_19115_3))
     [outcome] = handle(
         parse_event("issue_comment", world.comment_payload(issue, "/catalog harvest reef-temperature", "wes")), ctx
     )

@@ -464,3 +464,13 @@ def test_rjsonnet_tab_indented_text_block_pitfall(tree: Path) -> None:
     except JsonnetError:
         return
     assert got == expected  # if a future rjsonnet fixes it, parity holds
+
+
+def test_render_text_applies_the_same_limits(tree: Path) -> None:
+    renderer = Renderer(tree, [tree / "lib"], EXT, max_bytes=1500, max_depth=500)
+    with pytest.raises(JsonnetError, match="nested too deeply"):
+        renderer.render_text("[" * 600 + "]" * 600)
+    with pytest.raises(JsonnetError, match="limit"):
+        renderer.render_text("'" + "x" * 2000 + "'")
+    with pytest.raises(UsageError):
+        renderer.render_text("1", "../outside.jsonnet")

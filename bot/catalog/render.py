@@ -459,9 +459,9 @@ class Renderer:
         return full
 
     def _too_big(self, rel: str, size: int, importer: str | None = None, line: int | None = None) -> JsonnetError:
-        where = f" (imported by {importer})" if importer and importer != rel else ""
+        what = f"imported file {rel} is" if importer and importer != rel else "file is"
         return JsonnetError(
-            f"{rel} is {size:,} bytes, over the {self.max_bytes:,}-byte limit for Jsonnet sources{where}; not parsed",
+            f"{what} {size:,} bytes, over the {self.max_bytes:,}-byte limit for Jsonnet sources; not parsed",
             file=importer or rel,
             line=line,
             kind="limit",

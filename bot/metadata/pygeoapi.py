@@ -114,10 +114,7 @@ def _validator(path: str, mtime: float, part: str) -> Draft202012Validator:
         props = {**schema["properties"], "resources": {"type": "object"}}
         root = {**schema, "properties": props}
     elif part == "any-resource":
-        root = {
-            "definitions": schema.get("definitions", {}),
-            **schema["properties"]["resources"]["patternProperties"]["^.*$"],
-        }
+        root = {"definitions": schema.get("definitions", {}), **resource_schema}
     else:
         branches = resource_schema["anyOf"]
         # Validate a collection against the collection branch only: an anyOf

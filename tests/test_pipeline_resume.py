@@ -1,0 +1,73 @@
+"""Resume by fingerprint: what makes a step re-run, and what does not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.catalog.layout import Catalog
+from bot.config import EnvironmentConfig, Settings
+from bot.errors import BotError
+from bot.pipeline.context import RunContext
+from bot.pipeline.dag import HARVEST
+from bot.pipeline.executor import environment_fingerprint, publish, run_single_step
+
+DS = "reef-temperature"
+
+
+def _run(catalog: Path, output: Path, env: EnvironmentConfig | None = None) -> RunContext:
+    cat = Catalog.open(catalog)
+    return RunContext(cat, "local", env or cat.config.environment("local"), output, Settings.from_env())
+
+
+def _ran(catalog: Path, output: Path) -> set[str]:
+    run = _run(catalog, output)
+    (outcome,) = publish(run, [run.catalog.dataset(DS)]).outcomes
+    assert outcome.status != "failed", outcome.error
+    return {s.step for s in outcome.steps if s.status == "done"}
+
+
+def test_touched_source_reconverts(example_catalog: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert "convert" in _ran(example_catalog, out)
+    assert _ran(example_catalog, out) == set()
+    csv = example_catalog / "datasets" / DS / "data" / "reef-temperature.csv"
+    st = csv.stat()
+    os.utime(csv, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    ran = _ran(example_catalog, out)
+    assert "convert" in ran
+    # Same bytes -> same content-addressed data version -> the upload writes nothing new.
+    versions = list((out / "data" / "catalog-public" / DS).glob("*/reef-temperature.parquet"))
+    assert len(versions) == 1
+
+
+def test_deleted_published_file_is_restored(example_catalog: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _ran(example_catalog, out)
+    item = out / "stac" / DS / DS / f"{DS}.json"
+    item.unlink()
+    ran = _ran(example_catalog, out)
+    assert "ingest-stac-item" in ran and "convert" not in ran
+    assert item.is_file()
+
+
+def test_environment_change_invalidates_everything(example_catalog: Path, tmp_path: Path) -> None:
+    base = _run(example_catalog, tmp_path / "a")
+    other_output = _run(example_catalog, tmp_path / "b")
+    other_config = _run(example_catalog, tmp_path / "a", EnvironmentConfig(ext_vars={"x": "1"}))
+    fps = {environment_fingerprint(r) for r in (base, other_output, other_config)}
+    assert len(fps) == 3
+
+
+def test_harvest_steps_are_placeholders(example_catalog: Path, tmp_path: Path) -> None:
+    run = _run(example_catalog, tmp_path / "out")
+    ds = run.catalog.dataset(DS)
+    step = run_single_step(run, ds, "harvest-metadata")
+    assert step.status == "skipped" and "no metadata source" in step.message
+    from bot.pipeline.executor import make_step_context
+
+    ctx = make_step_context(run, ds)
+    with pytest.raises(BotError, match="not available in this build"):
+        HARVEST.step("propose-update").load()(ctx)
