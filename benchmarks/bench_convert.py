@@ -4,7 +4,7 @@
    WKB geometry, GeoParquet metadata) vs ``pandas.read_csv`` +
    ``DataFrame.to_parquet`` (no geometry at all: generous to pandas).
    Targets: time <= 0.7x pandas, peak RSS < 1 GB.
-2. NetCDF -> Zarr: ``bot.convert.grid.convert_netcdf`` (dask, chunked) vs
+2. NetCDF -> Zarr: ``bot.convert.grid.convert_netcdf`` (block pipeline) vs
    eager ``xarray.open_dataset(...).load()`` + ``to_zarr`` with the same
    chunks and compressor.  Targets: time <= 0.75x eager, peak RSS < 300 MB.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _child import alternate, run, table  # noqa: E402
+from _child import alternate, run, table
 
 SCHEMA = {
     "fields": [
@@ -101,7 +101,9 @@ def make_netcdf(path: Path, target_bytes: int) -> Path:
         attrs={"Conventions": "CF-1.8"},
     )
     tmp = path.with_suffix(".tmp.nc")
-    enc = {v: {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": (1, lat.size, lon.size)} for v in ds.data_vars}
+    enc = {
+        v: {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": (1, lat.size, lon.size)} for v in ds.data_vars
+    }
     ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     tmp.replace(path)
     return path
@@ -154,8 +156,22 @@ def bench_csv(work: Path, size: int, repeat: int) -> list[list[str]]:
     mb = src.stat().st_size / 1e6
     shutil.rmtree(out, ignore_errors=True)
     return [
-        [f"CSV->GeoParquet ({mb:,.0f} MB, {ours['extra']:,} rows)", "bot convert_csv", f"{ours['seconds']:.1f}", f"{ours['rss_mb']:.0f}", f"{ours['seconds'] / naive['seconds']:.2f}x", "<=0.70x, <1024 MB"],
-        ["", "pandas read_csv+to_parquet", f"{naive['seconds']:.1f}", f"{naive['rss_mb']:.0f}", "1.00x", "(no geometry)"],
+        [
+            f"CSV->GeoParquet ({mb:,.0f} MB, {ours['extra']:,} rows)",
+            "bot convert_csv",
+            f"{ours['seconds']:.1f}",
+            f"{ours['rss_mb']:.0f}",
+            f"{ours['seconds'] / naive['seconds']:.2f}x",
+            "<=0.70x, <1024 MB",
+        ],
+        [
+            "",
+            "pandas read_csv+to_parquet",
+            f"{naive['seconds']:.1f}",
+            f"{naive['rss_mb']:.0f}",
+            "1.00x",
+            "(no geometry)",
+        ],
         [
             "",
             "pandas+shapely, same columns",
@@ -206,7 +222,14 @@ def bench_netcdf(work: Path, size: int, repeat: int) -> list[list[str]]:
     mb = src.stat().st_size / 1e6
     shutil.rmtree(out, ignore_errors=True)
     return [
-        [f"NetCDF->Zarr ({mb:,.0f} MB)", "bot convert_netcdf (dask)", f"{ours['seconds']:.1f}", f"{ours['rss_mb']:.0f}", f"{ours['seconds'] / eager['seconds']:.2f}x", "<=0.75x, <300 MB"],
+        [
+            f"NetCDF->Zarr ({mb:,.0f} MB)",
+            "bot convert_netcdf (blocks)",
+            f"{ours['seconds']:.1f}",
+            f"{ours['rss_mb']:.0f}",
+            f"{ours['seconds'] / eager['seconds']:.2f}x",
+            "<=0.75x, <300 MB",
+        ],
         ["", "eager load + to_zarr", f"{eager['seconds']:.1f}", f"{eager['rss_mb']:.0f}", "1.00x", ""],
     ]
 
@@ -216,7 +239,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="issue sizes: 2.1 GB CSV, 500 MB NetCDF")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/catalog-bot-bench"), help="inputs are cached here")
     parser.add_argument("--only", choices=["csv", "netcdf"], help="run one benchmark")
-    parser.add_argument("--repeat", type=int, default=None, help="runs per contender, best time kept (default 3, 1 with --full)")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs per contender, best time kept (default 3, 1 with --full)"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     csv_size = 2_100_000_000 if args.full else 200_000_000

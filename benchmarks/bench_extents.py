@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _child import alternate, table  # noqa: E402
+from _child import alternate, table
 
 ROW_BYTES = 88  # on-disk bytes per row of the generated GeoParquet (measured, snappy)
 
@@ -79,7 +79,11 @@ def make_zarr(path: Path, target_bytes: int) -> Path:
     lon = np.linspace(60.125, 179.875, 480)
     steps = max(2, int(target_bytes // (lat.size * lon.size * 4)))
     plan = choose_chunks({"time": steps, "lat": lat.size, "lon": lon.size}, 4, time_dim="time")
-    sst = da.random.default_rng(5).normal(25, 2, (steps, lat.size, lon.size), chunks=tuple(plan.values())).astype("float32")
+    sst = (
+        da.random.default_rng(5)
+        .normal(25, 2, (steps, lat.size, lon.size), chunks=tuple(plan.values()))
+        .astype("float32")
+    )
     ds = xr.Dataset(
         {"sst": (("time", "lat", "lon"), sst, {"units": "degC", "standard_name": "sea_surface_temperature"})},
         coords={"time": pd.date_range("2000-01-01", periods=steps, freq="D"), "lat": lat, "lon": lon},
@@ -162,7 +166,14 @@ def bench_zarr(work: Path, size: int, repeat: int) -> list[list[str]]:
             f"{naive['seconds'] / ours['seconds']:.0f}x faster",
             ">=50x",
         ],
-        ["", "xarray open_zarr().load() + min/max", f"{naive['seconds'] * 1000:.0f}", f"{naive['rss_mb']:.0f}", "1x", ""],
+        [
+            "",
+            "xarray open_zarr().load() + min/max",
+            f"{naive['seconds'] * 1000:.0f}",
+            f"{naive['rss_mb']:.0f}",
+            "1x",
+            "",
+        ],
     ]
 
 

@@ -195,8 +195,10 @@ temp_extent=2024-01-01/2024-12-31
 class PycswServer:
     """pycsw served by gunicorn on a free loopback port, with a records folder to (re)load."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, workers: int = 2, threads: int = 4) -> None:
         ensure_venv()
+        self.workers = workers
+        self.threads = threads
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()

@@ -334,3 +334,12 @@ def test_not_a_parquet_file(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match="not a readable Parquet"):
         convert_dataset(spec, src, tmp_path / "out")
+
+
+def test_geojson_without_schema_infers_types(example_catalog: Path, tmp_path: Path) -> None:
+    ds = Catalog.open(example_catalog).dataset("marine-protected-areas")
+    spec = ds.pipeline()
+    result = convert_dataset(spec, ds.dir / spec.source.path, tmp_path / "out")
+    schema = pq.read_schema(result.path)
+    assert schema.field(spec.coordinates.t).type == pa.date32()
+    assert schema.field("area_km2").type == pa.float64() and schema.field("mpa_id").type == pa.string()

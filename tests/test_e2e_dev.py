@@ -24,7 +24,7 @@ import yaml
 
 from bot.adapters.pygeoapi import PygeoapiAdmin
 from bot.adapters.stac_api import StacApi
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, SCHEMAS
 from tests.services import DevServices, dev_env, dev_services  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -40,7 +40,8 @@ def cli(
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env={**os.environ, "CATALOG_BOT_DEBUG": "", **(env or {})},
+        # explicit: module-scoped fixtures run before conftest's autouse environment
+        env={**os.environ, "CATALOG_BOT_SCHEMAS": str(SCHEMAS), "CATALOG_BOT_DEBUG": "", **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

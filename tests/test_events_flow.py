@@ -642,3 +642,53 @@ def test_harvest_command_opens_the_update_pr(world: World) -> None:
     no_source = world.comment_payload(issue, "/catalog harvest sea-surface-temperature", "wes")
     [refused] = handle(parse_event("issue_comment", no_source), ctx)
     assert not refused.ok and "no `metadata_source`" in bot_comments(world, issue)[-1]
+
+
+def test_broken_configuration_on_the_default_branch_is_answered(world: World) -> None:
+    world.server.commit_files(REPO, "main", {"catalog-bot.yaml": b"version: 1\ncommands:\n  publish: everyone\n"})
+    issue = world.server.add_issue(REPO, "t", "b")["number"]
+    payload = world.comment_payload(issue, "/catalog publish reef-temperature", "mia")
+    [outcome] = run(world, "issue_comment", payload)
+    assert not outcome.ok and world.publisher.calls == []
+    reply = bot_comments(world, issue)[-1]
+    assert "cannot run commands" in reply and "catalog-bot.yaml" in reply and "commands.publish" in reply
+    assert world.server.reactions_of(REPO, payload["comment"]["id"]) == ["eyes", "confused"]
+
+
+def test_merge_submits_argo_workflows_and_links_them(world: World, schemas_dir: Path) -> None:
+    """engine: argo -> bot.pipeline.argo_submit against the Argo test server (contract-checked)."""
+    import yaml
+
+    from bot.adapters.argo import ArgoClient
+    from bot.pipeline.argo_render import PUBLISH_TEMPLATE, render_all
+    from tests.argo_server import ArgoTestServer
+
+    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
+    with ArgoTestServer(swagger, "argo-token-123456") as argo:
+        config = yaml.safe_load(world.server_file("main", "catalog-bot.yaml"))
+        config["environments"]["prod"] = {
+            "engine": "argo",
+            "argo": {"url": argo.url, "ui_url": "https://argo.example.org"},
+        }
+        world.server.commit_files(REPO, "main", {"catalog-bot.yaml": yaml.safe_dump(config).encode()})
+        from bot.catalog.layout import Catalog
+
+        manifests = render_all(Catalog.open(world.clone), "local", REPO)
+        ArgoClient(argo.url, token="argo-token-123456").apply_template(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+
+        world.change("feature", title="Argo title")
+        pr = world.server.open_pr(REPO, "feature")["number"]
+        before, after = world.server.merge_pr(REPO, pr)
+        settings = world.settings.model_copy(update={"argo_token": SecretStr("argo-token-123456")})
+        ctx = BotContext(
+            settings=settings, repo_dir=world.clone, gh=make_client(world.server, REPO), environment="prod"
+        )
+        [outcome] = handle(parse_event("push", push_payload(world, before, after)), ctx)
+        assert outcome.ok
+        [wf] = argo.state.workflows.values()
+        params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+        assert params["dataset"] == "reef-temperature" and params["sha"] == after and params["pr"] == str(pr)
+        final = [s for s in world.repo.statuses if s["sha"] == after][-1]
+        assert final["state"] == "success" and final["target_url"].startswith("https://argo.example.org")
+        assert "| `reef-temperature` | argo |" in bot_comments(world, pr)[0]
+        assert argo.state.violations == []

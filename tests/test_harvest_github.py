@@ -154,3 +154,24 @@ def test_missing_record_warns_on_the_dataset_issue_only(
         assert not server.repos[REPO].pulls
     finally:
         csw.load(record_dir)
+
+
+def test_harvest_steps_of_the_dag_use_the_same_code(world, tmp_path: Path) -> None:
+    """`catalog-bot step harvest-metadata` / `propose-update` (what the Argo harvest template runs)."""
+    from bot.config import Settings
+    from bot.pipeline.context import RunContext
+    from bot.pipeline.executor import run_single_step
+    from tests.github_server import TOKEN
+
+    catalog_dir, server, issue = world
+    catalog = Catalog.open(catalog_dir)
+    settings = Settings.from_env({"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": server.base_url, "GITHUB_REPOSITORY": REPO})
+    run = RunContext(catalog, "local", catalog.config.environment("local"), tmp_path / "out", settings)
+    dataset = catalog.dataset("reef-temperature")
+    harvested = run_single_step(run, dataset, "harvest-metadata", work=tmp_path / "work")
+    assert harvested.status == "done" and "changed" in harvested.message
+    proposed = run_single_step(run, dataset, "propose-update", work=tmp_path / "work")
+    assert "pr-created" in proposed.message
+    assert [p["head_ref"] for p in server.repos[REPO].pulls.values()] == ["catalog-bot/harvest/reef-temperature"]
+    skipped = run_single_step(run, catalog.dataset("marine-protected-areas"), "harvest-metadata", work=tmp_path / "w2")
+    assert skipped.status == "skipped"

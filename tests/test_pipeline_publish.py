@@ -294,3 +294,21 @@ def test_publish_to_s3_uploads_data_then_metadata_and_skips_unchanged(
     assert not again.failed
     upload = read_record(output, "reef-temperature", "upload-arco-data")
     assert upload is not None and "0/1 objects uploaded" in upload["message"]
+
+
+def test_cli_summary_and_no_change_message(example_catalog: Path, tmp_path: Path, capsys) -> None:
+    args = ["publish", "--catalog", str(example_catalog), "--output", str(tmp_path / "out"), "--jobs", "2", *TABULAR]
+    csv = example_catalog / "datasets" / "reef-temperature" / "data" / "reef-temperature.csv"
+    rows = f"{len(csv.read_text().splitlines()) - 1:,}"
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "publish summary" in out and rows in out and "published" in out
+    assert "config-pygeoapi.yaml" in out and "catalog.json" in out
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "nothing changed: all 2 datasets are up to date, no step ran" in out
+    assert "unchanged" in out and rows in out  # the summary still shows the recorded facts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -71,3 +72,32 @@ def test_harvest_steps_are_placeholders(example_catalog: Path, tmp_path: Path) -
     ctx = make_step_context(run, ds)
     with pytest.raises(BotError, match="not available in this build"):
         HARVEST.step("propose-update").load()(ctx)
+
+
+def test_new_data_versions_replace_old_ones_keeping_the_previous(example_catalog: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    csv = example_catalog / "datasets" / DS / "data" / "reef-temperature.csv"
+    folder = out / "data" / "catalog-public" / DS
+    lines = csv.read_text().splitlines()
+    seen = []
+    for depth in ("1.5", "2.5", "3.5"):
+        cells = lines[1].split(",")
+        cells[4] = depth  # depth column: same schema, new content -> a new data version
+        csv.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+        assert "upload-arco-data" in _ran(example_catalog, out)
+        package = json.loads((folder / "datapackage.json").read_text())
+        current = package["resources"][0]["path"].split("/")[0]
+        seen.append(current)
+        assert (folder / package["resources"][0]["path"]).is_file()
+    assert len(set(seen)) == 3
+    versions = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert versions == sorted(seen[1:])  # the oldest was pruned; current + previous kept
+
+
+def test_every_dag_step_resolves_to_a_step_function() -> None:
+    from bot.pipeline.dag import DAGS
+
+    for dag in DAGS.values():
+        for step in dag:
+            fn = step.load()
+            assert callable(fn) and fn.__module__ == "bot.pipeline.steps", step.name

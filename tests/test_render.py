@@ -474,3 +474,49 @@ def test_render_text_applies_the_same_limits(tree: Path) -> None:
         renderer.render_text("'" + "x" * 2000 + "'")
     with pytest.raises(UsageError):
         renderer.render_text("1", "../outside.jsonnet")
+
+
+def test_timeout_stops_a_slow_file_only(tree: Path) -> None:
+    """An endless computation is killed after the per-file timeout; other files still render."""
+    # endless but constant memory: C++ runs tailstrict recursion in a loop
+    write(tree / "slow.jsonnet", "local loop(n) = if n == 0 then 0 else loop(n - 1) tailstrict;\nloop(1e12)")
+    write(tree / "fast.jsonnet", "{ ok: true }")
+    renderer = Renderer(tree, [], EXT, "cpp", timeout=1.0, batch_size=2)
+    start = time.perf_counter()
+    results = list(renderer.render_many([tree / "slow.jsonnet", tree / "fast.jsonnet"], jobs=1))
+    assert time.perf_counter() - start < 30
+    assert results[1].value == {"ok": True}
+    assert results[0].error is not None and "longer than 1 s" in str(results[0].error)
+    assert isinstance(results[0].error, JsonnetError) and results[0].error.kind == "limit"
+
+
+def test_a_crashing_engine_costs_only_its_file(tree: Path) -> None:
+    """Defence in depth: with the nesting guard switched off, the Go runtime dies on this input;
+    the worker process is replaced and the other files still render."""
+    write(tree / "crash.jsonnet", "[" * 200_000 + "]" * 200_000)
+    write(tree / "fine.jsonnet", "[1, 2]")
+    renderer = Renderer(tree, [], EXT, "go", max_depth=10**9, timeout=60, batch_size=2)
+    results = list(renderer.render_many([tree / "crash.jsonnet", tree / "fine.jsonnet"], jobs=1))
+    assert results[1].value == [1, 2]
+    assert results[0].error is not None and "crashed" in str(results[0].error)
+
+
+@pytest.mark.parametrize("where", ["main", "import"])
+def test_tailstrict_is_not_given_to_go(tree: Path, where: str) -> None:
+    """go-jsonnet crashes on deep tailstrict recursion (not counted by max_stack): auto uses C++."""
+    code = "local loop(n, acc) = if n == 0 then acc else loop(n - 1, acc + 1) tailstrict;\n"
+    if where == "main":
+        write(tree / "t.jsonnet", code + "{ n: loop(50, 0) }")
+    else:
+        write(tree / "lib" / "loop.libsonnet", code + "{ loop:: loop }")
+        write(tree / "t.jsonnet", "{ n: (import 'lib/loop.libsonnet').loop(50, 0) }")
+    auto = Renderer(tree, [], EXT, "auto", batch_size=1)
+    assert auto.render_file(tree / "t.jsonnet") == {"n": 50}
+    assert auto.fallbacks == ["t.jsonnet"]
+    with pytest.raises(JsonnetError) as info:
+        Renderer(tree, [], EXT, "go").render_file(tree / "t.jsonnet")
+    assert info.value.kind == "engine" and "tailstrict" in str(info.value)
+    batched = list(
+        Renderer(tree, [], EXT, "auto", batch_size=4).render_many([tree / "t.jsonnet", tree / "lib/helper.libsonnet"])
+    )
+    assert batched[0].value == {"n": 50} and batched[0].engine == "cpp"

@@ -169,6 +169,12 @@ class ObjectStore(ABC):
         """The file behind ``key`` when the store is a local folder (else None)."""
         return None
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every object below ``prefix`` (a whole data version); returns how many."""
+        keys = self.list(check_key(prefix.strip("/")))
+        self.delete(keys)
+        return len(keys)
+
     def uri(self, key: str) -> str:
         """The address a *server* with credentials reads ``key`` from (pygeoapi: ``s3://``, a path locally)."""
         return self.url(key)
@@ -339,6 +345,20 @@ class LocalObjectStore(ObjectStore):
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove the folder below ``prefix`` in one go (moved aside first, so it vanishes at once)."""
+        path = self._path(prefix.strip("/"))
+        if not path.exists():
+            return 0
+        count = len(self.list(prefix.strip("/")))
+        if path.is_dir():
+            trash = path.parent / f".old-{path.name}-{uuid.uuid4().hex[:8]}"
+            os.rename(path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            path.unlink()
+        return count
 
     def url(self, key: str) -> str:
         """Absolute path of the file (the static catalog makes it relative)."""

@@ -64,6 +64,8 @@ class ScanResult:
     exact, but never far below it); ``depth_line``/``depth_column`` locate
     where it peaked.  ``complete`` is False when the lexer hit something it
     could not tokenize (the engine will report that syntax error itself).
+    ``tailstrict`` says whether the keyword occurs: go-jsonnet does not count
+    tail calls against ``max_stack`` and crashes on a deep tail recursion.
     """
 
     imports: tuple[Import, ...]
@@ -71,6 +73,7 @@ class ScanResult:
     depth_line: int
     depth_column: int
     complete: bool = True
+    tailstrict: bool = False
 
 
 class _Lexer:
@@ -240,6 +243,7 @@ def scan(source: str, max_depth: int | None = None) -> ScanResult:
     deepest, max_pos = 0, 0
     pending: tuple[str, int] | None = None
     complete = True
+    tailstrict = False
     for kind, value, pos in lexer.tokens():
         if pending is not None:
             if kind == "string":
@@ -252,6 +256,8 @@ def scan(source: str, max_depth: int | None = None) -> ScanResult:
         if kind == "ident" and value in IMPORT_KINDS:
             pending = (value, pos)
             continue
+        if kind == "ident" and value == "tailstrict":
+            tailstrict = True
         if kind == "punct":
             if value in "([{":
                 counts.append(0)
@@ -281,7 +287,7 @@ def scan(source: str, max_depth: int | None = None) -> ScanResult:
                 complete = False
                 break
     line, col = lexer.location(max_pos)
-    return ScanResult(tuple(imports), deepest, line, col, complete)
+    return ScanResult(tuple(imports), deepest, line, col, complete, tailstrict)
 
 
 def find_imports(source: str) -> list[Import]:

@@ -28,14 +28,15 @@ batch that fails is rendered again file by file, so errors stay per file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
 import re
 import stat
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -141,7 +142,8 @@ class JsonnetError(RenderError):
     """A render failure located at ``file:line:column`` (catalog-relative).
 
     ``kind`` is ``syntax`` / ``runtime`` (from the engine), ``sandbox`` (a
-    refused import or file) or ``limit`` (size, nesting).  ``trace`` keeps
+    refused import or file), ``limit`` (size, nesting, time) or ``engine``
+    (this engine cannot render the file safely; ``auto`` falls back to C++).  ``trace`` keeps
     the engine's stack frames for verbose output.
     """
 
@@ -290,6 +292,7 @@ class _Evaluation:
     main: dict[str, str]  # rel -> text of files handed over as main sources
     loaded: dict[str, ScanResult] = field(default_factory=dict)
     violation: JsonnetError | None = None
+    engine: str = "go"
 
     def importer_of(self, base: str, rel: str) -> tuple[str | None, int | None, int | None, str]:
         """Which loaded file in folder ``base`` imports ``rel`` (file, line, column, kind)."""
@@ -336,6 +339,7 @@ class Renderer:
         max_trace: int = DEFAULT_MAX_TRACE,
         max_depth: int = DEFAULT_MAX_DEPTH,
         batch_size: int = BATCH_SIZE,
+        timeout: float | None = None,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         if not self.root.is_dir():
@@ -354,6 +358,7 @@ class Renderer:
         self.max_trace = max_trace
         self.max_depth = max_depth
         self.batch_size = max(1, batch_size)
+        self.timeout = timeout
         self._cache: dict[str, bytes] = {}
         self._scans: dict[tuple[str, int, int], ScanResult] = {}
         self._resolved: dict[tuple[str, str], tuple[str, ScanResult | None]] = {}
@@ -390,7 +395,9 @@ class Renderer:
 
         Large batches (>= ``PROCESS_THRESHOLD`` files with ``jobs > 1``) use
         ``jobs`` worker processes; a worker that dies (an engine crash) only
-        costs the file that crashed it.
+        costs the file that crashed it.  With ``timeout`` (seconds per file)
+        rendering always happens in worker processes, which are killed when
+        they overrun (an in-process engine call cannot be interrupted).
         """
         rels: list[str] = []
         early: dict[int, RenderResult] = {}
@@ -401,8 +408,8 @@ class Renderer:
                 rels.append(str(p))
                 early[i] = RenderResult(str(p), None, exc)
         todo = list(dict.fromkeys(r for i, r in enumerate(rels) if i not in early))
-        if jobs > 1 and len(todo) >= PROCESS_THRESHOLD:
-            results = self._render_parallel(todo, jobs)
+        if todo and (self.timeout is not None or (jobs > 1 and len(todo) >= PROCESS_THRESHOLD)):
+            results = self._render_parallel(todo, max(1, jobs))
         else:
             results = iter(self._render_chunk(todo))
         done: dict[str, RenderResult] = {}
@@ -557,6 +564,8 @@ class Renderer:
             found, found_scan = hit
             if found_scan is not None:
                 ev.loaded[found] = found_scan
+                if ev.engine == "go" and found_scan.tailstrict:
+                    raise _Sandbox(self._go_unsafe(found, found_scan))
             return found, self._cache[found]
         importer, line, col, kind = ev.importer_of(base, rel)
         where = importer or (base + "/" if base else "<root>/")
@@ -599,6 +608,8 @@ class Renderer:
                     self._decode(cand, data)
                 if kind != "importbin":
                     self._resolved[(base, rel)] = (cand, found_scan)
+                if ev.engine == "go" and found_scan is not None and found_scan.tailstrict:
+                    raise _Sandbox(self._go_unsafe(cand, found_scan))
                 return cand, data
         raise _Sandbox(
             JsonnetError(
@@ -633,10 +644,21 @@ class Renderer:
         cb: Callable[[str, str], tuple[str, bytes]] = ev.callback
         return str(module.evaluate_snippet(filename, text, import_callback=cb, **common))
 
+    def _go_unsafe(self, rel: str, found: ScanResult) -> JsonnetError:
+        return JsonnetError(
+            "uses `tailstrict`: the go engine does not limit tail-call depth and can crash on it",
+            file=rel,
+            kind="engine",
+            engine="go",
+            hint="render with the C++ engine (engine auto does this by itself: --engine auto or cpp)",
+        )
+
     def _attempt(self, engine: str, rel: str, text: str) -> Any:
         """Render with one engine; raises :class:`JsonnetError` (``kind`` says whose fault)."""
-        ev = _Evaluation(self, {rel: text})
+        ev = _Evaluation(self, {rel: text}, engine=engine)
         ev.loaded[rel] = self._scan(rel, text)
+        if engine == "go" and ev.loaded[rel].tailstrict:
+            raise self._go_unsafe(rel, ev.loaded[rel])
         try:
             output = self._call(engine, ev, rel, text)
         except Exception as exc:
@@ -674,7 +696,7 @@ class Renderer:
             return self._attempt("go", rel, text), "go"
         except JsonnetError as exc:
             if exc.kind in ("sandbox", "limit"):
-                raise
+                raise  # our own refusals: the same for every engine
         self.fallbacks.append(rel)
         return self._attempt("cpp", rel, text), "cpp"
 
@@ -714,7 +736,7 @@ class Renderer:
         engine = "go" if self.engine == "auto" else self.engine
         body = ",\n".join(f"  {json.dumps(str(i))}: import {json.dumps(rel)}" for i, (rel, _) in enumerate(batch))
         snippet = "{\n" + body + "\n}\n"
-        ev = _Evaluation(self, {})
+        ev = _Evaluation(self, {}, engine=engine)
         try:
             output = self._call(engine, ev, _BATCH_FILE, snippet)
         except Exception:
@@ -740,48 +762,129 @@ class Renderer:
         }
 
     def _render_parallel(self, rels: list[str], jobs: int) -> Iterator[RenderResult]:
-        """Chunks over ``jobs`` spawned processes; after a worker crash, the rest goes one file per call."""
+        """Chunks over ``jobs`` spawned worker processes, in completion order.
+
+        A chunk whose worker dies (an engine crash) or overruns its time
+        (``timeout`` per file) is killed and its files are redone one per
+        call, so only the culprit fails -- with a clear error.
+        """
         import multiprocessing
+        from multiprocessing.connection import wait
 
         ctx = multiprocessing.get_context("spawn")  # the Go runtime does not survive fork()
-        size = max(self.batch_size, -(-len(rels) // (jobs * 4)))
-        chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
-        remaining: list[str] = []
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(self._config(),)) as pool:
-            futures: list[tuple[list[str], Future[list[tuple[str, Any, dict[str, Any] | None, str | None]]]]] = [
-                (chunk, pool.submit(_worker_render, chunk)) for chunk in chunks
-            ]
-            for chunk, fut in futures:
-                if remaining:
-                    remaining.extend(chunk)
-                    continue
-                try:
-                    for rel, value, err, engine in fut.result():
-                        yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
-                except BrokenProcessPool:
-                    remaining.extend(chunk)
-        while remaining:
-            with ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init, initargs=(self._config(),)) as pool:
-                while remaining:
-                    rel = remaining[0]
-                    try:
-                        [(rel, value, err, engine)] = pool.submit(_worker_render, [rel]).result()
-                    except BrokenProcessPool:
-                        remaining.pop(0)
-                        yield RenderResult(
-                            rel,
-                            None,
-                            JsonnetError(
-                                "the jsonnet engine crashed while rendering this file",
-                                file=rel,
-                                kind="limit",
-                                hint="simplify the file (very deep nesting or recursion); "
-                                "try `catalog-bot render --engine cpp` to see the reference engine's error",
-                            ),
-                        )
-                        break
-                    remaining.pop(0)
-                    yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
+        size = min(max(1, self.batch_size), max(1, -(-len(rels) // (jobs * 4))))
+        queue: deque[list[str]] = deque(rels[i : i + size] for i in range(0, len(rels), size))
+        config = self._config()
+        workers: list[_Worker] = []
+        try:
+            while queue or any(w.task for w in workers):
+                while queue and len(workers) < jobs:
+                    workers.append(_Worker(ctx, config))
+                for w in workers:
+                    if w.task is None and queue:
+                        w.send(queue.popleft(), self.timeout)
+                busy = [w for w in workers if w.task is not None]
+                deadlines = [w.deadline for w in busy if w.deadline is not None]
+                wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                ready = wait([w.conn for w in busy], timeout=wait_for)
+                for w in busy:
+                    task = w.task or []
+                    if w.conn in ready:
+                        try:
+                            rows = w.conn.recv()
+                        except (EOFError, OSError):
+                            rows = None
+                        if rows is not None:
+                            w.task, w.deadline = None, None
+                            for rel, value, err, engine in rows:
+                                yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
+                            continue
+                        failure = "crashed"
+                    elif w.deadline is not None and time.monotonic() >= w.deadline:
+                        failure = "timed out"
+                    else:
+                        continue
+                    w.kill()
+                    workers.remove(w)
+                    if len(task) > 1:  # find the culprit: one file per call
+                        queue.extendleft([rel] for rel in reversed(task))
+                        continue
+                    yield RenderResult(task[0], None, self._worker_failure(task[0], failure))
+        finally:
+            for w in workers:
+                w.stop()
+
+    def _worker_failure(self, rel: str, failure: str) -> JsonnetError:
+        if failure == "timed out":
+            return JsonnetError(
+                f"rendering took longer than {self.timeout:g} s and was stopped",
+                file=rel,
+                kind="limit",
+                hint="look for an expensive loop (std.range over huge ranges, deep recursion); "
+                "templates should render in well under a second",
+            )
+        return JsonnetError(
+            "the jsonnet engine crashed while rendering this file",
+            file=rel,
+            kind="limit",
+            hint="simplify the file (very deep nesting or recursion); "
+            "try `catalog-bot render --engine cpp` to see the reference engine's error",
+        )
+
+
+class _Worker:
+    """One spawned render process fed chunks of paths over a pipe (so we can kill it on a timeout)."""
+
+    def __init__(self, ctx: Any, config: dict[str, Any]) -> None:
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, config), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        self.task: list[str] | None = None
+        self.deadline: float | None = None
+        self.warm = False
+
+    def send(self, rels: list[str], timeout: float | None) -> None:
+        """Start a chunk.  Its deadline: ``timeout`` plus 1 s per further file (normal
+        files take milliseconds; an overrun chunk is redone file by file with the exact
+        limit).  The clock starts once the worker has finished its imports."""
+        if not self.warm:
+            self.warm = True
+            if self.conn.poll(120):
+                with contextlib.suppress(EOFError, OSError):
+                    self.conn.recv()  # "ready"; a worker that died shows up as EOF below
+        self.conn.send(rels)
+        self.task = rels
+        self.deadline = time.monotonic() + timeout + max(0, len(rels) - 1) if timeout else None
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _worker_main(conn: Any, config: dict[str, Any]) -> None:
+    """Worker process loop: receive a chunk, send back its results; ``None`` stops."""
+    _worker_init(config)
+    conn.send("ready")
+    while True:
+        try:
+            rels = conn.recv()
+        except EOFError:
+            return
+        if rels is None:
+            return
+        conn.send(_worker_render(rels))
 
 
 _WORKER: Renderer | None = None

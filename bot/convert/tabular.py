@@ -709,7 +709,10 @@ def convert_geojson(
     )
     types, descriptions = schema_types(schema)
     if coords.t and coords.t not in types:
-        types[coords.t] = UTC_US
+        # No declared type: plain dates (YYYY-MM-DD) stay dates, anything else must be a zoned timestamp.
+        values = [str(v) for f in features if (v := (f.get("properties") or {}).get(coords.t)) is not None]
+        is_date = bool(values) and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) for v in values)
+        types[coords.t] = pa.date32() if is_date else UTC_US
     columns = [
         _property_array(n, [(f.get("properties") or {}).get(n) for f in features], types.get(n), file=file)
         for n in names

@@ -311,9 +311,14 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
         cmd = parse_command(ev.comment_body)
     except CommandError as exc:
         return _refuse(ctx, ev, f"I could not read that command: {exc.message}.", None)
-    config = ctx.config(ev.default_branch)
-    needed = getattr(config.commands, cmd.name)
-    role = gh.permission(login)
+    try:
+        config = ctx.config(ev.default_branch)
+        needed = getattr(config.commands, cmd.name)
+        role = gh.permission(login)
+    except BotError as exc:  # e.g. a broken catalog-bot.yaml on the default branch: say so, do not go silent
+        gh.react(ev.comment_id, "confused")
+        gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}: ❌ cannot run commands: {mask(str(exc))}")
+        return Outcome("issue_comment", f"/catalog {cmd.name}: {mask(str(exc))}", ok=False)
     if permission_rank(role) < permission_rank(needed):
         return _refuse(
             ctx,

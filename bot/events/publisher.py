@@ -132,6 +132,12 @@ def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: st
     raise ServiceError("git", f"commit {sha[:12]} is not available in {repo_dir} and could not be fetched from origin")
 
 
+def _head(repo_dir: Path) -> str:
+    """The checked-out commit (empty when unknown)."""
+    out = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
 @dataclass
 class LocalPublisher:
     """The in-process executor (``bot.pipeline.executor``) as a publisher.
@@ -156,9 +162,7 @@ class LocalPublisher:
 
         if workflow not in DAGS:
             raise CommandError(f"unknown workflow {workflow!r}")
-        head = subprocess.run(
-            ["git", "-C", str(self.repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
+        head = _head(self.repo_dir)
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if head == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             catalog = Catalog.open(root)
@@ -203,10 +207,17 @@ class ArgoPublisher:
 
         if workflow != "publish":
             raise CommandError(f"`{workflow}` is not available on the argo engine yet; run it with the local engine")
-        catalog = Catalog.open(self.repo_dir)
-        runs = argo_submit.submit(
-            catalog, list(datasets), env_name=env, settings=self.settings, sha=sha, pr=pr, repository=self.repository
-        )
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
+            root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
+            runs = argo_submit.submit(
+                Catalog.open(root),
+                list(datasets),
+                env_name=env,
+                settings=self.settings,
+                sha=sha,
+                pr=pr,
+                repository=self.repository,
+            )
         return [Run(r.dataset, r.run_id, r.url, r.status.lower() or "submitted", "argo") for r in runs]
 
 

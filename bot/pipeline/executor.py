@@ -43,7 +43,7 @@ from bot.catalog.layout import DATASET_FILES, LIB_DIR, PIPELINE, PROFILES_DIR, D
 from bot.config import CONFIG_FILE
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
-from bot.pipeline.dag import DAG, PUBLISH, Step
+from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
 
 Outcome = Literal["published", "unchanged", "failed"]
 
@@ -511,10 +511,11 @@ def run_single_step(run: RunContext, dataset: Dataset, step_name: str, *, work: 
     Inputs are read from the earlier steps' folders in the work folder; no
     fingerprint is checked (the caller asked for this step explicitly).
     """
-    try:
-        step = PUBLISH.step(step_name)
-    except KeyError:
-        raise UsageError(f"unknown step {step_name!r}", hint=f"steps: {', '.join(PUBLISH.names())}") from None
+    # publish steps first, then the harvest workflow's own (propose-update)
+    step = next((dag.step(step_name) for dag in DAGS.values() if step_name in dag.names()), None)
+    if step is None:
+        names = sorted({n for dag in DAGS.values() for n in dag.names()})
+        raise UsageError(f"unknown step {step_name!r}", hint=f"steps: {', '.join(names)}")
     ctx = make_step_context(run, dataset, work)
     reason = _when_skip(step, ctx)
     if reason is not None:

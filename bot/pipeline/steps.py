@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bot.errors import BotError, DataError, Problem, Severity, ValidationFailed
-from bot.pipeline.context import StepContext, StepResult, write_json_atomic
+from bot.pipeline.context import StepContext, StepResult
 
 # Step names (the DAG in bot.pipeline.dag is the source of truth; these are
 # the folders under the work directory that later steps read from).
@@ -85,10 +86,6 @@ def _data_key(ctx: StepContext, info: Mapping[str, Any]) -> tuple[str, str]:
     """``(version prefix, data key)`` of the converted data in the object store."""
     prefix = f"{ctx.id}/{info['sha256'][:VERSION_DIGITS]}"
     return prefix, f"{prefix}/{info['file']}"
-
-
-def _is_local(ctx: StepContext) -> bool:
-    return ctx.run.env.object_store.kind == "local"
 
 
 def _metadata_key(ctx: StepContext, name: str) -> str:
@@ -176,19 +173,70 @@ def check_extents(ctx: StepContext) -> StepResult:
     return StepResult(message=f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
 
 
+def _data_extents(ctx: StepContext) -> dict[str, Any] | None:
+    """Extents computed by check-extents (they win over a harvested record's), if that step ran."""
+    path = ctx.artifact(CHECK_EXTENTS, "extents.json")
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, Any] = {}
+    if summary.get("bbox"):
+        out["spatial"] = {"bbox": summary["bbox"]}
+    if summary.get("start") or summary.get("end"):
+        out["temporal"] = {"start": summary.get("start"), "end": summary.get("end")}
+    return out or None
+
+
 def harvest_metadata(ctx: StepContext) -> StepResult:
-    """Harvest the external ISO 19115 record (comes with the harvest engineer's module; a no-op here)."""
+    """Harvest the external ISO 19115 record and compare it with the curated datapackage.
+
+    Never blocks a publish: the published metadata is the curated one on the
+    default branch (GitOps); what the record changed becomes a pull request
+    in the ``propose-update`` step (harvest workflow) or a note in the summary.
+    """
     if ctx.spec.metadata_source is None:
         return StepResult(status="skipped", message="skipped: no metadata source")
-    return StepResult(status="skipped", message="skipped: harvesting is not available in this build")
+    from bot.adapters.csw import MetadataSource
+    from bot.pipeline.harvest import harvest_dataset
+
+    outcome = harvest_dataset(ctx.dataset, lambda url: MetadataSource(url), data_extents=_data_extents(ctx))
+    record = ctx.write_artifact(
+        HARVEST,
+        "harvest.json",
+        {
+            "status": outcome.status,
+            "changes": outcome.changes,
+            "extent_source": outcome.extent_source,
+            "error": outcome.error,
+            "datapackage": outcome.datapackage,
+        },
+    )
+    return StepResult(message=outcome.summary(), outputs=[record], metrics={"harvest": outcome.status})
 
 
 def propose_update(ctx: StepContext) -> StepResult:
-    """Open/refresh the harvest update PR: not part of this build."""
-    raise BotError(
-        "step propose-update is not available in this build",
-        hint="run the harvest workflow with a catalog-bot version that includes the harvester",
+    """Update the dataset issue and open/refresh the update PR when the harvested record changed."""
+    from bot.adapters.github import GitHub, open_or_update_bot_pr
+    from bot.events.issue_form import replace_bot_section
+    from bot.pipeline.harvest import HarvestOutcome, propose_updates
+
+    data = ctx.read_artifact(HARVEST, "harvest.json")
+    outcome = HarvestOutcome(
+        ctx.id,
+        data["status"],
+        datapackage=data.get("datapackage"),
+        changes=data.get("changes") or [],
+        extent_source=data.get("extent_source"),
+        error=data.get("error"),
     )
+    if outcome.status in ("skipped", "error"):
+        return StepResult(status="skipped", message=f"nothing to propose: {outcome.summary()}")
+    github = GitHub.connect(ctx.run.settings)
+    actions = propose_updates(
+        [outcome], github, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
+    )
+    done = ", ".join(f"{a.action}{' ' + a.url if a.url else ''}" for a in actions) or "no change: nothing written"
+    return StepResult(message=done)
 
 
 def generate_datadriven_metadata(ctx: StepContext) -> StepResult:
@@ -305,6 +353,7 @@ def upload_frictionless_json(ctx: StepContext) -> StepResult:
             f"data object {upload['url']} is missing; refusing to publish metadata that points at it",
             hint=f"re-run step upload-arco-data for {ctx.id}",
         )
+    previous = _published_version(ctx, store)
     keys = {}
     outputs: list[Path] = []
     for name in (ctx.schema_name, DATAPACKAGE):  # the package last: it references the schema
@@ -315,8 +364,45 @@ def upload_frictionless_json(ctx: StepContext) -> StepResult:
         local = store.local_path(key)
         if local is not None:
             outputs.append(local)
-    outputs.append(ctx.write_artifact(UPLOAD_JSON, "metadata.json", keys))
-    return StepResult(message="metadata published", outputs=outputs)
+    current = upload["prefix"].rsplit("/", 1)[-1]
+    pruned = prune_versions(store, ctx.id, keep={current, previous} - {None})
+    outputs.append(ctx.write_artifact(UPLOAD_JSON, "metadata.json", {**keys, "pruned_versions": pruned}))
+    note = f"; removed old data versions {', '.join(pruned)}" if pruned else ""
+    return StepResult(message=f"metadata published{note}", outputs=outputs)
+
+
+_VERSION = re.compile(rf"^[0-9a-f]{{{VERSION_DIGITS}}}$")
+
+
+def _published_version(ctx: StepContext, store: Any) -> str | None:
+    """The data version the currently published datapackage points at (None if none/unreadable)."""
+    key = _metadata_key(ctx, DATAPACKAGE)
+    if store.head(key) is None:
+        return None
+    try:
+        package = json.loads(store.get_bytes(key))
+        path = str(package["resources"][0]["path"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    head = path.split("/", 1)[0]
+    return head if _VERSION.match(head) else None
+
+
+def prune_versions(store: Any, dataset: str, keep: set[str]) -> list[str]:
+    """Delete data versions of ``dataset`` other than ``keep`` (the current and the previous one).
+
+    Why keep the previous one: a reader that fetched the old datapackage a
+    moment ago still finds its data; anything older is unreachable.
+    """
+    versions = set()
+    for key in store.list(dataset):
+        parts = key.split("/")
+        if len(parts) >= 3 and _VERSION.match(parts[1]):
+            versions.add(parts[1])
+    stale = sorted(versions - keep)
+    for version in stale:
+        store.delete_prefix(f"{dataset}/{version}")
+    return stale
 
 
 # --------------------------------------------------------------------------- pygeoapi
@@ -565,5 +651,4 @@ __all__ = [
     "update_collection",
     "upload_arco_data",
     "upload_frictionless_json",
-    "write_json_atomic",
 ]
