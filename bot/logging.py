@@ -54,9 +54,12 @@ class MaskingFilter(logging.Filter):
 
 
 def get_logger(name: str) -> logging.Logger:
-    """A logger under ``catalog_bot`` with the masking filter attached."""
+    """A logger under ``catalog_bot`` with the masking filter attached.
+
+    The filter goes on this logger itself: Python applies a logger's filters
+    only to records logged *on that logger*, not to its children's.
+    """
     logger = logging.getLogger(f"catalog_bot.{name}")
-    root = logging.getLogger("catalog_bot")
-    if not any(isinstance(f, MaskingFilter) for f in root.filters):
-        root.addFilter(MaskingFilter())
+    if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+        logger.addFilter(MaskingFilter())
     return logger

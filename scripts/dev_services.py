@@ -127,7 +127,7 @@ _TAKEN: set[int] = set()
 
 def free_port(preferred: int | None = None, *, below: int = 55000) -> int:
     """A free loopback port: ``preferred`` when free, else one the kernel picks (kept < ``below``)."""
-    if preferred and preferred not in _TAKEN and port_free(preferred):
+    if preferred and port_free(preferred):  # a restart may reuse its own earlier port
         _TAKEN.add(preferred)
         return preferred
     for _ in range(200):

@@ -320,6 +320,7 @@ def test_maintainer_publishes_with_reactions_and_a_reply(world: World) -> None:
         ("/catalog publish ../../etc/passwd", "not a valid dataset id"),
         ("/catalog publish reef-temperature force=yes", "unknown option"),
         ("/catalog frobnicate", "unknown command"),
+        ("/catalog publish @octo/everyone", "not allowed"),
     ],
 )
 def test_malformed_commands_get_a_polite_answer_and_nothing_runs(world: World, body: str, needle: str) -> None:
@@ -328,6 +329,7 @@ def test_malformed_commands_get_a_polite_answer_and_nothing_runs(world: World, b
     run(world, "issue_comment", payload)
     reply = bot_comments(world, issue)[-1]
     assert reply.startswith("> ") and "Sorry @mia" in reply and needle in reply and "catalog-bot commands" in reply
+    assert "@octo/everyone" not in reply  # quoted back without a live mention
     assert world.publisher.calls == []
     assert world.server.reactions_of(REPO, payload["comment"]["id"]) == ["eyes", "confused"]
 

@@ -114,3 +114,17 @@ def test_settings_hide_secrets() -> None:
     settings = Settings.from_env({"GITHUB_TOKEN": "ghs_supersecret123", "ARGO_TOKEN": "Bearer abc123456"})
     assert "supersecret" not in repr(settings)
     assert set(settings.secrets()) == {"ghs_supersecret123", "Bearer abc123456"}
+
+
+def test_init_pins_the_workflows_to_a_release(tmp_path: Path) -> None:
+    from bot.catalog.init import ACTION_PLACEHOLDER
+
+    sha = "a" * 40
+    init_catalog(tmp_path / "c", action=f"example-org/catalog-bot@{sha}")
+    workflows = list((tmp_path / "c" / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    text = "".join(p.read_text() for p in workflows)
+    assert ACTION_PLACEHOLDER not in text and f"example-org/catalog-bot@{sha}" in text
+    with pytest.raises(UsageError, match="40-character"):
+        init_catalog(tmp_path / "d", action="example-org/catalog-bot@v1")
+    assert not (tmp_path / "d").exists()

@@ -139,3 +139,14 @@ def test_files_mode_paths_are_relative_to_the_cwd(
     code, out, _ = run_cli(["render", str(outside), "-J", "syn/lib"], capsys)
     assert code == 1 and "leaves the catalog" in json.loads(out)["error"]
     assert root.is_dir()
+
+
+def test_timeout_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    slow = tmp_path / "slow.jsonnet"
+    slow.write_text("local loop(n) = if n == 0 then 0 else loop(n - 1) tailstrict;\nloop(1e12)", encoding="utf-8")
+    fast = tmp_path / "fast.jsonnet"
+    fast.write_text("{ fast: true }", encoding="utf-8")
+    code, out, _ = run_cli(["render", str(slow), str(fast), "--timeout", "1", "--jobs", "2"], capsys)
+    assert code == 1
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert "longer than 1 s" in lines[0]["error"] and lines[1]["result"] == {"fast": True}

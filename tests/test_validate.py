@@ -518,14 +518,22 @@ def test_broken_profile_is_reported_not_raised(example: Catalog, registry: Schem
     assert "profile-invalid" in _codes(problems)
 
 
-def test_validate_many_in_two_processes_matches_one(example: Catalog, registry: SchemaRegistry) -> None:
+def test_validate_many_in_two_processes_matches_one(
+    example: Catalog, registry: SchemaRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.catalog.validate as validate_module
+
+    monkeypatch.setattr(validate_module, "CHUNK", 1)  # 3 chunks: the pool really runs
     path = example.root / "datasets/reef-temperature/datapackage.json"
     path.write_text(path.read_text().replace('"access": "public"', '"access": "open"'))
+    (example.root / "datasets" / "Bad_Folder").mkdir()
     one = validate_many(example, registry=registry, processes=1)
     two = validate_many(example, registry=registry, processes=2)
     assert one == two
-    assert list(one) == example.ids()
-    assert one["marine-protected-areas"] == [] and one["reef-temperature"]
+    assert list(one) == [*example.ids(), ""]
+    assert one["marine-protected-areas"] == [] and one["sea-surface-temperature"] == []
+    assert {p.pointer for p in one["reef-temperature"]} == {"/access"}
+    assert [p.code for p in one[""]] == ["dataset-id"]
 
 
 # --------------------------------------------------------------------------
@@ -658,3 +666,37 @@ def test_cli_file_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_cli_unknown_dataset_is_a_usage_error(example: Catalog, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _run(["validate", "no-such-dataset", "--catalog", str(example.root)], capsys)
     assert code == 2 and "unknown dataset" in out and "Traceback" not in out
+
+
+def test_example_catalog_profiles_are_the_bundled_ones() -> None:
+    """`catalog-bot init` copies the example's profiles; the bot falls back to its bundled copies."""
+    bundled = Profiles.bundled()
+    example = Profiles.load(EXAMPLE)
+    assert example.datapackage == bundled.datapackage
+    assert example.gridschema == bundled.gridschema
+
+
+def test_cli_schemas_where_and_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CATALOG_BOT_CACHE", str(tmp_path / "cache"))
+    url = "https://example.org/schemas/thing/v1/schema.json"
+    code, out = _run(["schemas", "where", url], capsys)
+    assert code == 1 and "absent" in out
+    schema = tmp_path / "thing.json"
+    schema.write_text('{"type": "object", "required": ["thing"]}')
+    code, out = _run(["schemas", "add", url, str(schema)], capsys)
+    assert code == 0 and "added" in out
+    code, out = _run(["schemas", "where", url], capsys)
+    assert code == 0 and "found" in out
+    code, out = _run(["schemas", "where", "https://stac-extensions.github.io/table/v1.2.0/schema.json"], capsys)
+    assert code == 0 and "stac-extensions/table/v1.2.0/json-schema/schema.json" in out
+
+
+def test_validate_file_yaml(example: Catalog, registry: SchemaRegistry) -> None:
+    assert validate_file(example.root / "catalog-bot.yaml", registry) == []
+    pipeline = example.root / "datasets/reef-temperature/pipeline.yaml"
+    assert validate_file(pipeline, registry) == []
+    pipeline.write_text(pipeline.read_text().replace("output: parquet", "output: csv"))
+    (problem,) = validate_file(pipeline, registry)
+    assert problem.code == "pipeline" and problem.pointer == "/output"

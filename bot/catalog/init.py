@@ -7,6 +7,7 @@ something known to render, validate and publish.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,39 @@ def templates_dir() -> Path:
     raise UsageError("catalog_templates not found", hint="install catalog-bot from a source checkout")
 
 
-def init_catalog(dest: Path, *, with_examples: bool = False, force: bool = False) -> list[Path]:
-    """Write a new catalog into ``dest``; refuses a non-empty folder unless ``force``."""
+ACTION_PLACEHOLDER = "catalog-bot/catalog-bot@0000000000000000000000000000000000000000"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def pin_action(files: list[Path], action: str | None) -> int:
+    """Replace the placeholder action pin in workflow files with ``owner/repo@<40-hex sha>``."""
+    if not action:
+        return 0
+    repo, _, sha = action.partition("@")
+    if "/" not in repo or not _SHA.fullmatch(sha):
+        raise UsageError(
+            f"--action {action!r} must be owner/repo@<full 40-character commit SHA>",
+            hint="pin actions by commit, not by tag",
+        )
+    count = 0
+    for path in files:
+        if path.suffix in (".yml", ".yaml") and ".github" in path.parts:
+            text = path.read_text(encoding="utf-8")
+            if ACTION_PLACEHOLDER in text:
+                path.write_text(text.replace(ACTION_PLACEHOLDER, action), encoding="utf-8")
+                count += 1
+    return count
+
+
+def init_catalog(
+    dest: Path, *, with_examples: bool = False, force: bool = False, action: str | None = None
+) -> list[Path]:
+    """Write a new catalog into ``dest``; refuses a non-empty folder unless ``force``.
+
+    ``action`` (``owner/repo@sha``) pins the workflows to a catalog-bot release.
+    """
+    if action:
+        check_action(action)  # before anything is written
     base = templates_dir()
     example = base / "example"
     if dest.exists() and any(dest.iterdir()) and not force:
@@ -63,4 +95,5 @@ def init_catalog(dest: Path, *, with_examples: bool = False, force: bool = False
     if not with_examples and not keep.exists():
         keep.write_text("")
         written.append(keep)
+    pin_action(written, action)
     return written

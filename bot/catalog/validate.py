@@ -670,8 +670,9 @@ def validate_tableschema(
 ) -> list[Problem]:
     """A Frictionless Table Schema (``frictionless`` + the Table Schema v2 JSON Schema).
 
-    The library stops at the first error; the JSON Schema reports all of them
-    (deduplicated by location).
+    The library stops at the first error; when it finds one, the JSON Schema
+    (slow: a ``oneOf`` over all field types per field) lists all of them,
+    deduplicated by location.  A schema the library accepts skips that pass.
     """
     from frictionless import Schema
 
@@ -687,10 +688,10 @@ def validate_tableschema(
         hint="see https://datapackage.org/standard/table-schema/",
     )
     seen = {p.pointer for p in problems}
-    try:
-        validator = registry.validator(TABLESCHEMA_PROFILE_URL)
-    except SchemaNotFound:
-        validator = None  # frictionless alone still checks it
+    validator = None
+    if problems:
+        with contextlib.suppress(SchemaNotFound):  # frictionless alone still checked it
+            validator = registry.validator(TABLESCHEMA_PROFILE_URL)
     if validator is not None:
         problems += [
             p
@@ -1345,6 +1346,41 @@ class _Job:
 
 
 _WORKER: dict[str, Any] = {}
+CHUNK = 64  # datasets per task: one batched render call, then validation
+
+
+class _Prerendered:
+    """A renderer that answers from a batch already rendered with ``render_many``.
+
+    Why: one engine call for 64 collections is much cheaper than 64 calls;
+    paths outside the batch fall through to the real renderer.
+    """
+
+    def __init__(self, renderer: Any, paths: list[Path]) -> None:
+        self.renderer = renderer
+        self.results: dict[str, Any] = {}
+        render_many = getattr(renderer, "render_many", None)
+        if render_many is not None:
+            existing = [p for p in paths if p.is_file()]
+            self.results = {r.path: r for r in render_many(existing, jobs=1)}
+
+    def render_file(self, path: Path) -> Any:
+        """The batch result for ``path`` (raising its RenderError), else a fresh render."""
+        rel = self.renderer.rel(path) if self.results else None
+        result = self.results.get(rel) if rel else None
+        if result is None:
+            return self.renderer.render_file(path)
+        if result.error is not None:
+            raise result.error
+        return result.value
+
+
+def _validate_chunk(
+    catalog: Catalog, ids: list[str], renderer: Any, registry: SchemaRegistry, profiles: Profiles
+) -> list[tuple[str, list[Problem]]]:
+    datasets = [Dataset(i, catalog.root / DATASETS_DIR / i, catalog.root) for i in ids]
+    batch = _Prerendered(renderer, [d.path(COLLECTION) for d in datasets])
+    return [(d.id, load_and_validate_dataset(catalog, d, batch, registry, profiles)[1]) for d in datasets]
 
 
 def _worker_init(job: _Job) -> None:
@@ -1356,19 +1392,12 @@ def _worker_init(job: _Job) -> None:
     )
     try:
         _WORKER["profiles"] = load_profiles(catalog.root)
-        _WORKER["profile_problem"] = None
-    except CatalogError as exc:
-        _WORKER["profiles"] = Profiles.bundled()
-        _WORKER["profile_problem"] = exc.to_problem("profile-invalid")
+    except CatalogError:
+        _WORKER["profiles"] = Profiles.bundled()  # the parent reports it once
 
 
-def _worker_run(dataset_id: str) -> tuple[str, list[Problem]]:
-    catalog: Catalog = _WORKER["catalog"]
-    dataset = Dataset(dataset_id, catalog.root / DATASETS_DIR / dataset_id, catalog.root)
-    _docs, problems = load_and_validate_dataset(
-        catalog, dataset, _WORKER["renderer"], _WORKER["registry"], _WORKER["profiles"]
-    )
-    return dataset_id, problems
+def _worker_run(ids: list[str]) -> list[tuple[str, list[Problem]]]:
+    return _validate_chunk(_WORKER["catalog"], ids, _WORKER["renderer"], _WORKER["registry"], _WORKER["profiles"])
 
 
 def validate_many(
@@ -1382,12 +1411,16 @@ def validate_many(
 ) -> dict[str, list[Problem]]:
     """Validate many datasets of a catalog; ``processes > 1`` uses a process pool.
 
-    Why processes: validation is CPU-bound Python (jsonschema, frictionless,
-    Jsonnet), so threads would not help.  Each worker opens the catalog and
-    builds its renderer, registry and validators once, then takes datasets
-    in chunks.  Results come back in dataset order.  ``processes=None``
-    means all cores (at most one per dataset).
+    Why processes: validation is CPU-bound Python (jsonschema, frictionless),
+    so threads would not help.  Workers are *spawned* (the Go Jsonnet
+    runtime does not survive ``fork()``); each opens the catalog and builds
+    its renderer, registry and validators once, then takes chunks of
+    :data:`CHUNK` datasets (one batched render each).  Results come back in
+    dataset order, keyed by id; catalog-level problems (bad folder names, a
+    broken profile) under the key ``""``.  ``processes=None`` means all cores.
     """
+    import multiprocessing
+
     registry = registry or default_registry()
     ids = [d.id for d in catalog.select(list(dataset_ids or []))]
     result: dict[str, list[Problem]] = {}
@@ -1401,33 +1434,33 @@ def validate_many(
                 hint="rename it: 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
             )
         )
-    workers = min(processes or os.cpu_count() or 1, max(len(ids), 1))
-    job = _Job(
-        str(catalog.root),
-        environment,
-        engine,
-        str(registry.mirror_dir) if registry.mirror_dir else None,
-        str(registry.cache_dir) if registry.cache_dir else None,
-    )
+    try:
+        profiles = load_profiles(catalog.root)
+    except CatalogError as exc:
+        catalog_problems.append(exc.to_problem("profile-invalid"))
+        profiles = Profiles.bundled()
+    chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    workers = min(processes or os.cpu_count() or 1, len(chunks))
+    if len(chunks) > 1 and workers > 1 and len(chunks) < workers * 4:
+        # smaller chunks so that every worker gets several (load balance)
+        size = max(1, -(-len(ids) // (workers * 4)))
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
     if workers <= 1:
         renderer = make_renderer(catalog, environment, engine)
-        try:
-            profiles = load_profiles(catalog.root)
-        except CatalogError as exc:
-            catalog_problems.append(exc.to_problem("profile-invalid"))
-            profiles = Profiles.bundled()
-        for dataset_id in ids:
-            dataset = Dataset(dataset_id, catalog.root / DATASETS_DIR / dataset_id, catalog.root)
-            result[dataset_id] = load_and_validate_dataset(catalog, dataset, renderer, registry, profiles)[1]
+        for chunk in chunks:
+            result.update(_validate_chunk(catalog, chunk, renderer, registry, profiles))
     else:
-        chunk = max(1, len(ids) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(job,)) as pool:
-            for dataset_id, problems in pool.map(_worker_run, ids, chunksize=chunk):
-                result[dataset_id] = problems
-        try:
-            load_profiles(catalog.root)
-        except CatalogError as exc:
-            catalog_problems.append(exc.to_problem("profile-invalid"))
+        job = _Job(
+            str(catalog.root),
+            environment,
+            engine,
+            str(registry.mirror_dir) if registry.mirror_dir else None,
+            str(registry.cache_dir) if registry.cache_dir else None,
+        )
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(job,)) as pool:
+            for done in pool.map(_worker_run, chunks):
+                result.update(done)
     if catalog_problems:
         result[""] = catalog_problems
     return result
@@ -1472,18 +1505,24 @@ def validate_file(path: Path, registry: SchemaRegistry | None = None) -> list[Pr
     """Validate one JSON file of any supported type, detected from its content.
 
     STAC item/collection/catalog (1.0.0, 1.1.0), Frictionless data package,
-    table schema, grid schema; ``pipeline.yaml`` by name.  A data package or
+    table schema, grid schema; YAML files as ``pipeline.yaml`` (or
+    ``catalog-bot.yaml`` by name).  A data package or
     grid schema inside a catalog folder is checked against that catalog's
     profiles; elsewhere a data package gets Frictionless rules only and a
     grid schema the bundled grid schema.
     """
     registry = registry or default_registry()
     rel = str(path)
-    if path.name == PIPELINE or path.suffix in {".yaml", ".yml"}:
+    if path.suffix in {".yaml", ".yml"}:
+        from bot.config import CONFIG_FILE, load_catalog_config
+
         try:
-            load_pipeline(path, rel)
+            if path.name == CONFIG_FILE:
+                load_catalog_config(path.parent)
+            else:
+                load_pipeline(path, rel)
         except CatalogError as exc:
-            return [exc.to_problem("pipeline")]
+            return [exc.to_problem("config" if path.name == CONFIG_FILE else "pipeline")]
         return []
     doc, text, problems = read_json(path, rel)
     if problems:

@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[
             str | None, typer.Option("--engine", help="auto, go, cpp or rust (default: CATALOG_BOT_JSONNET_ENGINE)")
         ] = None,
+        timeout: Annotated[
+            float | None,
+            typer.Option("--timeout", min=0.1, help="seconds per file; renders in worker processes that are killed"),
+        ] = None,
     ) -> None:
         """Render collection.jsonnet of datasets (pretty JSON) or many Jsonnet files (JSON lines)."""
         engine = engine or Settings.from_env().jsonnet_engine
@@ -96,7 +100,7 @@ def register(app: typer.Typer) -> None:
         if existing:
             paths = [Path(os.path.abspath(t)) for t in existing]
             libs = [Path(os.path.abspath(d)) for d in lib or []]
-            _render_files(paths, existing, libs, _parse_vars(ext_var or []), jobs, engine)
+            _render_files(paths, existing, libs, _parse_vars(ext_var or []), jobs, engine, timeout)
             return
         if lib or ext_var:
             raise UsageError(
@@ -105,11 +109,13 @@ def register(app: typer.Typer) -> None:
             )
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment
-        renderer = Renderer(cat.root, cat.lib_dirs(), ext_vars_for(cat.config, env_name), engine)
+        renderer = Renderer(cat.root, cat.lib_dirs(), ext_vars_for(cat.config, env_name), engine, timeout=timeout)
         datasets = cat.select(targets)
         if len(targets) == 1:
-            value = renderer.render_file(datasets[0].path(COLLECTION))
-            sys.stdout.write(mask(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")
+            [res] = renderer.render_many([datasets[0].path(COLLECTION)], jobs=1)
+            if res.error is not None:
+                raise res.error
+            sys.stdout.write(mask(json.dumps(res.value, indent=2, ensure_ascii=False)) + "\n")
             return
         failed = False
         paths = [d.path(COLLECTION) for d in datasets]
@@ -121,7 +127,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _render_files(
-    paths: list[Path], names: list[str], libs: list[Path], ext_vars: dict[str, str], jobs: int, engine: str
+    paths: list[Path],
+    names: list[str],
+    libs: list[Path],
+    ext_vars: dict[str, str],
+    jobs: int,
+    engine: str,
+    timeout: float | None,
 ) -> None:
     for lib in libs:
         if not lib.is_dir():
@@ -132,7 +144,7 @@ def _render_files(
             f"the files and -J folders have no common folder below {root}, so imports could reach the whole disk",
             hint="render files of one tree at a time (the sandbox root is their deepest common folder)",
         )
-    renderer = Renderer(root, libs, ext_vars, engine)
+    renderer = Renderer(root, libs, ext_vars, engine, timeout=timeout)
     failed = False
     for name, res in zip(names, renderer.render_many(paths, jobs=jobs), strict=True):
         failed |= not res.ok

@@ -157,8 +157,8 @@ def _arity(spec: CommandSpec) -> str:
 
 
 def _show(text: str) -> str:
-    """Echo user text safely inside inline code (no backticks, bounded length)."""
-    return text.replace("`", "'")[:64]
+    """Echo user text safely inside inline code (no backticks, no live @mention, bounded length)."""
+    return text.replace("`", "'").replace("@", "@\u200b")[:64]
 
 
 def help_text(permissions: dict[str, str] | None = None) -> str:

@@ -370,7 +370,8 @@ def _refuse(ctx: BotContext, ev: IssueCommentEvent, reason: str, config: Catalog
 
 
 def _quote(line: str) -> str:
-    return line.replace("\n", " ")[:200]
+    """Echo the user's command line: one line, bounded, and no live @mentions (no pinging teams via the bot)."""
+    return line.replace("\n", " ")[:200].replace("@", "@\u200b")
 
 
 def _pin(gh: GitHub, ev: IssueCommentEvent) -> Pinned:

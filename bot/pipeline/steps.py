@@ -446,6 +446,9 @@ def ingest_pygeoapi_entry(ctx: StepContext) -> StepResult:
     from bot.config import load_yaml
     from bot.metadata import pygeoapi
 
+    if ctx.spec.access == "limited":
+        # pygeoapi serves everyone: a limited dataset is never registered there.
+        return StepResult(status="skipped", message="access is limited: not served by the public pygeoapi")
     src = ctx.artifact(PYGEOAPI_ENTRY, f"{ctx.id}.yaml")
     if not src.is_file():
         raise BotError(f"{src} is missing", hint=f"run step generate-pygeoapi-entry for {ctx.id} first")
