@@ -27,7 +27,9 @@ from bot.adapters.stac_api import StacApi
 from tests.conftest import EXAMPLE, SCHEMAS
 from tests.services import DevServices, dev_env, dev_services  # noqa: F401  (fixtures)
 
-pytestmark = [pytest.mark.services, pytest.mark.slow]
+# One xdist group with the other pygeoapi tests: pygeoapi's admin API rewrites one
+# config file and reloads, so concurrent writers could lose each other's changes.
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.xdist_group("dev-pygeoapi")]
 
 DATASETS = ("marine-protected-areas", "reef-temperature", "sea-surface-temperature")
 BUCKETS = ("catalog-public", "catalog-limited")

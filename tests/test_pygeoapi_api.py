@@ -12,7 +12,8 @@ from bot.adapters.pygeoapi import PygeoapiAdmin
 from bot.errors import ServiceError
 from tests.services import dev_services, unique  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.services
+# Serialised with the e2e tests (run pytest with --dist loadgroup): one pygeoapi config, reloaded per write.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("dev-pygeoapi")]
 
 
 def geojson_resource(path: Path, title: str) -> dict:

@@ -36,16 +36,22 @@ ACTION_PLACEHOLDER = "catalog-bot/catalog-bot@0000000000000000000000000000000000
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-def pin_action(files: list[Path], action: str | None) -> int:
-    """Replace the placeholder action pin in workflow files with ``owner/repo@<40-hex sha>``."""
-    if not action:
-        return 0
+def check_action(action: str) -> str:
+    """``owner/repo@<40-hex sha>`` or a UsageError (actions are pinned by commit, never by tag)."""
     repo, _, sha = action.partition("@")
     if "/" not in repo or not _SHA.fullmatch(sha):
         raise UsageError(
             f"--action {action!r} must be owner/repo@<full 40-character commit SHA>",
             hint="pin actions by commit, not by tag",
         )
+    return action
+
+
+def pin_action(files: list[Path], action: str | None) -> int:
+    """Replace the placeholder action pin in workflow files with ``owner/repo@<40-hex sha>``."""
+    if not action:
+        return 0
+    check_action(action)
     count = 0
     for path in files:
         if path.suffix in (".yml", ".yaml") and ".github" in path.parts:
