@@ -22,6 +22,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
 
@@ -129,6 +130,22 @@ def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
     elif not wf["_pending"]:
         status["phase"] = "Succeeded"
         status["finishedAt"] = _now()
+    if status["phase"] != "Running":
+        wf["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
+
+
+def _matches(labels: dict[str, str], selector: str) -> bool:
+    """Kubernetes equality-based label selector (``a=b,c!=d``)."""
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        else:
+            key, value = term.split("=", 1)
+            if labels.get(key) != value:
+                return False
+    return True
 
 
 def _public(wf: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
             wf = _new_workflow(st, template, options)
             st.workflows[wf["metadata"]["name"]] = wf
             self._send(200, _public(wf), P + "Workflow")
+        elif method == "GET" and name is None:
+            query = parse_qs(urlsplit(self.path).query)
+            selector = query.get("listOptions.labelSelector", [""])[0]
+            items = [_public(wf) for wf in st.workflows.values() if _matches(wf["metadata"]["labels"], selector)]
+            self._send(200, {"metadata": {}, "items": items}, P + "WorkflowList")
         elif method == "GET" and name and action is None:
             wf = st.workflows.get(name)
             if wf is None:
@@ -269,6 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             wf["_pending"] = []
             wf["status"].update(phase="Failed", message=body.get("message") or "Stopped", finishedAt=_now())
+            wf["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
             self._send(200, _public(wf), P + "Workflow")
         else:
             self._error(404, "not implemented in the test server")

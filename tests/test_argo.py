@@ -278,3 +278,87 @@ def test_connection_refused_is_a_clear_error() -> None:
 def test_token_prefix_is_optional() -> None:
     assert normalize_token("abc") == "Bearer abc"
     assert normalize_token("Bearer abc") == "Bearer abc"
+
+
+def test_cancel_stops_only_the_running_publishes_of_a_dataset(argo, tmp_path: Path) -> None:
+    from bot.events.publisher import ArgoPublisher
+
+    server, client = argo
+    catalog = Catalog.open(EXAMPLE)
+    submit(catalog, ["reef-temperature"], env_name="local", settings=_settings(), sha="1" * 40, client=client)
+    done = submit(
+        catalog, ["reef-temperature"], env_name="local", settings=_settings(), sha="2" * 40, client=client, wait=True
+    )
+    other = submit(
+        catalog, ["sea-surface-temperature"], env_name="local", settings=_settings(), sha="3" * 40, client=client
+    )
+    running = client.list_workflows({"catalog-bot.io/dataset": "reef-temperature"})
+    assert len(running) == 1 and running[0].name != done[0].run_id
+    cfg = tmp_path / "catalog"
+    import shutil
+
+    shutil.copytree(EXAMPLE, cfg)
+    config = yaml.safe_load((cfg / "catalog-bot.yaml").read_text())
+    config["environments"]["argo"] = {"engine": "argo", "argo": {"url": server.url}}
+    (cfg / "catalog-bot.yaml").write_text(yaml.safe_dump(config))
+    publisher = ArgoPublisher(cfg, _settings())
+    cancelled = publisher.cancel("reef-temperature", "argo")
+    assert [r.run_id for r in cancelled] == [running[0].name] and cancelled[0].status == "cancelled"
+    assert client.get(running[0].name).phase == "Failed"
+    assert client.get(other[0].run_id).phase == "Running"  # another dataset is untouched
+
+
+def test_exit_handler_reports_to_github(tmp_path: Path) -> None:
+    from bot.events.handlers import report_run
+    from tests.github_server import TOKEN as GH_TOKEN
+    from tests.github_server import make_client, running
+
+    gen = running(tmp_path)
+    server = next(gen)
+    try:
+        repo_dir = tmp_path / "src"
+        repo_dir.mkdir()
+        from tests.conftest import git
+
+        (repo_dir / "README.md").write_text("x")
+        git(repo_dir, "init", "-q", "-b", "main")
+        git(repo_dir, "add", "-A")
+        git(repo_dir, "commit", "-qm", "c")
+        server.add_repo("octo/catalog", repo_dir)
+        pr = server.open_pr("octo/catalog", "main", "main")
+        sha = server.rev("octo/catalog", "main")
+        gh = make_client(server, "octo/catalog")
+        settings = Settings.from_env({"GITHUB_TOKEN": GH_TOKEN})
+        failures = '[{"displayName": "upload-arco-data", "message": "S3 HTTP 503", "podName": "p-1"}]'
+        body = failure_report(
+            "Failed", failures, "publish-reef-abc", "https://argo.example.org/workflows/argo/publish-reef-abc"
+        )
+        report_run(
+            settings,
+            "octo/catalog",
+            sha=sha,
+            pr=pr["number"],
+            dataset="reef-temperature",
+            state="Failed",
+            body=body,
+            url="https://argo.example.org",
+            gh=gh,
+        )
+        statuses = gh.statuses(sha)
+        assert statuses[0]["state"] == "failure" and statuses[0]["context"] == "catalog-bot/publish/reef-temperature"
+        comments = server.issue_comments("octo/catalog", pr["number"])
+        assert len(comments) == 1 and "`upload-arco-data` failed: S3 HTTP 503" in comments[0]["body"]
+        report_run(
+            settings,
+            "octo/catalog",
+            sha=sha,
+            pr=pr["number"],
+            dataset="reef-temperature",
+            state="Succeeded",
+            body="ok",
+            url=None,
+            gh=gh,
+        )
+        assert len(server.issue_comments("octo/catalog", pr["number"])) == 1  # sticky per dataset
+    finally:
+        gen.close()

@@ -135,3 +135,42 @@ def test_reconvert_replaces_output_atomically(tmp_path: Path) -> None:
     result = convert_netcdf(src, out / "g.zarr", COORDS, {"time": 2})
     assert [p.name for p in out.iterdir()] == ["g.zarr"]
     assert zarr.open_group(str(result.path), mode="r")["sst"].chunks[0] == 2
+
+
+def test_direct_chunk_path_handles_unwritten_chunks_and_big_endian(tmp_path: Path) -> None:
+    """The h5py direct-chunk reader must give exactly what netCDF4/xarray decode."""
+    import h5py
+    import netCDF4
+
+    from bot.convert.grid import _hdf5_chunk_reader
+
+    src = tmp_path / "partial.nc"
+    with netCDF4.Dataset(src, "w") as nc:
+        nc.createDimension("time", 8)
+        nc.createDimension("lat", 30)
+        nc.createDimension("lon", 40)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "hours since 2020-01-01"
+        t[:] = np.arange(8)
+        nc.createVariable("lat", "f8", ("lat",))[:] = np.linspace(-20, -10, 30)
+        nc.createVariable("lon", "f8", ("lon",))[:] = np.linspace(140, 150, 40)
+        v = nc.createVariable(
+            "sst", "f4", ("time", "lat", "lon"), zlib=True, shuffle=True, chunksizes=(2, 30, 40), endian="big",
+            fill_value=np.float32(-999),
+        )
+        v.units = "degC"
+        v[0:4] = np.random.default_rng(2).normal(25, 1, (4, 30, 40)).astype("float32")  # chunks 2..3 never written
+        q = nc.createVariable("flag", "i2", ("time", "lat", "lon"), zlib=True, chunksizes=(2, 30, 40))
+        q.scale_factor = 0.5
+        q[:] = np.arange(8 * 30 * 40).reshape(8, 30, 40) % 7
+    with h5py.File(src, "r") as h5:
+        assert _hdf5_chunk_reader(h5, "sst", (4, 30, 40)) is not None, "fast path must apply to this layout"
+    result = convert_netcdf(src, tmp_path / "out" / "p.zarr", COORDS, {"time": 4})
+    xr.testing.assert_identical(xr.open_dataset(src).load(), xr.open_zarr(result.path).load())
+
+
+def test_dask_engine_gives_the_same_store(tmp_path: Path) -> None:
+    src = _netcdf(tmp_path / "g.nc")
+    a = convert_netcdf(src, tmp_path / "a" / "g.zarr", COORDS)
+    b = convert_netcdf(src, tmp_path / "b" / "g.zarr", COORDS, engine="dask")
+    xr.testing.assert_identical(xr.open_zarr(a.path).load(), xr.open_zarr(b.path).load())

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import urllib3
 from argo_workflows.api_client import ApiClient
@@ -221,6 +221,15 @@ class ArgoClient:
             "submitOptions": options,
         }
         return WorkflowStatus.from_json(self._call("submit", "POST", self._ns("workflows", "submit"), body))
+
+    def list_workflows(self, labels: dict[str, str], *, running_only: bool = True) -> list[WorkflowStatus]:
+        """Workflows carrying all ``labels`` (e.g. one dataset's publishes), optionally only running ones."""
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        query = {"listOptions.labelSelector": selector}
+        if running_only:
+            query["listOptions.labelSelector"] += ",workflows.argoproj.io/completed!=true"
+        data = self._call("list workflows", "GET", self._ns("workflows") + "?" + urlencode(query))
+        return [WorkflowStatus.from_json(item) for item in data.get("items") or []]
 
     def get(self, name: str) -> WorkflowStatus:
         """Current status of a workflow."""

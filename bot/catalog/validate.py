@@ -192,10 +192,6 @@ class DatasetDocs:
 # Reading files
 
 
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
 def read_text(path: Path, rel: str, dataset: str | None = None) -> tuple[str | None, list[Problem]]:
     """UTF-8 text of a file, or a Problem (missing, unreadable, not UTF-8 with its line)."""
     try:

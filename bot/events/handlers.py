@@ -703,3 +703,32 @@ def on_issues(ev: IssuesEvent, ctx: BotContext) -> Outcome:
     if new_body != ev.body:
         gh.edit_issue(ev.number, body=new_body)
     return Outcome("issues", f"dataset issue #{ev.number}: {'ready' if req.ok else f'{len(req.problems)} problem(s)'}")
+
+
+# ---------------------------------------------------------------------- Argo exit handler
+
+ARGO_STATES = {"Succeeded": "success", "Failed": "failure", "Error": "error"}
+
+
+def report_run(
+    settings: Settings,
+    repository: str,
+    *,
+    sha: str,
+    pr: int | None,
+    dataset: str,
+    state: str,
+    body: str,
+    url: str | None,
+    gh: GitHub | None = None,
+) -> None:
+    """Final word of an Argo workflow (its ``onExit`` step): commit status, and a PR comment.
+
+    The status context is the one the merge handler set at submission
+    (``catalog-bot/publish/<dataset>``), so the submission's provisional
+    state is replaced by the real outcome; the comment is sticky per dataset.
+    """
+    gh = gh or GitHub.connect(settings, repository)
+    gh.set_status(sha, ARGO_STATES.get(state, "error"), f"{STATUS_PREFIX}/{dataset}", f"{state} (Argo)", url or None)
+    if pr is not None:
+        gh.upsert_comment(pr, f"<!-- catalog-bot:argo:{dataset} -->", mask(body))

@@ -220,6 +220,21 @@ class ArgoPublisher:
             )
         return [Run(r.dataset, r.run_id, r.url, r.status.lower() or "submitted", "argo") for r in runs]
 
+    def cancel(self, dataset: str, env: str) -> list[Run]:
+        """Stop the running publishes of ``dataset`` (found by the workflow label the submitter sets)."""
+        from bot.catalog.layout import Catalog
+        from bot.pipeline import argo_submit
+        from bot.pipeline.argo_render import LABEL_PREFIX
+
+        catalog = Catalog.open(self.repo_dir)
+        client = argo_submit.client_for(catalog, env, self.settings)
+        ui = catalog.config.environment(env).argo.ui_url
+        stopped = []
+        for wf in client.list_workflows({f"{LABEL_PREFIX}/dataset": dataset}):
+            done = client.stop(wf.name, message=f"cancelled by /catalog cancel {dataset}")
+            stopped.append(Run(dataset, done.name, client.ui_link(done.name, ui), "cancelled", "argo"))
+        return stopped
+
 
 def publisher_for(
     engine: str, repo_dir: Path, settings: Settings, *, run_url: str = "", repository: str = ""
