@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bot.adapters import schema_fetch
 from bot.errors import EXIT_USAGE, BotError
 from bot.logging import mask, register_env_secrets
 
@@ -51,6 +52,7 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit 0 clean, 1 catalog problems, 2 usage/internal error."""
     register_env_secrets()
+    schema_fetch.install()
     try:
         result = app(args=argv, standalone_mode=False)
     except BotError as exc:

@@ -270,6 +270,7 @@ class Settings(_Model):
     """
 
     schemas_dir: Path | None = None
+    schema_fetch: bool = True
     cache_dir: Path = Path.home() / ".cache" / "catalog-bot"
     jsonnet_engine: str = "auto"
     github_token: SecretStr | None = None
@@ -292,6 +293,7 @@ class Settings(_Model):
 
         return cls(
             schemas_dir=Path(env["CATALOG_BOT_SCHEMAS"]) if env.get("CATALOG_BOT_SCHEMAS") else None,
+            schema_fetch=env.get("CATALOG_BOT_SCHEMA_FETCH", "1").lower() not in ("0", "false", "no", "off"),
             cache_dir=Path(env.get("CATALOG_BOT_CACHE") or Path.home() / ".cache" / "catalog-bot"),
             jsonnet_engine=env.get("CATALOG_BOT_JSONNET_ENGINE", "auto"),
             github_token=secret("GITHUB_TOKEN") or secret("CATALOG_BOT_TOKEN"),

@@ -28,6 +28,7 @@ def _schemas_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     """Every test resolves schemas offline from the shared mirror, with a private cache."""
     monkeypatch.setenv("CATALOG_BOT_SCHEMAS", str(SCHEMAS))
     monkeypatch.setenv("CATALOG_BOT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("CATALOG_BOT_SCHEMA_FETCH", "0")  # offline: the mirror only (a test turns it on)
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME"):
         monkeypatch.delenv(name, raising=False)
 

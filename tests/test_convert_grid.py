@@ -155,7 +155,13 @@ def test_direct_chunk_path_handles_unwritten_chunks_and_big_endian(tmp_path: Pat
         nc.createVariable("lat", "f8", ("lat",))[:] = np.linspace(-20, -10, 30)
         nc.createVariable("lon", "f8", ("lon",))[:] = np.linspace(140, 150, 40)
         v = nc.createVariable(
-            "sst", "f4", ("time", "lat", "lon"), zlib=True, shuffle=True, chunksizes=(2, 30, 40), endian="big",
+            "sst",
+            np.dtype(">f4"),
+            ("time", "lat", "lon"),
+            zlib=True,
+            shuffle=True,
+            chunksizes=(2, 30, 40),
+            endian="big",
             fill_value=np.float32(-999),
         )
         v.units = "degC"

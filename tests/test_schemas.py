@@ -69,7 +69,7 @@ def test_unknown_extension_is_schema_not_found_naming_url_and_derived_path(regis
         registry.get(url)
     err = info.value
     assert url in err.message
-    assert "offline" in err.message
+    assert "not in the mirror or the cache" in err.message
     assert "stac-extensions/made-up/v9.9.9/json-schema/schema.json" in (err.hint or "")
 
 

@@ -162,6 +162,53 @@ def _load_text(path: Path, text: str) -> Any:
     return json.loads(text)
 
 
+# Hosts whose schemas may be downloaded into the cache (never arbitrary URLs from a PR).
+FETCH_HOSTS = frozenset(
+    {
+        "schemas.stacspec.org",
+        "stac-extensions.github.io",
+        "datapackage.org",
+        "specs.frictionlessdata.io",
+        "geojson.org",
+        "proj.org",
+        "raw.githubusercontent.com",
+    }
+)
+Fetcher = Callable[[str], bytes]
+_FETCHER: Fetcher | None = None
+
+
+def set_fetcher(fetcher: Fetcher | None) -> None:
+    """Install the download function (an adapter's; this module does no network I/O itself)."""
+    global _FETCHER
+    _FETCHER = fetcher
+
+
+def schema_errors(validator: Any, doc: Any) -> list[Any]:
+    """``validator.iter_errors(doc)`` as a list; an unresolvable ``$ref`` becomes :class:`SchemaNotFound`.
+
+    Why: ``referencing`` reports a missing schema as ``Unresolvable`` deep in
+    validation; users need the URL and where to put the file instead.
+    """
+    from referencing.exceptions import Unresolvable
+
+    try:
+        return list(validator.iter_errors(doc))
+    except Unresolvable as exc:
+        ref = getattr(exc, "ref", None) or getattr(getattr(exc, "_wrapped", None), "ref", None) or str(exc)
+        seen: BaseException | None = exc
+        for _ in range(8):  # walk the wrapper chain down to our own SchemaNotFound
+            if seen is None or isinstance(seen, SchemaNotFound):
+                break
+            seen = getattr(seen, "_wrapped", None) or seen.__cause__ or seen.__context__
+        if isinstance(seen, SchemaNotFound):
+            raise seen from None
+        raise SchemaNotFound(
+            f"schema {ref} (referenced while validating) is not available",
+            hint=f"add it to the mirror ({ENV_HINT}) or allow downloads (CATALOG_BOT_SCHEMA_FETCH=1)",
+        ) from None
+
+
 class SchemaRegistry:
     """Resolve schemas by canonical URL, offline, and hand out cached validators.
 
@@ -171,9 +218,13 @@ class SchemaRegistry:
     ``jsonschema``) resolve.
     """
 
-    def __init__(self, mirror_dir: Path | None = None, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, mirror_dir: Path | None = None, cache_dir: Path | None = None, fetcher: Fetcher | None = None
+    ) -> None:
         self.mirror_dir = Path(mirror_dir) if mirror_dir else None
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.fetcher = fetcher
+        self._fetch_errors: dict[str, str] = {}
         self._contents: dict[str, Any] = {}
         self._validators: dict[str, Validator] = {}
         self._lock = threading.Lock()
@@ -183,7 +234,8 @@ class SchemaRegistry:
     def from_settings(cls, settings: Any) -> SchemaRegistry:
         """Registry for :class:`bot.config.Settings` (mirror from env, cache under the cache dir)."""
         cache = Path(settings.cache_dir) / "schemas" if settings.cache_dir else None
-        return cls(settings.schemas_dir, cache)
+        fetcher = _FETCHER if getattr(settings, "schema_fetch", False) else None
+        return cls(settings.schemas_dir, cache, fetcher)
 
     # Lookup -----------------------------------------------------------------
 
@@ -223,7 +275,9 @@ class SchemaRegistry:
             hint = f"set {ENV_HINT} to a schema mirror folder containing {rel}"
         else:
             hint = f"no mirror rule for this host: run `catalog-bot schemas add {url} FILE` with a copy of the schema"
-        return SchemaNotFound(f"schema {url} is not available offline (the bot never downloads schemas)", hint=hint)
+        failed = self._fetch_errors.get(normalize_url(url))
+        how = f"download failed: {failed}" if failed else "downloads are off or the host is not a schema host"
+        return SchemaNotFound(f"schema {url} is not in the mirror or the cache ({how})", hint=hint)
 
     def get(self, url: str) -> Any:
         """The parsed schema document for ``url`` (raises :class:`SchemaNotFound`)."""
@@ -244,7 +298,32 @@ class SchemaRegistry:
                     ) from None
                 self._contents[key] = contents
                 return contents
+        fetched = self._fetch(key)
+        if fetched is not None:
+            self._contents[key] = fetched
+            return fetched
         raise self._not_found(url)
+
+    def _fetch(self, key: str) -> Any | None:
+        """Download a schema from a known schema host into the cache (once), if a fetcher is set."""
+        from urllib.parse import urlsplit
+
+        target = self.cache_path(key)
+        if self.fetcher is None or target is None or urlsplit(key).hostname not in FETCH_HOSTS:
+            return None
+        if key in self._fetch_errors:
+            return None
+        try:
+            data = self.fetcher(key)
+            contents = _load_text(target, data.decode("utf-8"))
+        except Exception as exc:  # any download/parse failure means "not available"
+            self._fetch_errors[key] = f"{type(exc).__name__}: {exc}"[:200]
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        return contents
 
     def has(self, url: str) -> bool:
         """Whether ``url`` resolves offline."""

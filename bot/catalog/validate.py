@@ -60,7 +60,7 @@ from bot.catalog.layout import (
     load_pipeline,
 )
 from bot.catalog.locate import json_line, jsonnet_line, make_pointer
-from bot.catalog.schemas import STAC_VERSIONS, SchemaRegistry, stac_core_url
+from bot.catalog.schemas import STAC_VERSIONS, SchemaRegistry, schema_errors, stac_core_url
 from bot.errors import CatalogError, Problem, SchemaNotFound, Severity
 
 PROFILE_DATAPACKAGE = "catalog-datapackage.json"
@@ -357,7 +357,7 @@ def schema_problems(
     ``schema-not-found`` problem naming the URL.
     """
     try:
-        errors = list(validator.iter_errors(doc))
+        errors = schema_errors(validator, doc)
     except Unresolvable as exc:
         ref = getattr(exc, "ref", None) or str(exc)
         return [

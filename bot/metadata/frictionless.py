@@ -23,6 +23,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from bot.catalog.schemas import schema_errors
 from bot.errors import Problem, SchemaChanged
 
 Kind = Literal["tabular", "gridded"]
@@ -222,7 +223,7 @@ def _profile_problems(
         cls = validator_for(profile, default=jsonschema.Draft202012Validator)
         validator = cls(profile)
     problems = []
-    for error in sorted(validator.iter_errors(descriptor), key=lambda e: list(e.absolute_path)):
+    for error in sorted(schema_errors(validator, descriptor), key=lambda e: list(e.absolute_path)):
         pointer = "/" + "/".join(str(p) for p in error.absolute_path)
         problems.append(
             Problem(

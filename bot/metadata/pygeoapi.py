@@ -39,6 +39,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 
+from bot.catalog.schemas import schema_errors
 from bot.config import load_yaml
 from bot.errors import CatalogError, ConfigError, Problem, SchemaNotFound, ValidationFailed
 from bot.stac.build import dataset_bbox, dataset_time_range
@@ -163,7 +164,7 @@ def validate_resource(
     doc = _jsonable(resource)
     part = "resource" if doc.get("type") in {"collection", "stac-collection"} else "any-resource"
     validator = _validator(str(path), path.stat().st_mtime, part)
-    problems = _problems(list(validator.iter_errors(doc)), file, prefix=prefix, dataset=dataset)
+    problems = _problems(schema_errors(validator, doc), file, prefix=prefix, dataset=dataset)
     for i, provider in enumerate(resource.get("providers") or []):
         if not isinstance(provider, Mapping):
             continue
@@ -213,7 +214,7 @@ def validate_config(
     """
     path = Path(schema_path)
     validator = _validator(str(path), path.stat().st_mtime, "config")
-    problems = _problems(list(validator.iter_errors(_jsonable(config))), file)
+    problems = _problems(schema_errors(validator, _jsonable(config)), file)
     for rid, resource in (config.get("resources") or {}).items():
         if not isinstance(resource, Mapping):
             continue

@@ -500,18 +500,11 @@ def _href(ctx: StepContext, key: str, item_dir: Path | None) -> str:
 
 
 def validate_stac(ctx: StepContext, doc: Mapping[str, Any], kind: str, file: str) -> list[Problem]:
-    """Validate a STAC document against its core schema and its extensions, offline."""
-    from bot.catalog.schemas import stac_core_url
+    """Validate a STAC document offline: the same validators as ``catalog-bot validate``."""
+    from bot.catalog.validate import validate_catalog, validate_collection, validate_item
 
-    registry = ctx.run.registry()
-    urls = [stac_core_url(str(doc.get("stac_version", "1.1.0")), kind), *(doc.get("stac_extensions") or [])]
-    problems = []
-    for url in urls:
-        validator = registry.validator(url)
-        for error in validator.iter_errors(doc):
-            pointer = "/" + "/".join(str(p) for p in error.absolute_path)
-            problems.append(Problem(code="stac", message=f"{url}: {error.message}", file=file, pointer=pointer))
-    return problems
+    validator = {"item": validate_item, "collection": validate_collection, "catalog": validate_catalog}[kind]
+    return validator(doc, ctx.run.registry(), file=file, dataset=ctx.id)
 
 
 def generate_stac_item(ctx: StepContext) -> StepResult:

@@ -1,0 +1,34 @@
+"""Download schemas by canonical URL into the local cache (the registry stays offline-first).
+
+Why an adapter: :mod:`bot.catalog.schemas` is pure and never does network
+I/O; it only calls the function installed here.  Only known schema hosts are
+fetched (see ``FETCH_HOSTS``), with a size limit and a timeout, so a pull
+request cannot make the bot fetch arbitrary URLs.  ``CATALOG_BOT_SCHEMA_FETCH=0``
+turns downloads off (air-gapped runners, tests).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.catalog.schemas import set_fetcher
+
+MAX_SCHEMA_BYTES = 2 * 1024 * 1024
+
+
+def fetch_schema(url: str, *, client: httpx.Client | None = None, timeout: float = 10.0) -> bytes:
+    """GET one schema document (raises on HTTP errors, oversize bodies and timeouts)."""
+    http = client or httpx.Client(timeout=timeout, follow_redirects=True)
+    with http.stream("GET", url) as response:
+        response.raise_for_status()
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_SCHEMA_BYTES:
+                raise ValueError(f"schema larger than {MAX_SCHEMA_BYTES} bytes")
+        return body
+
+
+def install() -> None:
+    """Make :class:`~bot.catalog.schemas.SchemaRegistry` download missing schemas into its cache."""
+    set_fetcher(fetch_schema)
