@@ -196,11 +196,12 @@ lib.collection(
     summaries: {{
       platform: [text.slug('{words[0].title()} Buoy {i}')],
       'synthetic:stats': stats([{i}, {i * 3 % 17}, {i % 11}] + [k * {scale!r} for k in std.range(0, 3)]),
-      'synthetic:format': std.format('%.3f|%5d|%-4s|%x', [{scale!r} * {i}, {i}, 'ab', {i}]),
-      'synthetic:manifest': std.manifestJsonEx({{ b: [1, 2], a: {{ c: null }} }}, '  '),
-      'synthetic:unicode': std.length('{rng.choice(UNICODE)}'),
-      'synthetic:quote': text.quote,
-      'synthetic:env': lib.env.name,
+      // STAC summaries are lists (or ranges): wrap the engine-exercising values
+      'synthetic:format': [std.format('%.3f|%5d|%-4s|%x', [{scale!r} * {i}, {i}, 'ab', {i}])],
+      'synthetic:manifest': [std.manifestJsonEx({{ b: [1, 2], a: {{ c: null }} }}, '  ')],
+      'synthetic:unicode': [std.length('{rng.choice(UNICODE)}')],
+      'synthetic:quote': [text.quote],
+      'synthetic:env': [lib.env.name],
     }},
   }},
 )

@@ -271,6 +271,8 @@ class Settings(_Model):
 
     schemas_dir: Path | None = None
     schema_fetch: bool = True
+    commit: str | None = None
+    run_id: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "catalog-bot"
     jsonnet_engine: str = "auto"
     github_token: SecretStr | None = None
@@ -293,6 +295,8 @@ class Settings(_Model):
 
         return cls(
             schemas_dir=Path(env["CATALOG_BOT_SCHEMAS"]) if env.get("CATALOG_BOT_SCHEMAS") else None,
+            commit=env.get("CATALOG_BOT_COMMIT") or env.get("GITHUB_SHA"),
+            run_id=env.get("CATALOG_BOT_RUN_ID") or env.get("GITHUB_RUN_ID"),
             schema_fetch=env.get("CATALOG_BOT_SCHEMA_FETCH", "1").lower() not in ("0", "false", "no", "off"),
             cache_dir=Path(env.get("CATALOG_BOT_CACHE") or Path.home() / ".cache" / "catalog-bot"),
             jsonnet_engine=env.get("CATALOG_BOT_JSONNET_ENGINE", "auto"),
@@ -305,6 +309,10 @@ class Settings(_Model):
             argo_server=env.get("ARGO_SERVER"),
             slack_webhook_url=secret("CATALOG_BOT_SLACK_WEBHOOK"),
         )
+
+    def provenance(self) -> dict[str, str]:
+        """Catalog commit and run id of this run (recorded in STAC items), when known."""
+        return {k: v for k, v in (("commit", self.commit), ("run_id", self.run_id)) if v}
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for masking outputs."""

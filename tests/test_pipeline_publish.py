@@ -312,3 +312,17 @@ def test_cli_summary_and_no_change_message(example_catalog: Path, tmp_path: Path
     out = capsys.readouterr().out
     assert "nothing changed: all 2 datasets are up to date, no step ran" in out
     assert "unchanged" in out and rows in out  # the summary still shows the recorded facts
+
+
+def test_items_record_the_catalog_commit_and_run_id(
+    example_catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CATALOG_BOT_COMMIT", "c0ffee" * 6 + "abcd")
+    monkeypatch.setenv("CATALOG_BOT_RUN_ID", "publish-reef-x1y2z")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["publish", "--catalog", str(example_catalog), "--output", str(out), "reef-temperature"])
+    assert info.value.code == 0
+    item = json.loads(next((out / "stac").rglob("reef-temperature/reef-temperature.json")).read_text())
+    assert item["properties"]["catalog_bot:commit"] == "c0ffee" * 6 + "abcd"
+    assert item["properties"]["catalog_bot:run_id"] == "publish-reef-x1y2z"

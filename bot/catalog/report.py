@@ -357,7 +357,10 @@ class Report:
         commands = self.next_commands()
         if commands:
             if self.errors:
-                text = "**Next:** fix the errors above and push; the check runs again. After merge, publish with:"
+                text = (
+                    "**Next:** fix the errors above and push; the check runs again. Once it is clean, merging "
+                    "publishes the datasets listed below; to re-publish one later from the default branch:"
+                )
             else:
                 text = (
                     "**Next:** merging publishes these datasets. To (re-)publish them from the default branch, "

@@ -208,7 +208,9 @@ def register(app: typer.Typer) -> None:
                 return
             _submit_argo(cat, selected, env_name, settings, sha)
             return
-        run = RunContext(cat, env_name, env_cfg, resolve_output(cat, env_name, output), settings)
+        run = RunContext(
+            cat, env_name, env_cfg, resolve_output(cat, env_name, output), settings, provenance=settings.provenance()
+        )
         if dry_run:
             table = Table(title=f"plan ({env_name} -> {run.output})", title_justify="left")
             for col in ("dataset", "step", "action", "why"):

@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
         env_name = env or cat.config.default_environment
         env_cfg = cat.config.environment(env_name)
         out = output.resolve() if output is not None else Path(env_cfg.output).resolve()
-        run = RunContext(cat, env_name, env_cfg, out, Settings.from_env())
+        settings = Settings.from_env()
+        run = RunContext(cat, env_name, env_cfg, out, settings, provenance=settings.provenance())
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""
         console.print(escape(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)"))

@@ -170,7 +170,12 @@ class LocalPublisher:
             output = Path(env_cfg.output)
             if not output.is_absolute():
                 output = self.repo_dir / output
-            run = RunContext(catalog=catalog, env_name=env, env=env_cfg, output=output, settings=self.settings)
+            provenance = {**self.settings.provenance(), "commit": sha}
+            if self.run_url:
+                provenance["run_url"] = self.run_url
+            run = RunContext(
+                catalog=catalog, env_name=env, env=env_cfg, output=output, settings=self.settings, provenance=provenance
+            )
             selected = catalog.select(list(datasets))
             report = publish(run, selected, dag=DAGS[workflow])
         runs = []
