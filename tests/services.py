@@ -15,6 +15,7 @@ never pass as "all skipped".
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import sys
@@ -139,6 +140,23 @@ def dev_env(dev_services: DevServices, monkeypatch: pytest.MonkeyPatch) -> DevSe
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return dev_services
+
+
+@pytest.fixture
+def pygeoapi_lock(dev_services: DevServices) -> Iterator[None]:
+    """Exclusive use of the shared pygeoapi (and the example dataset ids) across xdist workers.
+
+    Why: pygeoapi's admin API rewrites one config file and reloads; two
+    writers at once can lose each other's changes, and the e2e tests reset
+    and republish fixed dataset ids.  An ``flock`` works whatever the
+    ``--dist`` mode (the ``xdist_group`` marks only help with ``loadgroup``).
+    """
+    with (dev_services.state_dir / ".tests-pygeoapi.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def unique(prefix: str) -> str:

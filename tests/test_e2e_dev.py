@@ -25,11 +25,16 @@ import yaml
 from bot.adapters.pygeoapi import PygeoapiAdmin
 from bot.adapters.stac_api import StacApi
 from tests.conftest import EXAMPLE, SCHEMAS
-from tests.services import DevServices, dev_env, dev_services  # noqa: F401  (fixtures)
+from tests.services import DevServices, dev_env, dev_services, pygeoapi_lock  # noqa: F401  (fixtures)
 
 # One xdist group with the other pygeoapi tests: pygeoapi's admin API rewrites one
 # config file and reloads, so concurrent writers could lose each other's changes.
-pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.xdist_group("dev-pygeoapi")]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("dev-pygeoapi"),
+    pytest.mark.usefixtures("pygeoapi_lock"),
+]
 
 DATASETS = ("marine-protected-areas", "reef-temperature", "sea-surface-temperature")
 BUCKETS = ("catalog-public", "catalog-limited")
@@ -110,14 +115,12 @@ def dead_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def published(dev_services, tmp_path_factory) -> dict[str, Any]:  # noqa: F811
-    """The example catalog published once to dev, then published a second time."""
+def publish_twice(dev_services: DevServices, work: Path) -> dict[str, Any]:  # noqa: F811
+    """The example catalog published once to dev (state recorded), then published a second time."""
     with pytest.MonkeyPatch.context() as mp:
         for key, value in dev_services.env.items():
             mp.setenv(key, value)
         reset(dev_services)
-        work = tmp_path_factory.mktemp("e2e-publish")
         first = cli(["publish", "--catalog", str(EXAMPLE), "--env", "dev", "--all"], cwd=work)
         objects_1 = {b: all_objects(dev_services, b) for b in BUCKETS}
         stac = StacApi(dev_services.stac_url)
@@ -134,14 +137,14 @@ def published(dev_services, tmp_path_factory) -> dict[str, Any]:  # noqa: F811
         }
 
 
-def test_publish_succeeds(published) -> None:
+def check_publish_succeeds(published) -> None:
     first = published["first"]
     assert first.returncode == 0, first.stdout + first.stderr
     for ds in DATASETS:
         assert ds in first.stdout
 
 
-def test_objects_land_in_the_public_bucket(published) -> None:
+def check_objects_land_in_the_public_bucket(published) -> None:
     public = published["objects_1"]["catalog-public"]
     for ds in DATASETS:
         assert f"{ds}/datapackage.json" in public
@@ -150,7 +153,7 @@ def test_objects_land_in_the_public_bucket(published) -> None:
     assert not any(k.split("/")[0] in DATASETS for k in published["objects_1"]["catalog-limited"])
 
 
-def test_pystac_client_finds_items_by_bbox_and_datetime(published, dev_services) -> None:  # noqa: F811
+def check_pystac_client_finds_items_by_bbox_and_datetime(published, dev_services) -> None:  # noqa: F811
     from pystac_client import Client
 
     client = Client.open(dev_services.stac_url)
@@ -176,7 +179,7 @@ def test_pystac_client_finds_items_by_bbox_and_datetime(published, dev_services)
         assert not list(client.search(collections=[ds], datetime="1900-01-01/1900-12-31").items())
 
 
-def test_stac_assets_point_at_existing_objects(published, dev_services) -> None:  # noqa: F811
+def check_stac_assets_point_at_existing_objects(published, dev_services) -> None:  # noqa: F811
     for ds in DATASETS:
         item = published["items_1"][ds][0]
         for name in ("datapackage", "schema"):
@@ -189,7 +192,7 @@ def test_stac_assets_point_at_existing_objects(published, dev_services) -> None:
         assert key in objects or any(k.startswith(key + "/") for k in objects)
 
 
-def test_ogc_features_serve_the_rows(published, dev_services) -> None:  # noqa: F811
+def check_ogc_features_serve_the_rows(published, dev_services) -> None:  # noqa: F811
     rows = sum(1 for _ in (EXAMPLE / "datasets/reef-temperature/data/reef-temperature.csv").open()) - 1
     url = f"{dev_services.pygeoapi_url}/collections/reef-temperature/items"
     # one page holds them all (pygeoapi's numberMatched is unreliable with small limits for Parquet)
@@ -207,7 +210,7 @@ def test_ogc_features_serve_the_rows(published, dev_services) -> None:  # noqa: 
     assert {f["geometry"]["type"] for f in mpa["features"]} <= {"Polygon", "MultiPolygon"}
 
 
-def test_zarr_dataset_answers_as_a_coverage(published, dev_services) -> None:  # noqa: F811
+def check_zarr_dataset_answers_as_a_coverage(published, dev_services) -> None:  # noqa: F811
     url = f"{dev_services.pygeoapi_url}/collections/sea-surface-temperature/coverage"
     response = httpx.get(url, params={"f": "json", "bbox": "145,-20,147,-18"}, timeout=120)
     assert response.status_code == 200, response.text[:300]
@@ -216,7 +219,7 @@ def test_zarr_dataset_answers_as_a_coverage(published, dev_services) -> None:  #
     assert "sst" in coverage["ranges"]
 
 
-def test_published_datapackage_downloads_and_validates(published, dev_services, tmp_path) -> None:  # noqa: F811
+def check_published_datapackage_downloads_and_validates(published, dev_services, tmp_path) -> None:  # noqa: F811
     from bot.catalog.schemas import SchemaRegistry
     from bot.errors import Severity
     from bot.metadata.frictionless import validate_datapackage
@@ -238,7 +241,7 @@ def test_published_datapackage_downloads_and_validates(published, dev_services, 
         assert [p.format() for p in problems if p.severity is Severity.ERROR] == []
 
 
-def test_second_publish_changes_nothing(published, dev_services) -> None:  # noqa: F811
+def check_second_publish_changes_nothing(published, dev_services) -> None:  # noqa: F811
     second = published["second"]
     assert second.returncode == 0, second.stdout + second.stderr
     assert {b: all_objects(dev_services, b) for b in BUCKETS} == published["objects_1"]  # same keys, same ETags
@@ -248,6 +251,19 @@ def test_second_publish_changes_nothing(published, dev_services) -> None:  # noq
     resources = PygeoapiAdmin(dev_services.pygeoapi_url).resource_ids()
     assert resources == published["resources_1"]
     assert all(resources.count(ds) == 1 for ds in DATASETS)
+
+
+def test_publish_example_catalog_to_dev(dev_services, tmp_path: Path) -> None:  # noqa: F811
+    """One test (under the pygeoapi lock) so that no other worker resets the datasets between the checks."""
+    published = publish_twice(dev_services, tmp_path)
+    check_publish_succeeds(published)
+    check_objects_land_in_the_public_bucket(published)
+    check_pystac_client_finds_items_by_bbox_and_datetime(published, dev_services)
+    check_stac_assets_point_at_existing_objects(published, dev_services)
+    check_ogc_features_serve_the_rows(published, dev_services)
+    check_zarr_dataset_answers_as_a_coverage(published, dev_services)
+    check_published_datapackage_downloads_and_validates(published, dev_services, tmp_path)
+    check_second_publish_changes_nothing(published, dev_services)
 
 
 # --------------------------------------------------------------------------- faults

@@ -10,10 +10,10 @@ import pytest
 
 from bot.adapters.pygeoapi import PygeoapiAdmin
 from bot.errors import ServiceError
-from tests.services import dev_services, unique  # noqa: F401  (fixture)
+from tests.services import dev_services, pygeoapi_lock, unique  # noqa: F401  (fixtures)
 
 # Serialised with the e2e tests (run pytest with --dist loadgroup): one pygeoapi config, reloaded per write.
-pytestmark = [pytest.mark.services, pytest.mark.xdist_group("dev-pygeoapi")]
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("dev-pygeoapi"), pytest.mark.usefixtures("pygeoapi_lock")]
 
 
 def geojson_resource(path: Path, title: str) -> dict:

@@ -282,3 +282,36 @@ def test_example_dev_environment_points_at_loopback_by_default() -> None:
     assert dev.object_store.kind == "s3" and dev.stac.kind == "api" and dev.pygeoapi.kind == "api"
     for url in (dev.object_store.endpoint_url, dev.stac.url, dev.pygeoapi.url):
         assert url and url.startswith("http://127.0.0.1:")
+
+
+# --------------------------------------------------------------------------- targets by environment kind
+
+
+def test_targets_follow_the_environment_kinds(tmp_path: Path) -> None:
+    from bot.adapters.objectstore import LocalObjectStore
+    from bot.adapters.pygeoapi import PygeoapiAdmin
+    from bot.adapters.targets import make_targets
+    from bot.config import EnvironmentConfig
+
+    local = make_targets(EnvironmentConfig(), output=tmp_path)
+    assert isinstance(local.store("public"), LocalObjectStore) and local.stac is None and local.pygeoapi is None
+    assert local.store("limited").root == (tmp_path / "data" / "catalog-limited").resolve()
+    api = EnvironmentConfig.model_validate(
+        {
+            "stac": {"kind": "api", "url": "http://127.0.0.1:9/stac"},
+            "pygeoapi": {"kind": "api", "url": "http://127.0.0.1:9"},
+        }
+    )
+    targets = make_targets(api, output=tmp_path)
+    assert isinstance(targets.stac, StacApi) and targets.stac.base_url == "http://127.0.0.1:9/stac"
+    assert isinstance(targets.pygeoapi, PygeoapiAdmin)
+    assert make_targets(api, output=tmp_path).stac is targets.stac  # one client (connection pool) per URL
+
+
+def test_api_kind_without_url_is_a_config_error(tmp_path: Path) -> None:
+    from bot.adapters.targets import make_targets
+    from bot.config import EnvironmentConfig
+
+    env = EnvironmentConfig.model_validate({"stac": {"kind": "api"}})
+    with pytest.raises(ConfigError, match=r"stac\.url"):
+        make_targets(env, output=tmp_path)

@@ -18,7 +18,7 @@ from bot.pipeline.argo_render import render_all, to_yaml
 from bot.pipeline.argo_submit import client_for, failure_report
 
 argo_app = typer.Typer(help="Argo Workflows: render manifests, lint them, follow and stop runs.", no_args_is_help=True)
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def print_status(status: WorkflowStatus, link: str | None = None) -> None:

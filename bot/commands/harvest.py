@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.errors import EXIT_PROBLEMS, UsageError
 from bot.pipeline.harvest import create_dataset_issues, harvest_all, propose_updates
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def _ids(new: str | None, new_file: Path | None) -> list[str]:

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a new catalog: catalog-bot.yaml, lib/, profiles/, workflows, issue form."""
         written = init_catalog(directory, with_examples=example, force=force, action=action)
-        console = Console()
+        console = Console(soft_wrap=True)
         console.print(f"created catalog in {directory} ({len(written)} files)")
         if not action:
             console.print(
