@@ -22,5 +22,8 @@ if [ -f scripts/dev_services.py ] && [ "${CATALOG_BOT_SKIP_SERVICES:-}" != "1" ]
   trap 'python scripts/dev_services.py down || true' EXIT
 fi
 
+echo "== pycsw (the harvester tests' CSW server, in its own virtual environment)"
+python -m tests.csw_server --install
+
 echo "== pytest"
 python -m pytest -n 2 -q "$@"

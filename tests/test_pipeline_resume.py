@@ -62,7 +62,7 @@ def test_environment_change_invalidates_everything(example_catalog: Path, tmp_pa
     assert len(fps) == 3
 
 
-def test_harvest_steps_are_placeholders(example_catalog: Path, tmp_path: Path) -> None:
+def test_harvest_steps_without_a_source_or_a_harvest(example_catalog: Path, tmp_path: Path) -> None:
     run = _run(example_catalog, tmp_path / "out")
     ds = run.catalog.dataset(DS)
     step = run_single_step(run, ds, "harvest-metadata")
@@ -70,7 +70,8 @@ def test_harvest_steps_are_placeholders(example_catalog: Path, tmp_path: Path) -
     from bot.pipeline.executor import make_step_context
 
     ctx = make_step_context(run, ds)
-    with pytest.raises(BotError, match="not available in this build"):
+    # propose-update reads what harvest-metadata recorded; without it, a clear error says which step to run
+    with pytest.raises(BotError, match="run step 'harvest-metadata' first"):
         HARVEST.step("propose-update").load()(ctx)
 
 

@@ -78,7 +78,7 @@ def test_files_mode_json_lines_and_exit_1(
     assert [x["ok"] for x in lines] == [True, True, False, True]
     assert lines[2]["line"] == 4 and lines[2]["column"] == 1 and "error" in lines[2]
     good = lines[0]["result"]
-    assert good["summaries"]["synthetic:env"] == "ci"
+    assert good["summaries"]["synthetic:env"] == ["ci"]
     assert any(link["href"].startswith("https://data.example.org/") for link in good["links"])
 
 

@@ -203,6 +203,19 @@ def on_pull_request(ev: PullRequestEvent, ctx: BotContext) -> Outcome:
     return Outcome("pull_request", f"check of #{ev.number}: {prr.title}", details={"conclusion": prr.conclusion})
 
 
+def _check_run(gh: GitHub, prr: PrReport, details_url: str | None) -> Any:
+    """The check run of a PR report (annotations batched by the adapter)."""
+    return gh.create_check_run(
+        name=CHECK_NAME,
+        head_sha=prr.head_sha,
+        conclusion=prr.conclusion,
+        title=prr.title,
+        summary=_ANY_MARKER.sub("", prr.bodies[0]).strip(),
+        annotations=[a.model_dump(exclude_none=True) for a in prr.annotations],
+        details_url=details_url,
+    )
+
+
 def post_pr_report(ctx: BotContext, prr: PrReport) -> dict[str, Any]:
     """One sticky comment (edited in place) + one check run with batched annotations."""
     gh = ctx.github()
@@ -215,15 +228,7 @@ def post_pr_report(ctx: BotContext, prr: PrReport) -> dict[str, Any]:
             + f"the full report ({len(prr.bodies)} parts) is in the {where}.\n"
         )
     comment = gh.upsert_comment(prr.pr, CHECK_MARKER, body)
-    gh.create_check_run(
-        name=CHECK_NAME,
-        head_sha=prr.head_sha,
-        conclusion=prr.conclusion,
-        title=prr.title,
-        summary=_ANY_MARKER.sub("", prr.bodies[0]).strip(),
-        annotations=[a.model_dump(exclude_none=True) for a in prr.annotations],
-        details_url=ctx.run_url or comment.get("html_url"),
-    )
+    _check_run(gh, prr, ctx.run_url or comment.get("html_url"))
     return comment
 
 
@@ -259,15 +264,7 @@ def on_workflow_run(ev: WorkflowRunEvent, ctx: BotContext) -> Outcome:
     pr = gh.get_pull(prr.pr)
     if pr["head"]["sha"] != ev.head_sha:
         # The PR moved on (or the number is forged): annotate the commit only, never another PR's thread.
-        gh.create_check_run(
-            name=CHECK_NAME,
-            head_sha=prr.head_sha,
-            conclusion=prr.conclusion,
-            title=prr.title,
-            summary=_ANY_MARKER.sub("", prr.bodies[0]).strip(),
-            annotations=[a.model_dump(exclude_none=True) for a in prr.annotations],
-            details_url=link or None,
-        )
+        _check_run(gh, prr, link or None)
         return Outcome(
             "workflow_run", f"PR #{prr.pr} head is no longer {ev.head_sha[:7]}: check run only, comment skipped"
         )
