@@ -323,3 +323,24 @@ def test_usage_errors_not_a_catalog_and_unknown_dataset(catalog_repo: Path, tmp_
     commit(catalog_repo, "docs")
     with pytest.raises(UsageError, match="is not a catalog"):
         run_check(catalog_repo / "docs", "main", "HEAD", settings())
+
+
+def test_two_datasets_claiming_one_id(catalog_repo: Path) -> None:
+    """A new dataset whose collection and datapackage claim an existing dataset's id."""
+    import shutil
+
+    from bot.catalog.check import run_check
+    from tests.conftest import git
+
+    shutil.copytree(catalog_repo / "datasets" / "reef-temperature", catalog_repo / "datasets" / "reef-temperature-copy")
+    git(catalog_repo, "checkout", "-qb", "copy")
+    git(catalog_repo, "add", "-A")
+    git(catalog_repo, "commit", "-qm", "copy a dataset without changing its id")
+    report = run_check(catalog_repo, "main", "HEAD")
+    dup = [p for p in report.all_problems() if p.code == "duplicate-id"]
+    assert {p.file for p in dup} == {
+        "datasets/reef-temperature-copy/collection.jsonnet",
+        "datasets/reef-temperature-copy/datapackage.json",
+    }
+    assert all("datasets/reef-temperature/" in p.message and p.dataset == "reef-temperature-copy" for p in dup)
+    assert report.exit_code == 1

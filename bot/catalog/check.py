@@ -265,7 +265,9 @@ def run_check(
         renames = _renames(scope, base_tree, head_tree, ids)
         renamed_old = set(renames.values())
         base_ctx = _RenderContext(base_tree, env, registry, settings.jsonnet_engine, validate=False)
-        head_ctx = _RenderContext(head_tree, env, registry, settings.jsonnet_engine, validate=True)
+        head_ctx = _RenderContext(
+            head_tree, env, registry, settings.jsonnet_engine, validate=True, known_ids=_all_ids(repo, head_sha)
+        )
         todo = [d for d in ids if d not in renamed_old]
         for i, ds in enumerate(todo):
             if progress:
@@ -472,8 +474,11 @@ class _RenderContext:
     they become notes.
     """
 
-    def __init__(self, tree: _Tree, env: str, registry: Any, engine: str, *, validate: bool) -> None:
+    def __init__(
+        self, tree: _Tree, env: str, registry: Any, engine: str, *, validate: bool, known_ids: set[str] | None = None
+    ) -> None:
         self.tree = tree
+        self.known_ids = known_ids
         self.env = env
         self.registry = registry
         self.engine = engine
@@ -509,7 +514,9 @@ class _RenderContext:
         if self.validate:
             from bot.catalog.validate import load_and_validate_dataset
 
-            loaded, problems = load_and_validate_dataset(self._catalog, dataset, self._renderer, self.registry)
+            loaded, problems = load_and_validate_dataset(
+                self._catalog, dataset, self._renderer, self.registry, known_ids=self.known_ids
+            )
             for kind in present - {"pipeline"}:
                 docs[kind] = getattr(loaded, kind)
         else:

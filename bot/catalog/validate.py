@@ -34,7 +34,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -1194,8 +1194,13 @@ def load_and_validate_dataset(
     renderer: RendererLike,
     registry: SchemaRegistry,
     profiles: Profiles | None = None,
+    known_ids: Collection[str] | None = None,
 ) -> tuple[DatasetDocs, list[Problem]]:
     """Read, render and validate one dataset; broken inputs become Problems, not exceptions.
+
+    ``known_ids``: every dataset id of the catalog (default: the folders under
+    ``catalog.root``); ``check`` passes the ids at the head revision because
+    its tree holds only the touched datasets.
 
     Used by ``catalog-bot validate`` and by ``check`` (which also needs the
     loaded :class:`DatasetDocs` to diff them).
@@ -1282,7 +1287,37 @@ def load_and_validate_dataset(
                 )
 
     problems += validate_dataset(ds, docs, registry, profiles)
+    problems += duplicate_id_problems(docs, catalog.ids() if known_ids is None else known_ids)
     return docs, problems
+
+
+def duplicate_id_problems(docs: DatasetDocs, known_ids: Collection[str]) -> list[Problem]:
+    """A dataset that claims the id of *another* dataset folder: two datasets cannot share one id.
+
+    Cheap on purpose (a set lookup per document): ``known_ids`` are the folder
+    names, from a directory listing or one ``git ls-tree``.
+    """
+    ds = docs.dataset_id
+    claims = []
+    if isinstance(docs.collection, dict):
+        claims.append(("collection", "/id", docs.collection.get("id")))
+    if isinstance(docs.datapackage, dict):
+        claims.append(("datapackage", "/name", docs.datapackage.get("name")))
+    problems = []
+    for kind, pointer, claimed in claims:
+        if isinstance(claimed, str) and claimed != ds and claimed in known_ids:
+            problems.append(
+                Problem(
+                    "duplicate-id",
+                    f"{kind} claims id {claimed!r}, which is the id of datasets/{claimed}/: two datasets cannot share one id",
+                    file=docs.file(kind),
+                    pointer=pointer,
+                    line=docs.line_of(kind)(pointer),
+                    hint=f"set it to {ds!r} (the folder name), or merge the two datasets",
+                    dataset=ds,
+                )
+            )
+    return problems
 
 
 def _relative_problem(problem: Problem, root: Path, default_file: str) -> Problem:
