@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
+from tests.services import dev_services  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "catalog_templates" / "example"
 SHARED = Path(os.environ.get("CATALOG_BOT_SHARED", REPO.parent / "shared"))
@@ -43,7 +46,13 @@ def example_catalog(tmp_path: Path) -> Path:
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` and return stdout (raises on failure)."""
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 

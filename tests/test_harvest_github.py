@@ -163,7 +163,7 @@ def test_harvest_steps_of_the_dag_use_the_same_code(world, tmp_path: Path) -> No
     from bot.pipeline.executor import run_single_step
     from tests.github_server import TOKEN
 
-    catalog_dir, server, issue = world
+    catalog_dir, server, _ = world
     catalog = Catalog.open(catalog_dir)
     settings = Settings.from_env({"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": server.base_url, "GITHUB_REPOSITORY": REPO})
     run = RunContext(catalog, "local", catalog.config.environment("local"), tmp_path / "out", settings)

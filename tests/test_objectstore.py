@@ -1,14 +1,13 @@
 """Object stores: the local folder store and the S3 store against a real S3 server on 127.0.0.1.
 
-The S3 server here is moto's standalone HTTP server (real sockets, real
-boto3 client, real multipart); SeaweedFS runs in the services tests.
+The S3 server is the real SeaweedFS of the dev services (real sockets,
+real auth, real multipart), started once per test session.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,30 +109,28 @@ def test_keys_cannot_escape_the_store(tmp_path: Path, key: str) -> None:
 # --------------------------------------------------------------------------- S3
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+@pytest.fixture
+def s3_endpoint(dev_services) -> str:
+    """The real SeaweedFS S3 of the dev services (started once per session)."""
+    return dev_services.s3_url
 
 
 @pytest.fixture
-def s3_client(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+def s3_client(dev_services, monkeypatch: pytest.MonkeyPatch):
+    """A boto3 client of the bot's own making on SeaweedFS, with a fresh bucket per test."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", dev_services.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", dev_services.secret_key)
     from bot.adapters.objectstore import make_s3_client
 
-    client = make_s3_client(s3_endpoint, "us-east-1")
+    client = make_s3_client(dev_services.s3_url, "us-east-1")
     bucket = "b" + os.urandom(4).hex()
     client.create_bucket(Bucket=bucket)
     client.bucket_name = bucket  # type: ignore[attr-defined]
-    return client
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
+    client.delete_bucket(Bucket=bucket)
 
 
 def test_s3_tree_upload_verify_and_skip_unchanged(s3_client, tmp_path: Path) -> None:
