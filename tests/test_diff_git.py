@@ -110,3 +110,18 @@ def test_merge_base_follows_fork_point(repo: Path) -> None:
     git(repo, "commit", "-q", "-m", "main moves on")
     assert g.merge_base("main", "feature") == fork
     assert [c.path for c in g.changed_files(fork, g.rev_parse("feature"))] == ["f.txt"]
+
+
+def test_list_dirs_and_grep_paths_at_a_revision_and_in_the_worktree(catalog_repo: Path) -> None:
+    from bot.adapters.git import WORKTREE, GitRepo
+
+    repo = GitRepo(catalog_repo)
+    ids = ["marine-protected-areas", "reef-temperature", "sea-surface-temperature"]
+    assert repo.list_dirs("HEAD", "datasets") == ids
+    (catalog_repo / "datasets" / "new-one").mkdir()
+    assert repo.list_dirs(WORKTREE, "datasets") == sorted([*ids, "new-one"])
+    globs = [":(glob)datasets/**/*.jsonnet"]
+    assert repo.grep_paths("HEAD", ["catalog.libsonnet"], globs) == {f"datasets/{d}/collection.jsonnet" for d in ids}
+    assert repo.grep_paths("HEAD", ["no-such-lib.libsonnet"], globs) == set()
+    (catalog_repo / "datasets" / "new-one" / "collection.jsonnet").write_text("import 'catalog.libsonnet'")
+    assert "datasets/new-one/collection.jsonnet" in repo.grep_paths(WORKTREE, ["catalog.libsonnet"], globs)

@@ -83,7 +83,9 @@ class GitRepo:
         """Path of :attr:`path` inside the repository (``""`` or ``"sub/dir/"``)."""
 
     # -- plumbing -------------------------------------------------------
-    def _run(self, args: Sequence[str], *, input: bytes | None = None, usage_error: bool = False) -> bytes:
+    def _run(
+        self, args: Sequence[str], *, input: bytes | None = None, usage_error: bool = False, ok: tuple[int, ...] = (0,)
+    ) -> bytes:
         """Run git in :attr:`path`; failures become a located error (never a traceback)."""
         env = {**os.environ, **_ENV_OVERRIDES}
         try:
@@ -92,7 +94,7 @@ class GitRepo:
             )
         except FileNotFoundError:
             raise UsageError("git is not installed", hint="install git (apt-get install git) and retry") from None
-        if proc.returncode != 0:
+        if proc.returncode not in ok:
             message = proc.stderr.decode(errors="replace").strip() or f"exit status {proc.returncode}"
             if usage_error and "not a git repository" in message:
                 raise UsageError(
@@ -170,6 +172,19 @@ class GitRepo:
         """Files at ``rev`` under ``prefix`` (``"lib/"``, ``"datasets/x/"``), catalog-relative."""
         return self.list_many(rev, [prefix] if prefix else ["."])
 
+    def list_dirs(self, rev: str, prefix: str) -> list[str]:
+        """Names of the folders directly under ``prefix`` at ``rev`` (one non-recursive listing)."""
+        if rev == WORKTREE:
+            base = self.path / prefix
+            return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        out = self._run(["ls-tree", "-z", rev, "--", prefix.rstrip("/") + "/"])
+        names = []
+        for entry in out.decode().split("\0"):
+            meta, _, path = entry.partition("\t")
+            if path and meta.split(" ")[1:2] == ["tree"]:
+                names.append(path.rsplit("/", 1)[-1])
+        return sorted(names)
+
     def list_many(self, rev: str, prefixes: Iterable[str]) -> list[str]:
         """:meth:`list_files` for several prefixes in one git call."""
         return sorted(self.entries(rev, prefixes))
@@ -210,6 +225,24 @@ class GitRepo:
         request = "".join(f"{entries[p]}\n" for p in paths).encode()
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, paths)
+
+    def grep_paths(self, rev: str, needles: Iterable[str], prefixes: Iterable[str]) -> set[str]:
+        """Files under ``prefixes`` at ``rev`` whose text contains any of ``needles`` (fixed strings).
+
+        Why: ``git grep`` searches the tree in C without handing us every
+        blob, so finding the few collections that name a changed lib costs
+        milliseconds however large the catalog is.
+        """
+        patterns = [arg for n in sorted(set(needles)) for arg in ("-e", n)]
+        paths = list(prefixes)
+        if not patterns or not paths:
+            return set()
+        base = ["grep", "-l", "-z", "-F", "--no-color", *patterns]
+        if rev == WORKTREE:
+            out = self._run([*base, "--untracked", "--", *paths], ok=(0, 1))
+            return {p for p in out.decode().split("\0") if p}
+        out = self._run([*base, rev, "--", *paths], ok=(0, 1))
+        return {p.split(":", 1)[1] for p in out.decode().split("\0") if ":" in p}
 
     def exists(self, rev: str, path: str) -> bool:
         """Whether ``path`` (file or folder) exists at ``rev``."""

@@ -362,8 +362,8 @@ def _is_doc_helper(path: str) -> bool:
 
 
 def _all_ids(repo: GitRepo, rev: str) -> set[str]:
-    names = repo.list_many(rev, [DATASETS_DIR])
-    return {d for d in (dataset_of(n) for n in names) if d and DATASET_ID.fullmatch(d)}
+    """Every dataset id at ``rev`` (one non-recursive listing of ``datasets/``)."""
+    return {d for d in repo.list_dirs(rev, DATASETS_DIR) if DATASET_ID.fullmatch(d)}
 
 
 def _add_importers(repo: GitRepo, scope: _Scope, head: str, base: str) -> None:
@@ -382,27 +382,24 @@ def _add_importers(repo: GitRepo, scope: _Scope, head: str, base: str) -> None:
     if any(c.status in ("D", "R") for c in scope.lib):
         revs.append(base)
     for rev in revs:
-        entries = repo.entries(rev, [LIB_DIR, DATASETS_DIR])
-        wanted = {
-            k: v
-            for k, v in entries.items()
-            if k.startswith(f"{LIB_DIR}/")
-            or (k.startswith(f"{DATASETS_DIR}/") and k.endswith((".jsonnet", ".libsonnet")))
-        }
-        texts = {k: v.decode("utf-8", errors="replace") for k, v in repo.read_entries(rev, wanted).items()}
-        libs = {k: v for k, v in texts.items() if k.startswith(f"{LIB_DIR}/")}
+        lib_entries = repo.entries(rev, [LIB_DIR])
+        libs = {k: v.decode("utf-8", errors="replace") for k, v in repo.read_entries(rev, lib_entries).items()}
         reaching = build_import_graph(libs, [LIB_DIR]).importers_of(changed) | changed
         needles = {posixpath.basename(p) for p in reaching}
-        rest = {k: v for k, v in texts.items() if k.startswith(f"{DATASETS_DIR}/")}
         candidates: dict[str, str] = {}
-        while True:  # fixed point: a dataset helper that names a lib makes its own name a needle
-            found = {k: v for k, v in rest.items() if any(n in v for n in needles)}
-            if not found:
+        while needles:  # fixed point: a dataset helper that names a lib makes its own name a needle
+            hits = {
+                p
+                for p in repo.grep_paths(
+                    rev, needles, [f":(glob){DATASETS_DIR}/**/*.jsonnet", f":(glob){DATASETS_DIR}/**/*.libsonnet"]
+                )
+                if p not in candidates
+            }
+            if not hits:
                 break
+            found = {k: v.decode("utf-8", errors="replace") for k, v in repo.read_tree(rev, sorted(hits)).items()}
             candidates.update(found)
-            for k in found:
-                del rest[k]
-            needles |= {posixpath.basename(k) for k in found} - {COLLECTION}
+            needles = {posixpath.basename(k) for k in found} - {COLLECTION}
         graph = build_import_graph({**libs, **candidates}, [LIB_DIR])
         for dependent in graph.dependents_of(changed):
             ds = dataset_of(dependent)
