@@ -84,6 +84,9 @@ class ArgoConfig(_Model):
     service_account_limited: str = "catalog-bot-limited"
     artifact_repository: str | None = None
     ui_url: str | None = None
+    # Clone URL of the catalog repository for the steps' git artifact
+    # (default https://github.com/<repository>.git; set it for GitHub Enterprise).
+    git_url: str | None = None
 
 
 class EnvironmentConfig(_Model):

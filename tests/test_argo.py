@@ -362,3 +362,44 @@ def test_exit_handler_reports_to_github(tmp_path: Path) -> None:
         assert len(server.issue_comments("octo/catalog", pr["number"])) == 1  # sticky per dataset
     finally:
         gen.close()
+
+
+def test_harvest_workflow_is_submitted_from_its_own_template(argo, manifests: dict[str, dict]) -> None:
+    server, client = argo
+    client.apply_template(manifests["catalog-bot-harvest.yaml"])
+    runs = submit(
+        Catalog.open(EXAMPLE),
+        ["reef-temperature"],
+        env_name="local",
+        settings=_settings(),
+        sha="9" * 40,
+        client=client,
+        workflow="harvest",
+        wait=True,
+    )
+    wf = server.state.workflows[runs[0].run_id]
+    assert wf["spec"]["workflowTemplateRef"]["name"] == "catalog-bot-harvest"
+    assert runs[0].run_id.startswith("harvest-reef-temperature-") and runs[0].status == "Succeeded"
+    assert sorted(n["displayName"] for n in wf["status"]["nodes"].values()) == sorted(HARVEST.names())
+
+
+def test_git_url_is_configurable_for_github_enterprise(tmp_path: Path) -> None:
+    import shutil
+
+    cat = tmp_path / "c"
+    shutil.copytree(EXAMPLE, cat)
+    config = yaml.safe_load((cat / "catalog-bot.yaml").read_text())
+    config["environments"]["ghe"] = {
+        "engine": "argo",
+        "argo": {"git_url": "https://git.example.org/marine/catalog.git"},
+    }
+    (cat / "catalog-bot.yaml").write_text(yaml.safe_dump(config))
+    out = render_all(Catalog.open(cat), "ghe", "marine/catalog")
+    steps = [
+        t
+        for t in out[f"{PUBLISH_TEMPLATE}.yaml"]["spec"]["templates"]
+        if "container" in t and t["name"] != "report-status"
+    ]
+    assert {a["git"]["repo"] for t in steps for a in t["inputs"]["artifacts"] if "git" in a} == {
+        "https://git.example.org/marine/catalog.git"
+    }

@@ -210,8 +210,6 @@ class ArgoPublisher:
         from bot.catalog.layout import Catalog
         from bot.pipeline import argo_submit
 
-        if workflow != "publish":
-            raise CommandError(f"`{workflow}` is not available on the argo engine yet; run it with the local engine")
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             runs = argo_submit.submit(
@@ -222,6 +220,7 @@ class ArgoPublisher:
                 sha=sha,
                 pr=pr,
                 repository=self.repository,
+                workflow=workflow,
             )
         return [Run(r.dataset, r.run_id, r.url, r.status.lower() or "submitted", "argo") for r in runs]
 

@@ -86,14 +86,15 @@ def _retry(step: Step) -> dict[str, Any] | None:
     }
 
 
-def _container_template(dag: DAG, step: Step, config: CatalogConfig) -> dict[str, Any]:
+def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
     ancestors = _ancestors(dag, step)
+    git_url = env.argo.git_url or "https://github.com/" + _param("repository") + ".git"
     artifacts: list[dict[str, Any]] = [
         {
             "name": "catalog",
             "path": CATALOG_PATH,
             "git": {
-                "repo": "https://github.com/" + _param("repository") + ".git",
+                "repo": git_url,
                 "revision": _param("sha"),
                 "depth": 1,
                 "usernameSecret": {"name": "catalog-bot-github", "key": "username"},
@@ -226,7 +227,7 @@ def render_workflow_template(dag: DAG, config: CatalogConfig, env: EnvironmentCo
             }
         },
         "templates": [_dag_template(dag)]
-        + [_container_template(dag, step, config) for step in dag]
+        + [_container_template(dag, step, config, env) for step in dag]
         + [_exit_handler(config)],
     }
     if env.argo.artifact_repository:

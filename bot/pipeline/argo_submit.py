@@ -18,6 +18,7 @@ from bot.catalog.layout import Catalog
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.pipeline.argo_render import (
+    HARVEST_TEMPLATE,
     LABEL_PREFIX,
     PUBLISH_TEMPLATE,
     service_account_for,
@@ -75,8 +76,9 @@ def submit(
     client: ArgoClient | None = None,
     wait: bool = False,
     on_update: Callable[[str, WorkflowStatus], None] | None = None,
+    workflow: str = "publish",
 ) -> list[Run]:
-    """Submit one workflow per dataset from ``catalog-bot-publish``.
+    """Submit one workflow per dataset from ``catalog-bot-publish`` (or ``catalog-bot-harvest``).
 
     All datasets and parameters are checked first; then each dataset gets
     its own workflow (the per-dataset mutex in the template serialises two
@@ -89,8 +91,11 @@ def submit(
                 f"unknown workflow parameter(s): {', '.join(bad)}",
                 hint="the templates take dataset, sha, environment, pr, repository",
             )
+    templates = {"publish": PUBLISH_TEMPLATE, "harvest": HARVEST_TEMPLATE}
+    if workflow not in templates:
+        raise UsageError(f"unknown workflow {workflow!r}", hint="use publish or harvest")
     if not dataset_ids:
-        raise UsageError("no dataset to publish", hint="name datasets or pass --all")
+        raise UsageError(f"no dataset to {workflow}", hint="name datasets or pass --all")
     datasets = [catalog.dataset(d) for d in dataset_ids]  # raises on unknown ids
     pipelines = {d.id: d.pipeline() for d in datasets}
     env = catalog.config.environment(env_name)
@@ -103,11 +108,11 @@ def submit(
         if pr:
             labels[f"{LABEL_PREFIX}/pr"] = str(pr)
         wf = client.submit(
-            PUBLISH_TEMPLATE,
+            templates[workflow],
             params,
             labels=labels,
             service_account=service_account_for(pipelines[dataset.id], env),
-            generate_name=f"publish-{dataset.id}-"[:50],
+            generate_name=f"{workflow}-{dataset.id}-"[:50],
         )
         if wait:
             wf = client.wait(wf.name, on_update=(lambda s, d=dataset.id: on_update(d, s)) if on_update else None)
