@@ -201,9 +201,15 @@ def pygeoapi_server(published: dict[str, dict], schema: Path, tmp_path: Path) ->
         schema_path=schema,
         overrides={"server": {"bind": {"host": "127.0.0.1", "port": port}, "url": url}},
     )
+    yield from serve_config(cfg, tmp_path, port)
+
+
+def serve_config(cfg: Path, tmp_path: Path, port: int) -> Iterator[str]:
+    """Validate ``cfg`` with pygeoapi itself, generate its OpenAPI, serve it with gunicorn; yield the URL."""
+    url = f"http://127.0.0.1:{port}"
     check = subprocess.run([VENV / "pygeoapi", "config", "validate", "-c", cfg], capture_output=True, text=True)
     assert check.returncode == 0 and "Valid configuration" in check.stdout, check.stdout + check.stderr
-    openapi = tmp_path / "pygeoapi" / "openapi.yaml"
+    openapi = tmp_path / "openapi.yaml"
     env = {**os.environ, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(openapi)}
     gen = subprocess.run(
         [VENV / "pygeoapi", "openapi", "generate", cfg, "--output-file", openapi], env=env, capture_output=True
@@ -237,6 +243,37 @@ def pygeoapi_server(published: dict[str, dict], schema: Path, tmp_path: Path) ->
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.mark.slow
+def test_pygeoapi_serves_the_config_that_catalog_bot_publish_wrote(example_catalog: Path, tmp_path: Path) -> None:
+    """The README's main job, then a real pygeoapi on its output: items per tabular dataset, the grid's coverage."""
+    if not (VENV / "pygeoapi").exists() or not (VENV / "gunicorn").exists():
+        pytest.skip(f"pygeoapi venv missing at {VENV.parent}")
+    from bot.cli import main
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["publish", "--catalog", str(example_catalog), "--output", str(out), "--all"])
+    assert info.value.code == 0
+    cfg = out / "pygeoapi" / "config-pygeoapi.yaml"
+    for url in serve_config(cfg, tmp_path, _free_port()):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for tabular, rows in (("reef-temperature", 1820), ("marine-protected-areas", 6)):
+                seen, offset = 0, 0
+                while True:  # page through (pygeoapi caps a page at 1,000 items)
+                    got = client.get(
+                        f"/collections/{tabular}/items", params={"f": "json", "limit": 500, "offset": offset}
+                    )
+                    assert got.status_code == 200, got.text
+                    page = len(got.json()["features"])
+                    seen, offset = seen + page, offset + 500
+                    if page < 500:
+                        break
+                assert seen == rows
+            coverage = client.get("/collections/sea-surface-temperature/coverage", params={"f": "json"})
+            assert coverage.status_code == 200, coverage.text[:500]
+            assert coverage.json()["type"] == "Coverage"
 
 
 @pytest.mark.slow
