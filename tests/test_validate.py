@@ -669,7 +669,7 @@ def test_cli_unknown_dataset_is_a_usage_error(example: Catalog, capsys: pytest.C
 
 
 def test_example_catalog_profiles_are_the_bundled_ones() -> None:
-    """`catalog-bot init` copies the example's profiles; the bot falls back to its bundled copies."""
+    """`catalog-bot init` copies the example's profiles; the bot falls back to the same files when a catalog has none."""
     bundled = Profiles.bundled()
     example = Profiles.load(EXAMPLE)
     assert example.datapackage == bundled.datapackage

@@ -67,7 +67,9 @@ PROFILE_DATAPACKAGE = "catalog-datapackage.json"
 PROFILE_GRIDSCHEMA = "gridschema.json"
 TABLESCHEMA_PROFILE_URL = "https://datapackage.org/profiles/2.0/tableschema.json"
 MAX_SCHEMA_PROBLEMS = 25
-_BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "profiles"
+# The example catalog's profiles are the bundled defaults (one copy; shipped in wheels
+# through the bot/resources/catalog_templates link).
+_BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "catalog_templates" / "example" / "profiles"
 
 LineOf = Callable[[str], int | None]
 
@@ -147,7 +149,7 @@ def _check_schema(schema: dict[str, Any], rel: str) -> None:
             f"not a valid JSON Schema: {exc.message}",
             file=rel,
             field=".".join(str(p) for p in exc.absolute_path) or None,
-            hint="fix the profile (see the bundled bot/resources/profiles for a working one)",
+            hint="fix the profile (catalog_templates/example/profiles has a working one)",
         ) from None
 
 
