@@ -98,9 +98,7 @@ def harvest(url: str, ids: list[str], workers: int) -> float:
 
 def zero_writes_check(tmp: Path, csw_url: str) -> int:
     """Writes the updater sends to GitHub for an unchanged record (must be 0)."""
-    from bot.adapters.github import open_or_update_bot_pr
     from bot.catalog.layout import Catalog
-    from bot.events.issue_form import replace_bot_section
     from bot.pipeline.harvest import harvest_all, propose_updates
     from tests.github_server import FakeGitHub, make_client
 
@@ -129,9 +127,7 @@ def zero_writes_check(tmp: Path, csw_url: str) -> int:
         gh = make_client(server, "octo/catalog")
         before = sum(server.count(m) for m in ("POST", "PATCH", "PUT", "DELETE"))
         outcomes = harvest_all(cat, [cat.dataset("reef-temperature")], lambda u: MetadataSource(u))
-        propose_updates(
-            outcomes, gh, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
-        )
+        propose_updates(outcomes, gh)
         return sum(server.count(m) for m in ("POST", "PATCH", "PUT", "DELETE")) - before
     finally:
         server.stop()

@@ -13,9 +13,7 @@ is deleted afterwards.  Target: bulk >= 8x items/s of one-per-request.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,29 +23,9 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _dev import dev_service  # noqa: E402
+
 from bot.adapters.stac_api import StacApi  # noqa: E402
-
-
-def dev_module():
-    spec = importlib.util.spec_from_file_location("dev_services", REPO / "scripts" / "dev_services.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def stac_url() -> tuple[str, callable]:
-    """URL of a healthy STAC API, and a cleanup callable (stops what we started)."""
-    import os
-
-    module = dev_module()
-    state_dir = Path(os.environ.get("CATALOG_BOT_DEV_STATE") or REPO / ".dev-services")
-    state = module.load_state(state_dir)
-    info = state.get("services", {}).get("stac")
-    if info and module.stac_healthy(info):
-        return info["url"], lambda: None
-    private = Path(tempfile.mkdtemp(prefix="bench-stac-"))
-    state = module.up(private, ["stac"])
-    return state["services"]["stac"]["url"], lambda: module.down(private)
 
 
 def collection(cid: str) -> dict:
@@ -112,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     n_bulk = args.bulk or (10_000 if args.full else 2_000)
     n_single = args.single or (10_000 if args.full else 400)
-    url, cleanup = stac_url()
+    url, _, cleanup = dev_service("stac")
     try:
         api = StacApi(url, httpx.Client(timeout=120))
         single_s = timed(api, n_single, bulk=False)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import shutil
 import sys
@@ -39,27 +38,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _dev import dev_service  # noqa: E402
+
 from bot.adapters.objectstore import S3ObjectStore, make_s3_client, make_transfer_config  # noqa: E402
-
-
-def dev_module():
-    spec = importlib.util.spec_from_file_location("dev_services", REPO / "scripts" / "dev_services.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def s3_endpoint() -> tuple[str, dict, callable]:
-    """URL + credentials of a healthy dev S3, and a cleanup callable (stops what we started)."""
-    module = dev_module()
-    state_dir = Path(os.environ.get("CATALOG_BOT_DEV_STATE") or REPO / ".dev-services")
-    state = module.load_state(state_dir)
-    info = state.get("services", {}).get("s3")
-    if info and module.s3_healthy(info):
-        return info["url"], state["credentials"], lambda: None
-    private = Path(tempfile.mkdtemp(prefix="bench-s3-"))
-    state = module.up(private, ["s3"])
-    return state["services"]["s3"]["url"], state["credentials"], lambda: (module.down(private), shutil.rmtree(private))
 
 
 class CappedRelay:
@@ -142,7 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     count = args.files or (64 if args.full else 24)
     mib = args.mib or (16 if args.full else 8)
-    url, creds, cleanup = s3_endpoint()
+    url, state, cleanup = dev_service("s3")
+    creds = state["credentials"]
     os.environ["AWS_ACCESS_KEY_ID"] = creds["access_key"]
     os.environ["AWS_SECRET_ACCESS_KEY"] = creds["secret_key"]
     tmp = Path(tempfile.mkdtemp(prefix="bench-upload-"))

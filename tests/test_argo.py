@@ -403,3 +403,14 @@ def test_git_url_is_configurable_for_github_enterprise(tmp_path: Path) -> None:
     assert {a["git"]["repo"] for t in steps for a in t["inputs"]["artifacts"] if "git" in a} == {
         "https://git.example.org/marine/catalog.git"
     }
+
+
+def test_server_side_lint_of_a_template(argo, manifests: dict[str, dict]) -> None:
+    server, client = argo
+    linted = client.lint_template(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+    assert linted["metadata"]["name"] == PUBLISH_TEMPLATE
+    bad = yaml.safe_load(to_yaml(manifests[f"{PUBLISH_TEMPLATE}.yaml"]))
+    bad["spec"]["entrypointt"] = "publish"
+    with pytest.raises(ServiceError, match="HTTP 400"):
+        client.lint_template(bad)
+    server.state.violations.clear()  # the bad body was rejected on purpose

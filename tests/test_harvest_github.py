@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from bot.adapters.csw import MetadataSource
-from bot.adapters.github import open_or_update_bot_pr
 from bot.catalog.layout import Catalog
-from bot.events.issue_form import parse_dataset_issue, replace_bot_section
+from bot.events.issue_form import parse_dataset_issue
 from bot.pipeline.harvest import RECORD_MARKER, create_dataset_issues, harvest_all, propose_updates
 from tests.conftest import git
 from tests.csw_server import PycswServer, mcf, write_record
@@ -72,9 +71,7 @@ def _harvest(catalog_dir: Path):
 
 
 def _propose(outcomes, gh):
-    return propose_updates(
-        outcomes, gh, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
-    )
+    return propose_updates(outcomes, gh)
 
 
 def test_changed_record_opens_one_update_pr_and_updates_the_issue(world) -> None:

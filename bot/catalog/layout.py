@@ -10,7 +10,7 @@ it stays cheap on a 1,000-dataset catalog.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -251,6 +251,11 @@ class Catalog:
         """All dataset ids."""
         return [d.id for d in self.datasets()]
 
+    @cached_property
+    def id_set(self) -> frozenset[str]:
+        """All dataset ids as a set, computed once (membership checks on hot paths)."""
+        return frozenset(self.ids())
+
     def dataset(self, dataset_id: str) -> Dataset:
         """One dataset by id; unknown ids are a usage error naming the known ones."""
         if not DATASET_ID.fullmatch(dataset_id):
@@ -280,14 +285,3 @@ class Catalog:
         if len(parts) >= 2 and parts[0] == DATASETS_DIR:
             return parts[1]
         return None
-
-
-def iter_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
-    """Files under ``root`` with one of ``suffixes``, sorted, skipping dot-dirs."""
-    for path in sorted(root.rglob("*")):
-        if (
-            path.is_file()
-            and path.suffix in suffixes
-            and not any(p.startswith(".") for p in path.relative_to(root).parts[:-1])
-        ):
-            yield path

@@ -1289,7 +1289,7 @@ def load_and_validate_dataset(
                 )
 
     problems += validate_dataset(ds, docs, registry, profiles)
-    problems += duplicate_id_problems(docs, catalog.ids() if known_ids is None else known_ids)
+    problems += duplicate_id_problems(docs, catalog.id_set if known_ids is None else known_ids)
     return docs, problems
 
 

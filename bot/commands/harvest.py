@@ -91,12 +91,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(o.dataset, o.status, o.error or str(len(o.changes)), o.extent_source or "")
         console.print(table)
         if github is not None:
-            from bot.adapters.github import open_or_update_bot_pr
-            from bot.events.issue_form import replace_bot_section
-
-            actions = propose_updates(
-                outcomes, github, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
-            )
+            actions = propose_updates(outcomes, github)
             for a in actions:
                 console.print(f"{a.dataset}: {a.action} {a.url or ''}")
             opened = [a for a in actions if a.action in ("pr-created", "pr-updated")]

@@ -491,9 +491,7 @@ def _cmd_harvest(
             names = ", ".join(f"`{d}`" for d in without)
             return f"{names} ha{'s' if len(without) == 1 else 've'} no `metadata_source` in pipeline.yaml.", False
         outcomes = harvest_all(catalog, chosen, ctx.record_source)
-    actions = propose_updates(
-        outcomes, gh, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
-    )
+    actions = propose_updates(outcomes, gh)
     rows = ["| dataset | harvest | result |", "|---|---|---|"]
     done = {a.dataset: a for a in actions if a.action.startswith("pr-")}
     for o in outcomes:

@@ -22,9 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.catalog.diff import diff_documents
 from bot.catalog.layout import DATAPACKAGE, Catalog, Dataset
 from bot.errors import BotError, DataError
+from bot.events.issue_form import replace_bot_section
 from bot.metadata.iso19115 import IsoRecord, RecordNotFound, parse_record, record_to_datapackage_fields
 
 # Fields a harvest may set; anything else in the datapackage is curated and kept.
@@ -162,18 +164,6 @@ def harvest_all(
 # --------------------------------------------------------------------------- GitHub side
 
 
-class Repo(Protocol):
-    """The GitHub operations the harvester uses (bot.adapters.github.GitHub)."""
-
-    def list_issues(self, *, labels: str, state: str = "all") -> list[dict[str, Any]]: ...
-
-    def create_issue(self, title: str, body: str, labels: Sequence[str]) -> dict[str, Any]: ...
-
-    def edit_issue(self, number: int, **fields: Any) -> dict[str, Any]: ...
-
-    def open_pulls(self, head_branch: str) -> list[dict[str, Any]]: ...
-
-
 def find_issue(issues: Iterable[dict[str, Any]], marker: str) -> dict[str, Any] | None:
     """The issue whose body carries ``marker`` (pull requests excluded)."""
     for issue in issues:
@@ -241,18 +231,14 @@ class UpdateAction:
 
 def propose_updates(
     outcomes: Sequence[HarvestOutcome],
-    repo: Any,
+    repo: GitHub,
     *,
-    open_or_update_bot_pr: Callable[..., Any],
-    replace_bot_section: Callable[[str | None, str], str],
     label: str = ISSUE_LABEL,
 ) -> list[UpdateAction]:
     """Updater mode, GitHub side: dataset issue + one update PR per changed dataset.
 
     Unchanged datasets cause no write at all, unless an update PR from an
     earlier harvest is still open (then it is closed: its diff is gone).
-    ``repo`` is a :class:`bot.adapters.github.GitHub`; the two callables are
-    injected so this module does not import the GitHub adapter.
     """
     actions: list[UpdateAction] = []
     issues: list[dict[str, Any]] | None = None
@@ -318,7 +304,7 @@ def _json_bytes(doc: dict[str, Any]) -> bytes:
 def create_dataset_issues(
     record_ids: Sequence[str],
     source: RecordSource,
-    repo: Any,
+    repo: GitHub,
     *,
     label: str = ISSUE_LABEL,
     concurrency: int = 8,

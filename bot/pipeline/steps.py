@@ -216,8 +216,7 @@ def harvest_metadata(ctx: StepContext) -> StepResult:
 
 def propose_update(ctx: StepContext) -> StepResult:
     """Update the dataset issue and open/refresh the update PR when the harvested record changed."""
-    from bot.adapters.github import GitHub, open_or_update_bot_pr
-    from bot.events.issue_form import replace_bot_section
+    from bot.adapters.github import GitHub
     from bot.pipeline.harvest import HarvestOutcome, propose_updates
 
     data = ctx.read_artifact(HARVEST, "harvest.json")
@@ -232,9 +231,7 @@ def propose_update(ctx: StepContext) -> StepResult:
     if outcome.status in ("skipped", "error"):
         return StepResult(status="skipped", message=f"nothing to propose: {outcome.summary()}")
     github = GitHub.connect(ctx.run.settings)
-    actions = propose_updates(
-        [outcome], github, open_or_update_bot_pr=open_or_update_bot_pr, replace_bot_section=replace_bot_section
-    )
+    actions = propose_updates([outcome], github)
     done = ", ".join(f"{a.action}{' ' + a.url if a.url else ''}" for a in actions) or "no change: nothing written"
     return StepResult(message=done)
 
