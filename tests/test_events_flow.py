@@ -587,6 +587,7 @@ def test_merge_publishes_through_the_real_local_engine(world: World) -> None:
 
 
 def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
+    from bot.adapters.git import GitRepo
     from bot.catalog.check import run_check
     from bot.events.handlers import post_pr_report
     from bot.events.pr_report import build_pr_report
@@ -594,7 +595,7 @@ def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
     world.change("feature", access="secret", title="t" * 300, description="d" * 3000)
     pr = world.server.open_pr(REPO, "feature")["number"]
     subprocess.run(["git", "-C", str(world.clone), "fetch", "-q", "origin", "feature"], check=True)
-    report = run_check(world.clone, world.main(), world.server.rev(REPO, "feature"), world.settings)
+    report = run_check(GitRepo(world.clone), world.main(), world.server.rev(REPO, "feature"), world.settings)
     prr = build_pr_report(report, pr, max_chars=1200)
     assert len(prr.bodies) > 1
     ctx = world.ctx(run_url="https://ci.example.org/run/9")

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from bot.adapters.git import WORKTREE
+from bot.adapters.git import WORKTREE, GitRepo
 from bot.catalog.check import run_check
 from bot.catalog.report import Report, write_step_summary
 from bot.config import Settings, load_catalog_config
@@ -86,8 +86,9 @@ def _run_with_progress(
     err: Console,
 ) -> Report:
     """Run the check; a progress bar on stderr when it is a terminal (long runs: ``--all``)."""
+    repo, shown = GitRepo(root), str(root)
     if not err.is_terminal:
-        return run_check(root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets)
+        return run_check(repo, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, label=shown)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -101,7 +102,15 @@ def _run_with_progress(
             bar.update(task, description=f"rendering {label}", completed=done, total=total)
 
         return run_check(
-            root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, progress=progress
+            repo,
+            base,
+            head,
+            settings,
+            env,
+            all_datasets=all_datasets,
+            datasets=datasets,
+            progress=progress,
+            label=shown,
         )
 
 

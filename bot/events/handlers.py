@@ -77,7 +77,9 @@ def _default_checker(root: Path, base: str, head: str, settings: Settings, env: 
         raise BotError(
             "the check engine (bot.catalog.check) is not available", hint="install catalog-bot completely"
         ) from exc
-    return run_check(root, base, head, settings, env)
+    from bot.adapters.git import GitRepo
+
+    return run_check(GitRepo(root), base, head, settings, env, label=str(root))
 
 
 @dataclass

@@ -41,12 +41,9 @@ def validate_gridschema(
         line = line_of(pointer) if line_of else None
         problems.append(Problem(code, message, file=file, pointer=pointer, line=line, hint=hint, dataset=dataset))
 
-    dims = (
-        [d for d in doc.get("dimensions") or [] if isinstance(d, dict)]
-        if isinstance(doc.get("dimensions"), list)
-        else []
-    )
-    variables = doc.get("variables") if isinstance(doc.get("variables"), list) else []
+    raw_dims, raw_vars = doc.get("dimensions"), doc.get("variables")
+    dims: list[dict[str, Any]] = [d for d in raw_dims if isinstance(d, dict)] if isinstance(raw_dims, list) else []
+    variables: list[Any] = raw_vars if isinstance(raw_vars, list) else []
     declared = [d.get("name") for d in dims]
     for section, items in (("dimensions", dims), ("variables", variables)):
         names = [v.get("name") if isinstance(v, dict) else None for v in items]
