@@ -17,6 +17,7 @@ fi
 echo "== lint, format and types (ruff, mypy: configured in pyproject.toml)"
 python -m ruff check .
 python -m ruff format --check .
+python -m mypy
 
 export CATALOG_BOT_SCHEMAS="${CATALOG_BOT_SCHEMAS:-$(cd .. && pwd)/shared/contracts/schemas}"
 

@@ -26,6 +26,7 @@ at a real S3 server on 127.0.0.1 and production at AWS or SeaweedFS.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
@@ -572,7 +573,9 @@ class S3ObjectStore(ObjectStore):
         for start in range(0, len(batch), 1000):
             chunk = batch[start : start + 1000]
             self._call(
-                "DELETE", None, lambda c=chunk: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": c})
+                "DELETE",
+                None,
+                functools.partial(self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": chunk}),
             )
 
     def uri(self, key: str) -> str:

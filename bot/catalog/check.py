@@ -31,6 +31,7 @@ Rendering and validation are delegated to :mod:`bot.catalog.render` and
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -405,7 +406,7 @@ def _profile_problems(
                 code=code,
                 schema_name=f"the changed profile {profile_file}",
                 file=rel,
-                line_of=lambda pointer, text=text: json_line(text, pointer),
+                line_of=functools.partial(json_line, text),
                 dataset=ds,
             )
     return problems, checked

@@ -351,7 +351,7 @@ class SchemaRegistry:
         try:
             contents = self.get(key)
         except SchemaNotFound as exc:
-            raise NoSuchResource(ref=uri) from exc
+            raise NoSuchResource(ref=uri) from exc  # type: ignore[call-arg]
         return Resource.from_contents(contents, default_specification=DRAFT7)
 
     def extension_prefixes(self, url: str) -> frozenset[str]:

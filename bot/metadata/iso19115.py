@@ -277,7 +277,7 @@ def _bbox(ident: etree._Element | None) -> tuple[float, float, float, float] | N
     ]
     if any(v is None for v in values):
         return None
-    w, s, e, n = values  # type: ignore[misc]
+    w, s, e, n = values
     return (w, s, e, n)  # type: ignore[return-value]
 
 

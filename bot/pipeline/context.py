@@ -92,7 +92,7 @@ class RunContext:
     store_factory: Callable[[str], Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     _thread_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # type: ignore[valid-type]
+    _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock_depth: _Depth = field(default_factory=lambda: _Depth(), repr=False)
     _stores: dict[str, Any] = field(default_factory=dict, repr=False)
     _registry: Any = field(default=None, repr=False)

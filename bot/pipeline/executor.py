@@ -230,7 +230,7 @@ def outputs_present(record: dict[str, Any]) -> bool:
 
 def up_to_date(record: dict[str, Any] | None, fingerprint: str) -> bool:
     """True when ``record`` was made with ``fingerprint`` and its outputs are intact."""
-    return bool(record) and record.get("fingerprint") == fingerprint and outputs_present(record)  # type: ignore[union-attr]
+    return record is not None and record.get("fingerprint") == fingerprint and outputs_present(record)
 
 
 # --------------------------------------------------------------------------- results
