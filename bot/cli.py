@@ -37,13 +37,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _register_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"bot.commands.{name}")
-        except ModuleNotFoundError as exc:  # a verb still being built
-            if exc.name == f"bot.commands.{name}":
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(f"bot.commands.{name}").register(app)
 
 
 _register_commands()

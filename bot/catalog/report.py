@@ -33,7 +33,6 @@ from bot.logging import mask
 MARKER = "<!-- catalog-bot:check -->"
 """First line of the (first) PR comment; parts 2.. use :func:`part_marker`."""
 
-GITHUB_COMMENT_LIMIT = 65536
 COMMAND_MAX_DATASETS = 20  # datasets per /catalog command (bot.events.commands.MAX_DATASETS)
 MAX_DIFF_LINES = 200  # per document in Markdown; the JSON has everything
 

@@ -1,6 +1,6 @@
 """What the bot does for each GitHub event.
 
-Why these rules (see docs/architecture.md and DESIGN.md section 5/6):
+Why these rules (see docs/architecture.md and docs/github.md):
 
 - ``pull_request`` runs in the UNPRIVILEGED job: it checks the PR (data only,
   sandboxed Jsonnet), writes the job summary and, without a token, leaves a
