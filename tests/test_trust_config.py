@@ -55,5 +55,5 @@ def test_declared_variable_expands(tmp_path: Path) -> None:
 
 def test_render_limits_are_bounded(tmp_path: Path) -> None:
     assert load_catalog_config(_config(tmp_path, "version: 1\nrender: {timeout_s: 5}\n")).render.timeout_s == 5
-    with pytest.raises(ConfigError, match="render.memory_mb"):
+    with pytest.raises(ConfigError, match=r"render\.memory_mb"):
         load_catalog_config(_config(tmp_path, "version: 1\nrender: {memory_mb: 100000}\n"))
