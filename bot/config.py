@@ -387,6 +387,19 @@ class Settings(_Model):
         return out
 
 
+def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Jsonnet must be evaluated in the sandbox child (:mod:`bot.catalog.sandbox`).
+
+    Always when this process holds a secret-looking variable (a CI job with a
+    token or cloud keys: the rule of docs/github.md), or when
+    ``CATALOG_BOT_RENDER_SANDBOX=1``.  A curator's plain shell renders in
+    process, which is faster for the edit-render loop.
+    """
+    env = os.environ if environ is None else environ
+    forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    return forced or bool(secret_env_values(env))
+
+
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-looking environment variables (for the log masker)."""
     env = os.environ if environ is None else environ
