@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,8 +129,29 @@ class ImageConfig(_Model):
     tag: str = "latest"
 
 
+# Names that can never be declared expandable: a ``${VAR}`` of the catalog ends
+# up in rendered templates and posted reports, so it must not reach a secret.
+_SECRET_NAME = re.compile(
+    r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|WEBHOOK|PRIVATE)|^(AWS_|ARGO_|ACTIONS_|GITHUB_)",
+    re.IGNORECASE,
+)
+
+
+class RenderLimits(_Model):
+    """Limits of the child process that evaluates (possibly pull-request) Jsonnet."""
+
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    memory_mb: int = Field(default=1024, ge=256, le=8192)
+    max_output_mb: int = Field(default=64, ge=1, le=1024)
+
+
 class CatalogConfig(_Model):
-    """The parsed ``catalog-bot.yaml`` of a catalog repository."""
+    """The parsed ``catalog-bot.yaml`` of a catalog repository.
+
+    ``variables``: the process environment variables that ``${VAR}`` may
+    expand (declared non-secret).  Privileged jobs read this file from the
+    default branch only, so a pull request cannot add a name to the list.
+    """
 
     version: Literal[1] = 1
     title: str = "Data catalog"
@@ -140,12 +161,27 @@ class CatalogConfig(_Model):
     commands: CommandPolicy = CommandPolicy()
     image: ImageConfig = ImageConfig()
     labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
+    variables: list[str] = Field(default_factory=list)
+    render: RenderLimits = RenderLimits()
+
+    @field_validator("variables")
+    @classmethod
+    def _public_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name} looks like a secret and cannot be expanded into the catalog; "
+                    "credentials are read by the clients from the environment, never through ${VAR}"
+                )
+        return value
 
     def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
         """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""
         name = name or self.default_environment
         if name in self.environments:
-            return expand_environment(self.environments[name], name, environ)
+            return expand_environment(self.environments[name], name, environ, allowed=self.variables)
         if name == "local":
             return EnvironmentConfig()
         known = ", ".join(sorted({"local", *self.environments}))
@@ -160,7 +196,9 @@ class CatalogConfig(_Model):
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = "") -> Any:
+def expand_placeholders(
+    value: Any, environ: Mapping[str, str], *, field: str = "", allowed: Collection[str] | None = None
+) -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (recursively).
 
     Why: one ``dev``/``prod`` environment block can name its endpoints by
@@ -171,11 +209,22 @@ def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = 
     without default is a :class:`ConfigError` naming the field and variable.
     Credentials never go through here: they are read by the clients from the
     process environment (``AWS_ACCESS_KEY_ID`` ...), never from the catalog.
+    With ``allowed`` (the catalog's ``variables``), any other name is an
+    error: a pull request must not be able to expand a secret into a
+    rendered field that ends up in a public comment.
     """
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if allowed is not None and name not in allowed:
+                raise ConfigError(
+                    f"${{{name}}} is not a declared variable",
+                    file=CONFIG_FILE,
+                    field=field or None,
+                    hint=f"add {name} to `variables:` in catalog-bot.yaml on the default branch "
+                    "(only non-secret names are accepted)",
+                )
             found = environ.get(name)
             if found:
                 return found
@@ -190,18 +239,27 @@ def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = 
 
         return _PLACEHOLDER.sub(sub, value)
     if isinstance(value, Mapping):
-        return {k: expand_placeholders(v, environ, field=f"{field}.{k}" if field else str(k)) for k, v in value.items()}
+        return {
+            k: expand_placeholders(v, environ, field=f"{field}.{k}" if field else str(k), allowed=allowed)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [expand_placeholders(v, environ, field=f"{field}.{i}") for i, v in enumerate(value)]
+        return [expand_placeholders(v, environ, field=f"{field}.{i}", allowed=allowed) for i, v in enumerate(value)]
     return value
 
 
 def expand_environment(
-    env: EnvironmentConfig, name: str, environ: Mapping[str, str] | None = None
+    env: EnvironmentConfig,
+    name: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    allowed: Collection[str] | None = None,
 ) -> EnvironmentConfig:
     """``env`` with its placeholders expanded from ``environ`` (default ``os.environ``), re-validated."""
     data = env.model_dump(mode="python")
-    expanded = expand_placeholders(data, os.environ if environ is None else environ, field=f"environments.{name}")
+    expanded = expand_placeholders(
+        data, os.environ if environ is None else environ, field=f"environments.{name}", allowed=allowed
+    )
     if expanded == data:
         return env
     try:
@@ -327,6 +385,19 @@ class Settings(_Model):
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())
         return out
+
+
+def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Jsonnet must be evaluated in the sandbox child (:mod:`bot.catalog.sandbox`).
+
+    Always when this process holds a secret-looking variable (a CI job with a
+    token or cloud keys: the rule of docs/github.md), or when
+    ``CATALOG_BOT_RENDER_SANDBOX=1``.  A curator's plain shell renders in
+    process, which is faster for the edit-render loop.
+    """
+    env = os.environ if environ is None else environ
+    forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    return forced or bool(secret_env_values(env))
 
 
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:

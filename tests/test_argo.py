@@ -309,7 +309,7 @@ def test_cancel_stops_only_the_running_publishes_of_a_dataset(argo, tmp_path: Pa
 
 
 def test_exit_handler_reports_to_github(tmp_path: Path) -> None:
-    from bot.events.handlers import report_run
+    from bot.events.argo_report import report_run
     from tests.github_server import TOKEN as GH_TOKEN
     from tests.github_server import make_client, running
 

@@ -22,7 +22,8 @@ from pydantic import SecretStr
 from bot.adapters.github import GitHub
 from bot.config import Settings
 from bot.errors import ServiceError
-from bot.events.handlers import CHECK_MARKER, PUBLISH_MARKER, BotContext, handle
+from bot.events.context import CHECK_MARKER, PUBLISH_MARKER, BotContext
+from bot.events.handlers import handle
 from bot.events.models import parse_event
 from bot.events.pr_report import FILE_NAME, load_pr_report
 from bot.events.publisher import Run, materialize
@@ -589,7 +590,7 @@ def test_merge_publishes_through_the_real_local_engine(world: World) -> None:
 def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
     from bot.adapters.git import GitRepo
     from bot.catalog.check import run_check
-    from bot.events.handlers import post_pr_report
+    from bot.events.pr_check import post_pr_report
     from bot.events.pr_report import build_pr_report
 
     world.change("feature", access="secret", title="t" * 300, description="d" * 3000)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.events.issue_form import (
+from bot.metadata.issue_form import (
     END,
     LABELS,
     START,

@@ -187,7 +187,7 @@ def test_data_extents_win_over_the_record() -> None:
 
 
 def test_issue_body_uses_the_issue_form_layout(records: Path) -> None:
-    from bot.events.issue_form import parse_dataset_issue
+    from bot.metadata.issue_form import parse_dataset_issue
 
     record = parse_record((records / "rec-reef.xml").read_bytes())
     body = issue_body_for_record(record, "rec-reef")

@@ -329,6 +329,7 @@ def test_missing_variable_names_field_and_variable() -> None:
 def test_only_the_selected_environment_is_expanded(tmp_path: Path) -> None:
     (tmp_path / "catalog-bot.yaml").write_text(
         "version: 1\n"
+        "variables: [DEV_STAC, PROD_STAC]\n"
         "environments:\n"
         "  dev:\n"
         "    stac: {kind: api, url: '${DEV_STAC:-http://127.0.0.1:8082}'}\n"

@@ -110,10 +110,30 @@ class GitRepo:
             raise UsageError(f"git revision {ref!r} does not exist in {self.toplevel}", hint=hint)
         return proc_out.decode().strip()
 
-    def _try(self, args: Sequence[str]) -> bytes | None:
+    def head(self) -> str:
+        """The checked-out commit (``""`` in a repository without commits)."""
+        out = self._try(["rev-parse", "--verify", "--quiet", "HEAD"])
+        return out.decode().strip() if out is not None else ""
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether commit ``sha`` is present locally."""
+        return self._try(["cat-file", "-e", f"{sha}^{{commit}}"]) is not None
+
+    def fetch(self, spec: str, *, env: Mapping[str, str] | None = None) -> bool:
+        """``git fetch origin <spec>`` (no tags); ``env`` carries an auth header, never written to config."""
+        args = ["fetch", "-q", "--no-tags", "origin", "--", spec] if not spec.startswith("-") else []
+        if not args:
+            raise UsageError(f"refusing to fetch {spec!r}: it looks like an option")
+        return self._try(args, env=env) is not None
+
+    def archive(self, rev: str) -> bytes:
+        """The whole tree of ``rev`` as an uncompressed tar (``git archive``: no hooks, no filters run)."""
+        return self._run(["-C", str(self.toplevel), "archive", "--format=tar", "--end-of-options", rev])
+
+    def _try(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> bytes | None:
         """Run git; ``None`` instead of an error on non-zero exit."""
-        env = {**os.environ, **_ENV_OVERRIDES}
-        proc = subprocess.run([self._git, *_CONFIG, *args], cwd=self.path, capture_output=True, env=env, check=False)
+        full = {**os.environ, **(env or {}), **_ENV_OVERRIDES}
+        proc = subprocess.run([self._git, *_CONFIG, *args], cwd=self.path, capture_output=True, env=full, check=False)
         return proc.stdout if proc.returncode == 0 else None
 
     def merge_base(self, a: str, b: str) -> str | None:

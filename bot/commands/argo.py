@@ -115,7 +115,7 @@ def report(
         console.print(body)
         console.print("(no GITHUB_TOKEN/repository: printed instead of posted)")
         return
-    from bot.events.handlers import report_run  # GitHub access only when posting
+    from bot.events.argo_report import report_run  # GitHub access only when posting
 
     report_run(
         settings, repo_name, sha=sha, pr=int(pr) if pr else None, dataset=dataset, state=status_, body=body, url=link

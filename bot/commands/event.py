@@ -42,7 +42,8 @@ def run_event(
 ) -> list[Outcome]:
     """Handle one event and return what each handler did (``ok=False``: the job should fail)."""
     from bot.adapters.github import GitHub
-    from bot.events.handlers import BotContext, handle
+    from bot.events.context import BotContext
+    from bot.events.handlers import handle
     from bot.events.models import parse_event
 
     try:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.adapters.git import GitRepo
 from bot.config import Settings
 from bot.errors import BotError, CommandError, ServiceError
 from bot.logging import get_logger, mask, register_secret
@@ -74,24 +73,15 @@ def materialize(repo_dir: Path, sha: str, dest: Path) -> Path:
     commit are involved -- the tree is data.  The commit must be present
     locally (see :func:`fetch_commit`).
     """
-    top = subprocess.run(
-        ["git", "-C", str(repo_dir), "rev-parse", "--show-toplevel", "--show-prefix"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if top.returncode != 0:
-        raise ServiceError("git", f"{repo_dir} is not a git repository: {top.stderr.strip()}")
-    toplevel, prefix = [*top.stdout.splitlines(), ""][:2]
-    proc = subprocess.run(["git", "-C", toplevel, "archive", "--format=tar", sha], capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise ServiceError(
-            "git", f"cannot read commit {sha[:12]}: {mask(proc.stderr.decode(errors='replace').strip())}"
-        )
+    repo = GitRepo(repo_dir)
+    try:
+        tar_bytes = repo.archive(sha)
+    except ServiceError as exc:
+        raise ServiceError("git", f"cannot read commit {sha[:12]}: {mask(exc.message)}") from None
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
         tar.extractall(dest, filter="data")
-    return dest / prefix if prefix else dest
+    return dest / repo.prefix if repo.prefix else dest
 
 
 def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: str | None = None) -> None:
@@ -102,12 +92,10 @@ def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: st
     workflows check out with ``persist-credentials: false`` so that no file
     a rendered template could read holds a token.
     """
-    have = subprocess.run(
-        ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
-    )
-    if have.returncode == 0:
+    repo = GitRepo(repo_dir)
+    if repo.has_commit(sha):
         return
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env: dict[str, str] = {}
     if token:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         register_secret(basic)
@@ -117,25 +105,14 @@ def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: st
             GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
         )
     for spec in [s for s in (refspec, sha) if s]:
-        proc = subprocess.run(
-            ["git", "-C", str(repo_dir), "fetch", "-q", "--no-tags", "origin", spec],
-            capture_output=True,
-            env=env,
-            check=False,
-        )
-        if proc.returncode == 0:
-            have = subprocess.run(
-                ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
-            )
-            if have.returncode == 0:
-                return
+        if repo.fetch(spec, env=env) and repo.has_commit(sha):
+            return
     raise ServiceError("git", f"commit {sha[:12]} is not available in {repo_dir} and could not be fetched from origin")
 
 
 def _head(repo_dir: Path) -> str:
     """The checked-out commit (empty when unknown)."""
-    out = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+    return GitRepo(repo_dir).head()
 
 
 @dataclass

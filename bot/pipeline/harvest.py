@@ -26,8 +26,8 @@ from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.catalog.diff import diff_documents
 from bot.catalog.layout import DATAPACKAGE, Catalog, Dataset
 from bot.errors import BotError, DataError
-from bot.events.issue_form import replace_bot_section
 from bot.metadata.iso19115 import IsoRecord, RecordNotFound, parse_record, record_to_datapackage_fields
+from bot.metadata.issue_form import replace_bot_section
 
 # Fields a harvest may set; anything else in the datapackage is curated and kept.
 HARVESTED_FIELDS = ("title", "description", "keywords", "contributors", "licenses", "lineage", "source_record")

@@ -559,7 +559,10 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
 def _rendered_collection(ctx: StepContext) -> dict[str, Any]:
     from bot.catalog.render import Renderer, ext_vars_for
 
-    renderer = Renderer(ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars_for(ctx.catalog.config, ctx.run.env_name))
+    config = ctx.catalog.config
+    renderer = Renderer(
+        ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars_for(config, ctx.run.env_name), limits=config.render
+    )
     return renderer.render_file(ctx.dataset.path("collection.jsonnet"))
 
 

@@ -26,7 +26,9 @@ def make_renderer(catalog: Catalog, environment: str | None = None, engine: str 
     from bot.catalog.render import Renderer, ext_vars_for
 
     env = environment or catalog.config.default_environment
-    return Renderer(catalog.root, catalog.lib_dirs(), ext_vars_for(catalog.config, env), engine)
+    return Renderer(
+        catalog.root, catalog.lib_dirs(), ext_vars_for(catalog.config, env), engine, limits=catalog.config.render
+    )
 
 
 @dataclass(frozen=True)
