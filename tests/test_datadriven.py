@@ -218,6 +218,28 @@ def test_zarr_noleap_calendar_time_decoded_from_coordinate(tmp_path: Path) -> No
     assert meta.bbox == [100.0, -10.0, 110.0, 0.0]
 
 
+def test_non_string_zarr_attributes_become_text(tmp_path: Path, schemas_dir: Path) -> None:
+    """Real stores carry ``units: 1`` (dimensionless) or list-valued names: they must not leak as non-strings."""
+    import zarr
+
+    path = tmp_path / "attrs.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    for name, values in (("lat", [-10.0, 0.0]), ("lon", [100.0, 110.0])):
+        arr = group.create_array(name, shape=(2,), dtype="float64")
+        arr[:] = values
+        arr.attrs.update({"_ARRAY_DIMENSIONS": [name], "units": "degrees", "long_name": 7})
+    data = group.create_array("salinity", shape=(2, 2), dtype="float32")
+    data.attrs.update({"_ARRAY_DIMENSIONS": ["lat", "lon"], "units": 1, "long_name": ["sea water", "salinity"]})
+    meta = extract_zarr_metadata(path, Coordinates(x="lon", y="lat"))
+    grid = meta.to_gridschema()
+    (var,) = grid["variables"]
+    assert var["unit"] == "1" and var["description"] == "sea water salinity"
+    assert {d["name"]: d["description"] for d in grid["dimensions"]} == {"lat": "7", "lon": "7"}
+    cube = meta.to_stac_datacube()
+    _stac_ext_validator(schemas_dir, "stac-extensions/datacube/v2.2.0/json-schema/schema.json").validate(cube)
+    assert cube["cube:variables"]["salinity"]["unit"] == "1"
+
+
 def test_missing_coordinate_is_a_data_error(converted: dict) -> None:
     path, _, _ = converted["sea-surface-temperature"]
     with pytest.raises(DataError, match=r"'depth'.*coordinates\.z"):
