@@ -16,6 +16,17 @@ from typing import Any, Literal
 import numpy as np
 
 CRS84 = "OGC:CRS84"
+# CF attributes that change the values a reader sees (unpacking, masking).
+CF_PACKING = ("scale_factor", "add_offset", "_FillValue", "missing_value", "valid_min", "valid_max", "valid_range")
+
+
+@dataclass(frozen=True)
+class DataEntryPoint:
+    """The file inside a directory dataset (Zarr) that a data package's ``path`` names, and its facts."""
+
+    name: str
+    bytes: int
+    sha256: str
 
 
 @dataclass
@@ -58,6 +69,7 @@ class VariableInfo:
     unit: str | None = None
     description: str | None = None
     variable_type: Literal["data", "auxiliary"] = "data"
+    decoded_dtype: str | None = None  # CF-packed / masked: what a CF reader returns
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,11 +100,19 @@ class DataDrivenMetadata:
 
     # -- renderings ---------------------------------------------------------
 
-    def to_tableschema(self) -> dict[str, Any]:
-        """Frictionless Table Schema of the data (covering bbox column left out)."""
+    def to_tableschema(self, *, curated: bool = False) -> dict[str, Any]:
+        """Frictionless Table Schema of the data, in the file's column order.
+
+        Default (the pipeline's generated schema): every column, each with its
+        ``role`` (x, y, z, t, geometry, covering) so that the schema gate and
+        :func:`bot.metadata.frictionless.merge_schema` know which columns the
+        format added (GeoParquet's covering ``bbox``) and which hold WKB.
+        ``curated=True``: what a curator keeps in ``tableschema.json`` --
+        no covering column (the converter creates it), no roles.
+        """
         fields = []
         for col in self.columns:
-            if col.role == "covering":
+            if curated and col.role == "covering":
                 continue
             fld: dict[str, Any] = {"name": col.name, "type": col.type}
             if col.format:
@@ -101,6 +121,8 @@ class DataDrivenMetadata:
                 fld["description"] = col.description
             if col.constraints:
                 fld["constraints"] = col.constraints
+            if col.role and not curated:
+                fld["role"] = col.role
             fields.append(fld)
         return {"fields": fields}
 
@@ -120,10 +142,13 @@ class DataDrivenMetadata:
                 continue
             entry = {
                 "name": v.name,
-                "type": frictionless_type_of_dtype(v.dtype),
+                "type": frictionless_type_of_dtype(v.decoded_dtype or v.dtype),
                 "data_type": v.dtype,
                 "dimensions": v.dimensions,
             }
+            if v.decoded_dtype:
+                packing = {k: v.attrs[k] for k in CF_PACKING if k in v.attrs}
+                entry["packing"] = {**packing, "decoded_data_type": v.decoded_dtype}
             if v.unit:
                 entry["unit"] = v.unit
             if v.description:
@@ -221,6 +246,34 @@ def frictionless_type_of_dtype(dtype: str) -> str:
     return {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "M": "datetime", "m": "duration"}.get(
         kind, "string"
     )
+
+
+def decoded_dtype(dtype: str, attrs: dict[str, Any]) -> str | None:
+    """The dtype a CF reader (xarray's mask-and-scale) returns, or None when values are stored as read.
+
+    Why: a curator describes what users get, and a CF-packed int16 with
+    ``scale_factor`` is a float to every CF reader.  The rule is xarray's
+    (``_choose_float_dtype``): a float type from ``scale_factor`` /
+    ``add_offset`` (JSON attributes are float64), float64 for any non-CF-pair
+    offset and for 32-bit integers; a masked (``_FillValue``/
+    ``missing_value``) integer of at most 16 bits becomes float32.
+    """
+    storage = np.dtype(dtype)
+    scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
+    if scale is not None or offset is not None:
+
+        def kind(value: Any) -> np.dtype[Any]:
+            return value.dtype if isinstance(value, np.generic | np.ndarray) else np.dtype(type(value))
+
+        if scale is not None and offset is not None and kind(scale) == kind(offset) and kind(scale).kind == "f":
+            return "float64" if storage.kind in "iu" and storage.itemsize == 4 else kind(scale).name
+        if offset is not None:
+            return "float64"
+        found = kind(scale)
+        return found.name if found.kind == "f" else "float64"
+    if storage.kind in "iu" and ("_FillValue" in attrs or "missing_value" in attrs):
+        return "float32" if storage.itemsize <= 2 else "float64"
+    return None
 
 
 def iso_utc(value: Any) -> str | None:

@@ -6,6 +6,7 @@ The only data read are the 1-D coordinate arrays named by ``coordinates``
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,14 @@ import numpy as np
 
 from bot.catalog.layout import Coordinates
 from bot.errors import DataError
-from bot.metadata.datamodel import DataDrivenMetadata, DimensionInfo, VariableInfo, iso_utc
+from bot.metadata.datamodel import (
+    DataDrivenMetadata,
+    DataEntryPoint,
+    DimensionInfo,
+    VariableInfo,
+    decoded_dtype,
+    iso_utc,
+)
 
 # ---------------------------------------------------------------------------
 # Zarr
@@ -91,6 +99,23 @@ def _decode_time(values: np.ndarray, attrs: dict[str, Any], file: str, name: str
             f"cannot decode time units {units!r}: {exc}", file=file, field=name, hint="fix the CF units"
         ) from None
     return iso_utc(start), iso_utc(end)
+
+
+def zarr_entry_point(store: Path) -> DataEntryPoint:
+    """The store's metadata document a reader starts from: ``.zmetadata`` (v2), ``zarr.json`` (v3), ``.zgroup``.
+
+    Why: a data package cannot name a directory in a way ``frictionless
+    validate`` accepts (it opens ``path`` as a file), so the published
+    resource names this document; its parent is the store.
+    """
+    for name in (".zmetadata", "zarr.json", ".zgroup"):
+        doc = store / name
+        if doc.is_file():
+            data = doc.read_bytes()
+            return DataEntryPoint(name=name, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    raise DataError(
+        "not a Zarr store: no .zmetadata, zarr.json or .zgroup", file=str(store), hint="re-run the convert step"
+    )
 
 
 def extract_zarr_metadata(path: Path, coords: Coordinates) -> DataDrivenMetadata:
@@ -183,6 +208,7 @@ def extract_zarr_metadata(path: Path, coords: Coordinates) -> DataDrivenMetadata
                 description=attr_text(attrs, "long_name", "description"),
                 variable_type="data" if is_data else "auxiliary",
                 attrs=_jsonable(attrs),
+                decoded_dtype=decoded_dtype(np.dtype(arr.dtype).name, attrs),
             )
         )
         if is_data:
