@@ -265,9 +265,14 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
     curated_schema = ctx.curated_json(ctx.schema_name)
     generated = ctx.read_artifact(DATADRIVEN, ctx.schema_name)
     extents = ctx.read_artifact(CHECK_EXTENTS, "extents.json")
-    _, info = _converted(ctx)
+    path, info = _converted(ctx)
     _, data_key = _data_key(ctx, info)
     schema = merge_schema(curated_schema, generated, ctx.kind)
+    entry = None
+    if path.is_dir():
+        from bot.metadata.zarr_extents import zarr_entry_point
+
+        entry = zarr_entry_point(path)
     package = complete_datapackage(
         curated,
         kind=ctx.kind,
@@ -280,6 +285,7 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
         bbox=extents.get("bbox"),
         temporal={"start": extents.get("start"), "end": extents.get("end")},
         rows=info.get("rows"),
+        entry_point=entry,
     )
     problems = validate_datapackage(
         package,
