@@ -53,6 +53,8 @@ MEDIA_JSON = "application/json"
 MEDIA_GEOJSON = "application/geo+json"
 
 PROVENANCE_PREFIX = "catalog_bot:"
+# Item property: the curated time range is open-ended (see _curated_open_end).
+OPEN_END = PROVENANCE_PREFIX + "open_end"
 
 # Links the catalog structure owns; writers (static catalog, STAC API) set them.
 STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "collection", "items"})
@@ -263,6 +265,8 @@ def build_item(
     if datapackage.get("description"):
         props["description"] = str(datapackage["description"])
     props.update(datetime_properties(start, end, dataset_id))
+    if _curated_open_end(meta, datapackage):
+        props[OPEN_END] = True
     if datapackage.get("keywords"):
         props["keywords"] = [str(k) for k in datapackage["keywords"]]
     props["license"] = licence_id(datapackage)
@@ -332,6 +336,24 @@ def build_item(
 # Collection --------------------------------------------------------------------
 
 
+def _curated_open_end(meta: Mapping[str, Any], datapackage: Mapping[str, Any]) -> bool:
+    """True when the time comes from the curated ``temporal`` block and its end is open (ongoing).
+
+    Why a marker: a STAC item cannot say "from X, no end" (``datetime`` is an
+    instant, and ``start_datetime`` needs ``end_datetime``), so the item
+    carries the instant plus :data:`OPEN_END`, and the collection keeps the
+    curated open interval instead of collapsing it to ``[start, start]``.
+    Data with its own time range never gets it: data-derived intervals win.
+    """
+    rng = meta.get("time_range")
+    if isinstance(rng, Mapping):
+        rng = [rng.get("start"), rng.get("end")]
+    if isinstance(rng, Sequence) and not isinstance(rng, str) and any(v is not None for v in rng):
+        return False
+    temporal = datapackage.get("temporal") or {}
+    return bool(temporal.get("start")) and temporal.get("end") in (None, "")
+
+
 def _item_interval(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
     props = item.get("properties") or {}
     start = props.get("start_datetime") or props.get("datetime")
@@ -360,7 +382,11 @@ def collection_extent_from_items(items: Sequence[Mapping[str, Any]]) -> dict[str
             starts.append(start)
         if end:
             ends.append(end)
-    interval = [min(starts, key=instant) if starts else None, max(ends, key=instant) if ends else None]
+    open_end = any((i.get("properties") or {}).get(OPEN_END) for i in items)
+    interval = [
+        min(starts, key=instant) if starts else None,
+        max(ends, key=instant) if ends and not open_end else None,
+    ]
     return {"spatial": {"bbox": [[west, south, east, north]]}, "temporal": {"interval": [interval]}}
 
 

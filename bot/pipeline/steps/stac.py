@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.config import StacConfig
 from bot.errors import Problem, ValidationFailed
 from bot.pipeline.context import StepContext, StepResult
 from bot.pipeline.steps.common import (
@@ -22,10 +23,34 @@ from bot.pipeline.steps.common import (
 )
 
 
-def _static(ctx: StepContext) -> Any:
+def stac_target(ctx: StepContext) -> tuple[StacConfig | None, str]:
+    """The STAC target of this dataset and its config field: limited datasets never go to the public one.
+
+    ``access: limited`` data must not be discoverable by everyone, so its
+    item and collection go to ``limited_stac`` when the environment has one,
+    else nowhere (the STAC steps are skipped with a note).
+    """
+    if ctx.spec.access == "limited":
+        return ctx.run.env.limited_stac, "limited_stac"
+    return ctx.run.env.stac, "stac"
+
+
+def _skipped_limited() -> StepResult:
+    return StepResult(
+        status="skipped",
+        message="access is limited and the environment has no limited_stac: not published to the public STAC",
+    )
+
+
+def _client(cfg: StacConfig, field: str) -> Any:
+    from bot.adapters.stac_api import client_for
+
+    return client_for(cfg, field)
+
+
+def _static(ctx: StepContext, cfg: StacConfig) -> Any:
     from bot.stac.static import StaticCatalog
 
-    cfg = ctx.run.env.stac
     return StaticCatalog(
         ctx.output / cfg.root,
         catalog_id=cfg.catalog_id,
@@ -60,8 +85,9 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
     upload = ctx.read_artifact(UPLOAD_DATA, "upload.json")
     _, info = converted(ctx)
     item_dir = None
-    if ctx.run.env.stac.kind == "static":
-        item_dir = _static(ctx).item_path(ctx.id, ctx.id).parent
+    cfg, _ = stac_target(ctx)
+    if cfg is not None and cfg.kind == "static":
+        item_dir = _static(ctx, cfg).item_path(ctx.id, ctx.id).parent
     media = {"parquet": "application/vnd.apache.parquet", "zarr": "application/vnd+zarr"}[ctx.spec.output]
     assets = {
         "data": AssetInfo(
@@ -85,6 +111,9 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
             title="Table schema" if ctx.kind == "tabular" else "Grid schema",
         ),
     }
+    if "access" in package or ctx.spec.access == "limited":
+        # pipeline.yaml's access decides where the dataset goes; the item must say the same.
+        package = {**package, "access": ctx.spec.access}
     item = build_item(
         ctx.id,
         package,
@@ -113,14 +142,14 @@ def ensure_collection(ctx: StepContext) -> StepResult:
     """Render ``collection.jsonnet`` and create the collection where it is missing."""
     collection = _rendered_collection(ctx)
     path = ctx.write_artifact(ENSURE_COLLECTION, "collection.json", collection)
-    cfg = ctx.run.env.stac
+    cfg, field = stac_target(ctx)
+    if cfg is None:
+        return _skipped_limited()
     if cfg.kind == "api":
-        from bot.adapters.stac_api import client_for_environment
-
-        created = client_for_environment(ctx.run.env, ctx.run.settings).ensure_collection(collection)
+        created = _client(cfg, field).ensure_collection(collection)
         return StepResult(message="created" if created else "exists", outputs=[path])
     with ctx.run.shared_lock():
-        static = _static(ctx)
+        static = _static(ctx, cfg)
         if static.get_collection(ctx.id) is None:
             static.upsert_collection(collection)
             static.save()
@@ -131,14 +160,14 @@ def ensure_collection(ctx: StepContext) -> StepResult:
 def ingest_stac_item(ctx: StepContext) -> StepResult:
     """Upsert the item into the static catalog or the STAC API."""
     item = ctx.read_artifact(STAC_ITEM, "item.json")
-    cfg = ctx.run.env.stac
+    cfg, field = stac_target(ctx)
+    if cfg is None:
+        return _skipped_limited()
     if cfg.kind == "api":
-        from bot.adapters.stac_api import client_for_environment
-
-        client_for_environment(ctx.run.env, ctx.run.settings).upsert_item(ctx.id, item)
+        _client(cfg, field).upsert_item(ctx.id, item)
         return StepResult(message="item upserted")
     with ctx.run.shared_lock():
-        static = _static(ctx)
+        static = _static(ctx, cfg)
         static.upsert_item(ctx.id, item)
         static.save()
         return StepResult(message="item written", outputs=[static.item_path(ctx.id, item["id"])])
@@ -149,17 +178,17 @@ def update_collection(ctx: StepContext) -> StepResult:
     from bot.stac.build import build_collection
 
     rendered = ctx.read_artifact(ENSURE_COLLECTION, "collection.json")
-    cfg = ctx.run.env.stac
+    cfg, field = stac_target(ctx)
+    if cfg is None:
+        return _skipped_limited()
     if cfg.kind == "api":
-        from bot.adapters.stac_api import client_for_environment
-
-        client = client_for_environment(ctx.run.env, ctx.run.settings)
+        client = _client(cfg, field)
         collection = build_collection(rendered, client.items(ctx.id))
         _raise_stac(ctx, collection)
         client.upsert_collection(collection)
         return StepResult(message="collection updated")
     with ctx.run.shared_lock():
-        static = _static(ctx)
+        static = _static(ctx, cfg)
         collection = build_collection(rendered, static.items(ctx.id))
         _raise_stac(ctx, collection)
         static.upsert_collection(collection)
