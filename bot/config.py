@@ -96,6 +96,8 @@ class EnvironmentConfig(_Model):
     output: str = DEFAULT_OUTPUT
     object_store: ObjectStoreConfig = ObjectStoreConfig()
     stac: StacConfig = StacConfig()
+    # Where ``access: limited`` datasets are catalogued; None: nowhere (never the public ``stac``).
+    limited_stac: StacConfig | None = None
     pygeoapi: PygeoapiConfig = PygeoapiConfig()
     argo: ArgoConfig = ArgoConfig()
     ext_vars: dict[str, str] = Field(default_factory=dict)

@@ -270,7 +270,7 @@ def test_publish_to_s3_uploads_data_then_metadata_and_skips_unchanged(
     tmp_path: Path,
     s3_client,  # noqa: F811 (the imported fixture)
 ) -> None:
-    from bot.adapters.objectstore import S3ObjectStore
+    from bot.adapters.s3store import S3ObjectStore
 
     bucket = s3_client.bucket_name
     store = S3ObjectStore(s3_client, bucket, prefix="catalog", public_base_url="https://data.example.org")

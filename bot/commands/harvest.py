@@ -8,12 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.adapters.csw import MetadataSource
-from bot.adapters.notify import notify
-from bot.catalog.layout import Catalog
-from bot.config import Settings
 from bot.errors import EXIT_PROBLEMS, UsageError
-from bot.pipeline.harvest import create_dataset_issues, harvest_all, propose_updates
 
 console = Console(highlight=False, soft_wrap=True, markup=False)
 
@@ -48,6 +43,13 @@ def register(app: typer.Typer) -> None:
         timeout: float = typer.Option(10.0, "--timeout", help="seconds per CSW request"),
     ) -> None:
         """Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater)."""
+        # Imported here: the harvest machinery (CSW, ISO parsing, diff) loads only when the verb runs.
+        from bot.adapters.csw import MetadataSource
+        from bot.adapters.notify import notify
+        from bot.catalog.layout import Catalog
+        from bot.config import Settings
+        from bot.pipeline.harvest import create_dataset_issues, harvest_all, propose_updates
+
         settings = Settings.from_env()
         github = None
         if not dry_run:

@@ -65,13 +65,14 @@ DEFAULT_INPUTS = ("catalog", "source")
 # a change in any of them invalidates recorded steps; the CLI, events and
 # GitHub code do not.
 CODE_PATHS = (
-    "pipeline/steps.py",
+    "pipeline/steps",
     "pipeline/context.py",
     "pipeline/dag.py",
     "convert",
     "metadata",
     "stac",
     "adapters/objectstore.py",
+    "adapters/s3store.py",
     "catalog/render.py",
     "catalog/layout.py",
     "catalog/schemas.py",
