@@ -14,6 +14,11 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) || echo "warning: shellcheck not installed"
 fi
 
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "== apt: nginx (the remote-source tests' HTTP server: conditional and Range requests)"
+  (apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "warning: nginx not installed"
+fi
+
 export CATALOG_BOT_SCHEMAS="${CATALOG_BOT_SCHEMAS:-$(cd .. && pwd)/shared/contracts/schemas}"
 
 if [ -f scripts/dev_services.py ] && [ "${CATALOG_BOT_SKIP_SERVICES:-}" != "1" ]; then

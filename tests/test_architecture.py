@@ -17,6 +17,7 @@ PURE = [
     "bot.metadata",
     "bot.stac",
     "bot.convert",
+    "bot.sources",
     "bot.pipeline.dag",
     "bot.pipeline.argo_render",
     "bot.pipeline.argo_lint",

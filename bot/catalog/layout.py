@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import CatalogConfig, load_catalog_config, load_yaml, pydantic_to_config_error
 from bot.errors import CatalogError, UsageError
+from bot.sources.uri import check_source_path
 
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 DATASETS_DIR = "datasets"
@@ -90,7 +91,10 @@ class _Model(BaseModel):
 class SourceSpec(_Model):
     """Where the source data is and how to read it.
 
-    ``path`` is relative to the dataset folder (or a ``s3://``/``https://`` URI).
+    ``path`` is relative to the dataset folder, or an ``https://``,
+    ``http://`` or ``s3://bucket/key`` URI (only those schemes: see
+    :mod:`bot.sources.uri`).  ``anonymous`` reads a public S3 bucket without
+    signing; ``endpoint_url`` names a non-AWS S3 store for this source.
     """
 
     path: str
@@ -98,6 +102,30 @@ class SourceSpec(_Model):
     delimiter: str = ","
     timestamp_format: str | None = None
     crs: str = "EPSG:4326"
+    anonymous: bool = False
+    endpoint_url: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        return check_source_path(value)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint_url {value!r} must be an http:// or https:// URL (the S3 endpoint)")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_options(self) -> SourceSpec:
+        if (self.anonymous or self.endpoint_url) and not self.path.startswith("s3://"):
+            raise ValueError("anonymous and endpoint_url apply to s3:// sources only")
+        if self.format == "zarr" and "://" in self.path:
+            raise ValueError(
+                "a remote Zarr store cannot be fetched as one file; use a NetCDF/CSV/GeoJSON/Parquet source"
+            )
+        return self
 
 
 class Coordinates(_Model):

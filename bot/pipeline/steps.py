@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.errors import BotError, DataError, Problem, Severity, ValidationFailed
+from bot.errors import BotError, Problem, Severity, ValidationFailed
 from bot.pipeline.context import StepContext, StepResult
 
 # Step names (the DAG in bot.pipeline.dag is the source of truth; these are
@@ -99,23 +99,9 @@ def convert(ctx: StepContext) -> StepResult:
     """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``."""
     from bot.adapters.objectstore import tree_sha256
     from bot.convert import convert_dataset
+    from bot.pipeline.sources import resolve
 
-    pipeline_rel = ctx.dataset.rel("pipeline.yaml")
-    src = ctx.source_path()
-    if src is None:
-        raise DataError(
-            f"remote source {ctx.spec.source.path!r} cannot be read by this build",
-            file=pipeline_rel,
-            field="source.path",
-            hint="download the file into the dataset folder (data/...) and point source.path at it",
-        )
-    if not src.exists():
-        raise DataError(
-            f"source file {ctx.spec.source.path!r} does not exist (looked for {src})",
-            file=pipeline_rel,
-            field="source.path",
-            hint="fix source.path (relative to the dataset folder) or add the file",
-        )
+    src, sources = resolve(ctx)  # a catalog file in place, or a remote one fetched into the work folder
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
     out = ctx.step_dir(CONVERT)
     result = convert_dataset(ctx.spec, src, out, schema, name=ctx.id)
@@ -131,6 +117,7 @@ def convert(ctx: StepContext) -> StepResult:
         "bytes": result.bytes,
         "files": len(result.files),
         "sha256": digest,
+        "sources": [r.to_dict() for r in sources],
     }
     record = ctx.write_artifact(CONVERT, "result.json", info)
     return StepResult(
