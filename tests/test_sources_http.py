@@ -17,7 +17,7 @@ from bot.adapters.http_source import AddressGuard, HttpSource
 from bot.errors import DataError, ServiceError
 from bot.sources.addresses import AllowList
 from tests.conftest import EXAMPLE
-from tests.source_servers import Nginx, free_port, nginx  # noqa: F401  (fixture)
+from tests.source_servers import Nginx, free_port
 
 NC = EXAMPLE / "datasets/sea-surface-temperature/data/sea-surface-temperature.nc"
 CSV = EXAMPLE / "datasets/reef-temperature/data/reef-temperature.csv"
@@ -35,7 +35,7 @@ def source(**limits: float) -> HttpSource:
 
 
 @pytest.fixture
-def served(nginx: Nginx, tmp_path: Path) -> tuple[Nginx, str]:  # noqa: F811
+def served(nginx: Nginx, tmp_path: Path) -> tuple[Nginx, str]:
     """A fresh folder below the nginx root holding the example NetCDF and CSV."""
     folder = f"t{os.urandom(5).hex()}"
     (nginx.root / folder).mkdir()

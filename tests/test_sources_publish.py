@@ -20,7 +20,7 @@ import yaml
 
 from bot.cli import main
 from bot.pipeline.executor import read_record
-from tests.source_servers import Nginx, nginx  # noqa: F401  (fixture)
+from tests.source_servers import Nginx
 
 SST = "sea-surface-temperature"
 
@@ -54,7 +54,7 @@ def _publish(catalog: Path, output: Path) -> int:
 def test_remote_netcdf_is_published_and_an_unchanged_remote_is_never_downloaded_again(
     example_catalog: Path,
     nginx: Nginx,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     url, remote = _remote_catalog(example_catalog, nginx)
     output = tmp_path / "out"
@@ -106,7 +106,7 @@ def test_bad_remote_source_fails_with_a_located_error_and_publishes_nothing(
     tmp_path: Path,
     capsys,
     mutate,
-    message: str,  # noqa: F811
+    message: str,
 ) -> None:
     url, _ = _remote_catalog(example_catalog, nginx)
     pipeline = example_catalog / "datasets" / SST / "pipeline.yaml"
@@ -125,7 +125,7 @@ def test_loopback_source_without_allow_list_is_refused(
     example_catalog: Path,
     nginx: Nginx,
     tmp_path: Path,
-    capsys,  # noqa: F811
+    capsys,
 ) -> None:
     _, remote = _remote_catalog(example_catalog, nginx, allow=False)
     assert _publish(example_catalog, tmp_path / "out") == 1

@@ -141,18 +141,17 @@ class S3Source:
             deadline=self.limits.deadline,
         )
 
-    def probe(self, uri: str) -> Validators:
-        """ETag / Last-Modified / size of the object (``HeadObject``)."""
+    def _head(self, uri: str) -> Validators:
         ref = parse_source(uri)
+        meta = self._call(uri, lambda: self.client.head_object(Bucket=ref.bucket, Key=ref.key))
+        modified = meta.get("LastModified")
+        return Validators(
+            meta.get("ETag"), modified.isoformat() if modified is not None else None, int(meta["ContentLength"])
+        )
 
-        def once() -> Validators:
-            meta = self._call(uri, lambda: self.client.head_object(Bucket=ref.bucket, Key=ref.key))
-            modified = meta.get("LastModified")
-            return Validators(
-                meta.get("ETag"), modified.isoformat() if modified is not None else None, int(meta["ContentLength"])
-            )
-
-        result: Validators = self._retry(once)
+    def probe(self, uri: str) -> Validators:
+        """ETag / Last-Modified / size of the object (``HeadObject``, retried)."""
+        result: Validators = self._retry(lambda: self._head(uri))
         return result
 
     def list(self, uri_prefix: str) -> list[tuple[str, Validators]]:
@@ -185,7 +184,7 @@ class S3Source:
 
         def once() -> SourceRecord:
             nonlocal transferred
-            current = self.probe(uri)
+            current = self._head(uri)
             if previous is not None and dest.is_file() and current.etag and current.etag == previous.validators.etag:
                 return not_modified(uri, dest, previous)
             if current.size is not None and current.size > self.limits.max_bytes:
