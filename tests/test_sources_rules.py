@@ -137,3 +137,16 @@ def test_content_check_catches_html_and_accepts_real_files() -> None:
     assert check_content(b"time,lat,lon,temp\n2024-01-01T00:00:00Z,-18.2,147.7,27.1\n", "csv", "text/csv") is None
     assert "not JSON" in (check_content(b"time,lat\n", "geojson") or "")
     assert "not Parquet" in (check_content(b"garbage", "parquet") or "")
+
+
+def test_example_allow_lists_loopback_and_init_without_example_writes_no_allow_list(tmp_path: Path) -> None:
+    from bot.catalog.init import init_catalog
+    from tests.conftest import EXAMPLE
+
+    assert load_catalog_config(EXAMPLE).network.allow == ["127.0.0.1", "localhost", "::1"]
+    init_catalog(tmp_path / "plain")
+    plain = load_catalog_config(tmp_path / "plain")
+    assert plain.network.allow == [] and "network:" not in (tmp_path / "plain/catalog-bot.yaml").read_text()
+    assert plain.environments == load_catalog_config(EXAMPLE).environments  # the rest is kept
+    init_catalog(tmp_path / "ex", with_examples=True)
+    assert load_catalog_config(tmp_path / "ex").network.allow == ["127.0.0.1", "localhost", "::1"]
