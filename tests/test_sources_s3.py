@@ -129,4 +129,5 @@ def test_publish_from_a_public_bucket(dev_services, public_object, example_catal
     assert info.value.code in (0, None)
     result = json.loads((output / ".catalog-bot/work/sea-surface-temperature/convert/result.json").read_text())
     assert result["sources"][0]["uri"] == uri and result["sources"][0]["validators"]["etag"]
-    assert (output / "data/catalog-public/sea-surface-temperature/datapackage.json").is_file()
+    package = json.loads((output / "data/catalog-public/sea-surface-temperature/datapackage.json").read_text())
+    assert any(s.get("title") == f"source data ({uri})" and s.get("version") for s in package["sources"])

@@ -268,6 +268,10 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
         temporal={"start": extents.get("start"), "end": extents.get("end")},
         rows=info.get("rows"),
     )
+    if info.get("sources"):
+        from bot.sources.manifest import datapackage_sources
+
+        package["sources"] = datapackage_sources(info["sources"], package.get("sources"))
     problems = validate_datapackage(
         package,
         file=ctx.dataset.rel(DATAPACKAGE),
@@ -536,6 +540,9 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         table_columns=stac_fields.get("table_columns"),
         datacube=stac_fields.get("datacube"),
     )
+    from bot.sources.manifest import stac_source_links
+
+    item["links"] = [*item.get("links", []), *stac_source_links(info.get("sources") or [])]
     problems = validate_stac(ctx, item, "item", f"{ctx.id}/item.json")
     if _errors(problems):
         raise ValidationFailed(problems, context=f"STAC item of {ctx.id}")

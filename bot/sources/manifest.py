@@ -112,3 +112,55 @@ def fingerprint_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {"uri": r.get("uri"), **(r.get("validators") or {}), **({"error": r["error"]} if r.get("error") else {})}
         for r in records
     ]
+
+
+def _remote(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("status") != "local" and "://" in str(r.get("uri", ""))]
+
+
+def stac_source_links(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``via`` links of a STAC item for its remote sources: URI, ETag, size and retrieval time.
+
+    Why links: ``via`` (IANA: "the source of the information") is what a STAC
+    client understands without an extension; the extra fields are allowed
+    by the core link schema.  Local sources are covered by the commit.
+    """
+    links = []
+    for rec in _remote(records):
+        validators = rec.get("validators") or {}
+        link: dict[str, Any] = {"rel": "via", "href": rec["uri"], "title": "source data"}
+        for key, value in (
+            ("etag", validators.get("etag")),
+            ("last_modified", validators.get("last_modified")),
+            ("size", validators.get("size")),
+            ("retrieved", rec.get("retrieved")),
+        ):
+            if value is not None:
+                link[key] = value
+        links.append(link)
+    return links
+
+
+def datapackage_sources(records: list[dict[str, Any]], curated: list[Any] | None = None) -> list[dict[str, Any]]:
+    """The datapackage ``sources``: the curated ones, then each remote source (by URI, once).
+
+    Frictionless ``path`` only accepts http(s)/ftp URLs or relative paths, so
+    an ``s3://`` URI goes into ``title``; the ETag (or Last-Modified) is the
+    source's ``version``.
+    """
+    out = [dict(s) for s in (curated or []) if isinstance(s, dict)]
+    seen = {s.get("path") or s.get("title") for s in out}
+    for rec in _remote(records):
+        uri = str(rec["uri"])
+        if uri in seen:
+            continue
+        validators = rec.get("validators") or {}
+        entry: dict[str, Any] = {"title": f"source data ({uri})" if uri.startswith("s3://") else "source data"}
+        if uri.startswith(("http://", "https://")):
+            entry["path"] = uri
+        version = validators.get("etag") or validators.get("last_modified")
+        if version:
+            entry["version"] = str(version)
+        out.append(entry)
+        seen.add(uri)
+    return out
