@@ -131,3 +131,40 @@ def test_publish_from_a_public_bucket(dev_services, public_object, example_catal
     assert result["sources"][0]["uri"] == uri and result["sources"][0]["validators"]["etag"]
     package = json.loads((output / "data/catalog-public/sea-surface-temperature/datapackage.json").read_text())
     assert any(s.get("title") == f"source data ({uri})" and s.get("version") for s in package["sources"])
+
+
+def test_s3_pattern_lists_the_prefix_and_an_empty_prefix_is_an_error(
+    dev_services, example_catalog: Path, tmp_path: Path, capsys
+) -> None:
+    from tests.test_sources_many import split_netcdf
+
+    client = dev_services.s3_client()
+    prefix = unique("glob")
+    months = split_netcdf(NC, tmp_path / "months")
+    for path in months:
+        client.upload_file(str(path), "catalog-public", f"{prefix}/{path.name}")
+    client.put_object(Bucket="catalog-public", Key=f"{prefix}/README.txt", Body=b"not data")
+    sst = example_catalog / "datasets" / "sea-surface-temperature"
+    shutil.rmtree(sst / "data")
+    spec = yaml.safe_load((sst / "pipeline.yaml").read_text())
+    spec["source"].update({"path": f"s3://catalog-public/{prefix}/sst-*.nc", "endpoint_url": dev_services.s3_url})
+    (sst / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    output = tmp_path / "out"
+    args = ["publish", "--catalog", str(example_catalog), "--output", str(output), "sea-surface-temperature"]
+    try:
+        with pytest.raises(SystemExit) as info:
+            main([*args, "--jobs", "2"])
+        assert info.value.code in (0, None)
+        result = json.loads((output / ".catalog-bot/work/sea-surface-temperature/convert/result.json").read_text())
+        assert len(result["sources"]) == 12 and all(s["uri"].endswith(".nc") for s in result["sources"])
+
+        spec["source"]["path"] = f"s3://catalog-public/{unique('empty')}/sst-*.nc"
+        (sst / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 1
+        out = " ".join(capsys.readouterr().out.split())
+        assert "matched no objects (0 object(s)" in out and "[source.path]" in out and "upload missing" in out
+    finally:
+        for key in [f"{prefix}/{p.name}" for p in months] + [f"{prefix}/README.txt"]:
+            client.delete_object(Bucket="catalog-public", Key=key)

@@ -135,7 +135,7 @@ def dataset_inputs(ctx: StepContext, groups: Iterable[str]) -> dict[str, Any]:
             inputs[ds.rel(ctx.schema_name)] = _file_digest(path) if path.is_file() else None
         elif group == "source":
             src = ctx.source_path()
-            if src is None:  # remote: its validators (one HEAD), so a changed remote re-runs convert
+            if src is None:  # remote or many files: their validators, so a changed remote re-runs convert
                 from bot.pipeline.sources import probe_inputs
 
                 inputs["source"] = probe_inputs(ctx)

@@ -101,10 +101,15 @@ def convert(ctx: StepContext) -> StepResult:
     from bot.convert import convert_dataset
     from bot.pipeline.sources import resolve
 
-    src, sources = resolve(ctx)  # a catalog file in place, or a remote one fetched into the work folder
+    files, sources = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
     out = ctx.step_dir(CONVERT)
-    result = convert_dataset(ctx.spec, src, out, schema, name=ctx.id)
+    if len(files) == 1 and ctx.spec.source.single is not None:
+        result = convert_dataset(ctx.spec, files[0], out, schema, name=ctx.id)
+    else:
+        from bot.convert.many import convert_many
+
+        result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
     # Outputs of an earlier run under another name (renamed source) are stale.
     for stale in out.iterdir():
         if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
@@ -143,16 +148,19 @@ def _extent_summary(meta_dict: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _source_name(ctx: StepContext) -> str:
+    """The source as findings name it: the catalog-relative file, else the URI or pattern."""
+    local = ctx.source_path()
+    return ctx.dataset.rel(ctx.spec.source.single or "") if local is not None else ctx.spec.source.label
+
+
 def check_extents(ctx: StepContext) -> StepResult:
     """Spatial/temporal extents from the converted data; empty or impossible extents stop the publish."""
     from bot.metadata.datadriven import check_extents as check
 
     path, _ = _converted(ctx)
     meta = _extract(ctx, path)
-    problems = [
-        Problem(code="extent", message=text, file=ctx.dataset.rel(ctx.spec.source.path), dataset=ctx.id)
-        for text in check(meta)
-    ]
+    problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in check(meta)]
     if problems:
         raise ValidationFailed(problems, context=f"extent check of {ctx.id}")
     summary = _extent_summary(meta.to_dict())

@@ -49,6 +49,8 @@ def parse_source(text: str) -> SourceURI:
     text = text.strip()
     if not text:
         raise ValueError("source path is empty; give a file relative to the dataset folder or an https:// / s3:// URI")
+    if ".." in text.replace("\\", "/").split("/") and "://" not in text:
+        raise ValueError(f"{text!r} leaves the dataset folder; keep source files inside it")
     match = _SCHEME.match(text)
     if match is None or (len(match.group(1)) == 1 and text[1:3] in (":\\", ":/")):  # no scheme (or C:\)
         if text.startswith("//"):
@@ -80,7 +82,25 @@ def parse_source(text: str) -> SourceURI:
         raise ValueError(f"{text!r} has an invalid port") from None
     if not parts.path or parts.path.endswith("/"):
         raise ValueError(f"{text!r} names a folder, not a file; point at one file")
+    if is_glob(parts.path):
+        raise ValueError(
+            f"{text!r}: HTTP has no directory listing, so it cannot be a pattern; list the files under paths:"
+        )
     return SourceURI(text, "http", host=host.lower(), port=port or (443 if scheme == "https" else 80))
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def is_glob(text: str) -> bool:
+    """True when ``text`` is a pattern (``*``, ``?``, ``[...]``) rather than one file."""
+    return bool(_GLOB.search(text))
+
+
+def glob_prefix(text: str) -> str:
+    """The fixed part of a pattern before its first wildcard (what an S3 listing can filter on)."""
+    match = _GLOB.search(text)
+    return text[: match.start()] if match else text
 
 
 def check_source_path(text: str) -> str:
