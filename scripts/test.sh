@@ -18,6 +18,10 @@ echo "== lint, format and types (ruff, mypy: configured in pyproject.toml)"
 python -m ruff check .
 python -m ruff format --check .
 python -m mypy
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "== apt: nginx (the remote-source tests' HTTP server: conditional and Range requests)"
+  (apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "warning: nginx not installed"
+fi
 
 export CATALOG_BOT_SCHEMAS="${CATALOG_BOT_SCHEMAS:-$(cd .. && pwd)/shared/contracts/schemas}"
 

@@ -124,6 +124,9 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         table_columns=stac_fields.get("table_columns"),
         datacube=stac_fields.get("datacube"),
     )
+    from bot.sources.manifest import stac_source_links
+
+    item["links"] = [*item.get("links", []), *stac_source_links(info.get("sources") or [])]
     problems = validate_stac(ctx, item, "item", f"{ctx.id}/item.json")
     if error_problems(problems):
         raise ValidationFailed(problems, context=f"STAC item of {ctx.id}")
