@@ -1,7 +1,7 @@
 """The GitHub bot end to end: real webhook payloads, real git, the real check, a simulated GitHub.
 
 GitHub cannot run here, so ``tests/github_server.py`` simulates its REST API
-(responses checked against githubkit's models of GitHub's OpenAPI
+(requests and responses checked against GitHub's OpenAPI
 description; git data in a real bare repository).  Every event starts from a
 real delivery in the shared contracts, copied and pointed at the test
 repository, and validated against octokit's webhook schema.

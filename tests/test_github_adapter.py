@@ -1,8 +1,8 @@
 """The GitHub adapter against the local GitHub simulation (real git underneath).
 
 GitHub itself cannot run here; ``tests/github_server.py`` simulates the REST
-endpoints the bot uses, validates every response against githubkit's models
-of GitHub's OpenAPI description, and keeps git data in a real bare repository.
+endpoints the bot uses, validates every request and response against GitHub's
+OpenAPI description (tests/github_contract.py), and keeps git data in a real bare repository.
 """
 
 from __future__ import annotations
