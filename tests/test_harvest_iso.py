@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog.layout import Catalog
+from bot.catalog.schemas import SchemaRegistry
 from bot.catalog.validate import validate_many
 from bot.cli import main
 from bot.errors import DataError, Severity
@@ -180,7 +181,7 @@ def test_a_document_without_iso_metadata_names_its_root() -> None:
         parse_record(b"<metadata><idinfo><citation/></idinfo></metadata>", source="fgdc.xml")
 
 
-def test_harvested_fields_pass_the_catalogs_own_check(example_catalog: Path) -> None:
+def test_harvested_fields_pass_the_catalogs_own_check(example_catalog: Path, schemas_dir: Path) -> None:
     """A harvest PR's datapackage passes `validate` (profile shape of licences, contributors, extents).
 
     The one thing left to the curator: a record whose licence differs from the
@@ -193,7 +194,9 @@ def test_harvested_fields_pass_the_catalogs_own_check(example_catalog: Path) -> 
         merged, source = merge_datapackage(current, record_to_datapackage_fields(record), None)
         assert source == "record"
         path.write_text(json.dumps(merged, indent=2, ensure_ascii=False), encoding="utf-8")
-        problems = validate_many(Catalog.open(example_catalog), ["reef-temperature"], processes=1)["reef-temperature"]
+        problems = validate_many(
+            Catalog.open(example_catalog), ["reef-temperature"], registry=SchemaRegistry(schemas_dir, None), processes=1
+        )["reef-temperature"]
         errors = [p for p in problems if p.severity == Severity.ERROR]
         expected = [] if record.licence == "CC-BY-4.0" else ["licence-mismatch"]
         assert [p.code for p in errors] == expected, (name, [p.format() for p in errors])
