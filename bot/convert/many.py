@@ -84,7 +84,7 @@ def _combine_parquet(parts: list[Path], dest: Path, geometry: str, sources: list
     """Stream the parts' row groups into one GeoParquet file with merged ``geo`` metadata."""
     import pyarrow.parquet as pq
 
-    from bot.convert.tabular import BOT_METADATA_KEY, GeoParquetWriter
+    from bot.convert.geoparquet import BOT_METADATA_KEY, GeoParquetWriter
 
     first = pq.ParquetFile(parts[0])
     schema = first.schema_arrow
