@@ -38,6 +38,40 @@ def plan_of(report) -> dict[str, Action]:
     return {e.dataset: e.action for e in report.entries}
 
 
+class RecordingReader:
+    """A RevisionReader that delegates to git and records every call (the check's only way to git)."""
+
+    def __init__(self, inner: GitRepo) -> None:
+        self.inner = inner
+        self.path = inner.path
+        self.prefix = inner.prefix
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self.inner, name)
+
+        def recorded(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return recorded
+
+
+def test_check_reads_revisions_only_through_the_injected_reader(catalog_repo: Path) -> None:
+    branch(catalog_repo)
+    dp = catalog_repo / REEF / "datapackage.json"
+    dp.write_text(dp.read_text().replace('"in situ"', '"in-situ"'))
+    commit(catalog_repo, "keyword")
+    reader = RecordingReader(GitRepo(catalog_repo))
+
+    report = run_check(reader, "main", "HEAD", settings(), label="my-catalog")
+
+    assert plan_of(report) == {"reef-temperature": Action.METADATA}
+    assert report.catalog == "my-catalog"
+    # cost follows the change: one batched read per revision, one diff of the trees
+    assert reader.calls.count("read_entries") == 2 and reader.calls.count("changed_files") == 1
+
+
 def test_edit_collection_title_is_metadata_with_exact_diff(catalog_repo: Path) -> None:
     branch(catalog_repo)
     path = catalog_repo / REEF / "collection.jsonnet"

@@ -506,7 +506,7 @@ def test_tokens_never_reach_comments_requests_summaries_logs_or_artifacts(
     pr = world.server.open_pr(REPO, "feature")["number"]
     world.server.inject("GET", r"/comments$", 502, message=f"proxy echoed Authorization: token {TOKEN}")
     run(world, "pull_request", world.pr_payload(pr))
-    assert "retrying" in caplog.text
+    assert "transient failure" in caplog.text and "retry 1/" in caplog.text
     out = world.tmp / "artifact"
     ctx = BotContext(
         settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out

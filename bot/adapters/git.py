@@ -25,7 +25,7 @@ from pathlib import Path
 from bot.catalog.revisions import WORKTREE, ChangeStatus, FileChange
 from bot.errors import ServiceError, UsageError
 
-__all__ = ["WORKTREE", "Change", "ChangeStatus", "FileChange", "GitRepo"]
+__all__ = ["WORKTREE", "ChangeStatus", "FileChange", "GitRepo"]
 
 # No pager, no prompts, stable (untranslated) output, no user config that
 # changes output formats (color, external diff, relative paths).
@@ -37,10 +37,6 @@ _ENV_OVERRIDES = {
     "GIT_OPTIONAL_LOCKS": "0",
 }
 _CONFIG = ("-c", "core.quotepath=off", "-c", "color.ui=never", "-c", "diff.external=", "-c", "diff.noprefix=false")
-
-
-Change = FileChange
-"""Alias: the name used in the design notes."""
 
 
 class GitRepo:

@@ -213,7 +213,7 @@ def retry_call(
             if deadline is not None and waited + delay > deadline:
                 raise
             log.warning(
-                "%s: transient failure (%s: %s); retrying (%d/%d) in %.2fs",
+                "%s: transient failure (%s: %s); retry %d/%d in %.2fs",
                 service,
                 type(exc).__name__,
                 str(exc)[:300],

@@ -134,6 +134,7 @@ def find_renames(scope: ChangeScope, base: RevisionTree, head: RevisionTree, ids
 
 
 def fingerprint(tree: RevisionTree, ds: str) -> Fingerprint:
+    """What identifies a dataset folder's content whatever its name: datapackage id, pipeline source, blobs."""
     folder = f"{DATASETS_DIR}/{ds}/"
     dp_id = None
     source = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,21 @@ from bot.catalog.locate import json_line
 from bot.catalog.schemas import STAC_VERSIONS, SchemaRegistry
 from bot.catalog.validate.frictionless import validate_datapackage, validate_tableschema
 from bot.catalog.validate.grid import validate_gridschema
-from bot.catalog.validate.inputs import Profiles, load_profiles, read_json
+from bot.catalog.validate.inputs import LineOf, Profiles, load_profiles, read_json
 from bot.catalog.validate.rules import collection_rules
 from bot.catalog.validate.stac import validate_catalog, validate_collection, validate_item
 from bot.errors import CatalogError, Problem
 
 
 def detect_type(doc: Any) -> str | None:
-    """``stac-item`` / ``stac-collection`` / ``stac-catalog`` / ``datapackage`` /
+    """``stac-item`` / ``stac-collection`` / ``stac-catalog`` / ``stac-itemcollection``
+    (a GeoJSON FeatureCollection of items) / ``datapackage`` /
     ``tableschema`` / ``gridschema``, or ``None`` when unrecognised."""
     if not isinstance(doc, dict):
         return None
     stac_type = doc.get("type")
+    if stac_type == "FeatureCollection" and isinstance(doc.get("features"), list):
+        return "stac-itemcollection"
     if "stac_version" in doc:
         if stac_type == "Feature":
             return "stac-item"
@@ -41,6 +45,46 @@ def detect_type(doc: Any) -> str | None:
     if "fields" in doc:
         return "tableschema"
     return None
+
+
+def validate_item_collection(
+    doc: dict[str, Any], registry: SchemaRegistry, *, file: str | None, line_of: LineOf | None
+) -> list[Problem]:
+    """A GeoJSON FeatureCollection of STAC items (a search result, an export): item by item.
+
+    Each problem points into the collection (``/features/3/properties/datetime``)
+    and names the item, so one bad item among thousands is easy to find.
+    """
+    features = doc["features"]
+    if features and not any(isinstance(f, dict) and "stac_version" in f for f in features):
+        return [
+            Problem(
+                "unknown-type",
+                "a GeoJSON FeatureCollection whose features are not STAC items (none has stac_version)",
+                file=file,
+                pointer="/features",
+                line=line_of("/features") if line_of else None,
+                hint="validate STAC items (stac_version, id, links, assets) or convert the features first",
+            )
+        ]
+    problems: list[Problem] = []
+    for index, feature in enumerate(features):
+        prefix = f"/features/{index}"
+
+        def located(pointer: str, prefix: str = prefix) -> int | None:
+            return line_of(prefix + pointer) if line_of else None
+
+        name = feature.get("id") if isinstance(feature, dict) else None
+        for p in validate_item(feature, registry, file=file, line_of=located):
+            problems.append(
+                dataclasses.replace(
+                    p,
+                    pointer=prefix + (p.pointer or ""),
+                    line=p.line or located(""),
+                    message=f"item {index}" + (f" ({name})" if isinstance(name, str) else "") + f": {p.message}",
+                )
+            )
+    return problems
 
 
 def _find_catalog_root(path: Path) -> Path | None:
@@ -90,6 +134,8 @@ def validate_file(path: Path, registry: SchemaRegistry) -> list[Problem]:
             return [exc.to_problem("profile-invalid")]
     if kind == "stac-item":
         return validate_item(doc, registry, file=rel, line_of=line_of)
+    if kind == "stac-itemcollection":
+        return validate_item_collection(doc, registry, file=rel, line_of=line_of)
     if kind == "stac-collection":
         problems = validate_collection(doc, registry, file=rel, line_of=line_of)
         for f in collection_rules(doc, registry):
@@ -144,7 +190,8 @@ def validate_file(path: Path, registry: SchemaRegistry) -> list[Problem]:
             "cannot tell what this file is",
             file=rel,
             line=1,
-            hint="expected a STAC item/collection/catalog (stac_version + type), a data package (resources), "
+            hint="expected a STAC item/collection/catalog (stac_version + type) or a FeatureCollection of items, "
+            "a data package (resources), "
             "a table schema (fields) or a grid schema (dimensions + variables)",
         )
     ]

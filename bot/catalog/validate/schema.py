@@ -24,6 +24,11 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def _hint(err: ValidationError, schema_name: str) -> str:
     kind, expected = err.validator, err.validator_value
+    alternatives = _required_alternatives(err)
+    if alternatives:
+        return "add " + " or ".join(f"`{n}`" for n in alternatives)
+    if kind == "not" and list(err.absolute_path) == ["collection"]:
+        return 'add a link {"rel": "collection", "href": "<the collection\'s URL or ./collection.json>"}, or remove `collection`'
     if kind == "required":
         missing = re.findall(r"'([^']+)' is a required property", err.message)
         return f"add `{missing[0]}`" if missing else "add the missing field"
@@ -34,6 +39,9 @@ def _hint(err: ValidationError, schema_name: str) -> str:
     if kind == "const":
         return f"use {_short(expected)}"
     if kind == "pattern":
+        path = list(err.absolute_path)
+        if len(path) >= 3 and path[-3] == "licenses" and path[-1] == "name":
+            return "use an SPDX licence id such as CC-BY-4.0 or ODbL-1.0 (no spaces), or give its `path` (URL)"
         return f"match the pattern {expected}"
     if kind == "type":
         return f"use a value of type {expected}"
@@ -67,6 +75,8 @@ def pick_error(err: ValidationError) -> ValidationError:
     """
     if not err.context:
         return err
+    if _required_alternatives(err):
+        return err  # "needs name or path": one message for the whole choice
     if err.validator not in {"oneOf", "anyOf"}:
         return pick_error(best_match([err]))
     base = len(err.absolute_path)
@@ -80,6 +90,31 @@ def pick_error(err: ValidationError) -> ValidationError:
     return pick_error(best) if best.context else best
 
 
+def _required_alternatives(err: ValidationError) -> list[str]:
+    """For an ``anyOf``/``oneOf`` whose every branch only misses a required field: those fields."""
+    if err.validator not in {"oneOf", "anyOf"} or not err.context:
+        return []
+    names: list[str] = []
+    for sub in err.context:
+        if sub.validator != "required" or list(sub.relative_path):
+            return []
+        names += [n for n in re.findall(r"'([^']+)' is a required property", sub.message) if n not in names]
+    return names
+
+
+def _located_path(err: ValidationError) -> list[Any]:
+    """Where to point: a choice rejected by its ``type`` discriminator points at ``type`` itself.
+
+    Why: a field typed ``float`` is one mistake on the ``type`` line, not on
+    the line that opens the field object.
+    """
+    path = list(err.absolute_path)
+    typed = isinstance(err.instance, dict) and "type" in err.instance
+    if err.validator in {"oneOf", "anyOf"} and typed and _allowed_types(err):
+        path.append("type")
+    return path
+
+
 def _allowed_types(err: ValidationError) -> list[str]:
     base = len(err.absolute_path)
     allowed: list[str] = []
@@ -91,6 +126,14 @@ def _allowed_types(err: ValidationError) -> list[str]:
 
 
 def _message(err: ValidationError) -> str:
+    if err.validator == "not" and err.validator_value == {} and list(err.absolute_path) == ["collection"]:
+        # STAC item core: `collection` is allowed only together with a link of rel "collection"
+        return f"item has a `collection` field ({_short(err.instance)}) but no link with rel `collection`"
+    if err.validator == "not" and err.validator_value == {} and err.absolute_path:
+        return f"`{err.absolute_path[-1]}` is not allowed here"
+    alternatives = _required_alternatives(err)
+    if alternatives:
+        return "needs " + " or ".join(f"`{n}`" for n in alternatives)
     if err.validator in {"oneOf", "anyOf"} and isinstance(err.instance, dict) and _allowed_types(err):
         return f"type {_short(err.instance.get('type'))} is not one of: {', '.join(_allowed_types(err))}"
     if len(err.message) <= 200:
@@ -135,7 +178,7 @@ def schema_problems(
     seen: set[tuple[str, str]] = set()
     for top in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         err = pick_error(top)
-        pointer = make_pointer(list(err.absolute_path))
+        pointer = make_pointer(_located_path(err))
         # One problem per location (a bad date-time also fails its pattern),
         # except that every missing required field is worth its own line.
         key = (pointer, err.message if err.validator == "required" else "")
