@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.adapters.git import GitRepo
 from bot.adapters.github import GitHub
 from bot.config import Settings
 from bot.errors import ServiceError
@@ -358,7 +359,8 @@ def test_a_push_between_acceptance_and_execution_does_not_change_the_pinned_sha(
     [outcome] = run(world, "issue_comment", payload)
     assert outcome.ok and outcome.details["sha"] == accepted
     assert world.server.rev(REPO, "feature") != accepted  # the push did land
-    assert world.publisher.calls[0][1] == accepted
+    published = world.publisher.calls[0][1]  # the overlay: default-branch configuration + the PR's datasets/
+    assert GitRepo(world.clone).rev_parse(f"{published}^1") == accepted
     assert world.publisher.titles == ["Accepted title"]  # the tree published is the accepted one
 
 

@@ -49,6 +49,7 @@ class Pinned:
     head_sha: str
     base_sha: str | None = None
     pr: int | None = None
+    base_ref: str | None = None
 
 
 def permission_rank(role: str) -> int:
@@ -137,7 +138,7 @@ def _pin(gh: GitHub, ev: IssueCommentEvent) -> Pinned:
     """Fix the commit now: later pushes must not change what an accepted command acts on."""
     if ev.is_pull_request:
         pr = gh.get_pull(ev.issue_number)
-        return Pinned(pr["head"]["sha"], pr["base"]["sha"], ev.issue_number)
+        return Pinned(pr["head"]["sha"], pr["base"]["sha"], ev.issue_number, pr["base"]["ref"])
     sha = gh.branch_sha(ev.default_branch)
     if sha is None:
         raise UsageError(f"default branch {ev.default_branch!r} not found")
@@ -153,17 +154,39 @@ def _cmd_help(
     return help_text(config.commands.model_dump()), True
 
 
-def _pr_check(ctx: BotContext, pinned: Pinned, config: CatalogConfig) -> Any:
+def _into_default(pinned: Pinned, default_branch: str) -> None:
+    """Privileged commands take configuration from the default branch: the PR must target it."""
+    if pinned.base_ref is not None and pinned.base_ref != default_branch:
+        raise CommandError(
+            f"this pull request targets `{pinned.base_ref}`, not `{default_branch}`",
+            hint=f"commands act on pull requests into {default_branch} (its configuration is the trusted one)",
+        )
+
+
+def _pr_check(ctx: BotContext, ev: IssueCommentEvent, pinned: Pinned, config: CatalogConfig) -> Any:
+    """The check of the pinned PR head: its datasets/ as data, everything else from the base (default branch)."""
     assert pinned.base_sha is not None and pinned.pr is not None
-    ctx.fetch(pinned.base_sha)
+    _into_default(pinned, ev.default_branch)
+    ctx.fetch(pinned.base_sha, ev.default_branch)
     ctx.fetch(pinned.head_sha, f"pull/{pinned.pr}/head")
-    return ctx.check(pinned.base_sha, pinned.head_sha, config.default_environment)
+    return ctx.check_pr(pinned.base_sha, pinned.head_sha, config.default_environment)
+
+
+def _pr_tree(ctx: BotContext, ev: IssueCommentEvent, pinned: Pinned) -> str:
+    """What a PR preview/publish acts on: the default branch now, with the pinned head's datasets/."""
+    _into_default(pinned, ev.default_branch)
+    tip = ctx.github().branch_sha(ev.default_branch)
+    if tip is None:
+        raise CommandError(f"default branch {ev.default_branch!r} not found")
+    ctx.fetch(tip, ev.default_branch)
+    ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
+    return ctx.trusted(tip, pinned.head_sha)
 
 
 def _cmd_check(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    report = _pr_check(ctx, pinned, config)
+    report = _pr_check(ctx, ev, pinned, config)
     prr = build_pr_report(report, ev.issue_number)
     post_pr_report(ctx, prr)
     ctx.summary(prr.summary_markdown())
@@ -174,7 +197,7 @@ def _cmd_diff(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
     dataset = cmd.datasets[0]
-    report = _pr_check(ctx, pinned, config)
+    report = _pr_check(ctx, ev, pinned, config)
     entries = [e for e in report.entries if e.dataset == dataset]
     if not entries:
         return f"`{dataset}` is not changed by this pull request.", True
@@ -190,8 +213,7 @@ def _cmd_preview(
         raise CommandError(
             "there is no preview environment", hint="add environments.dev to catalog-bot.yaml or pass env=NAME"
         )
-    ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
-    return submit(ctx, config, cmd.datasets, pinned.head_sha, env, pr=pinned.pr)
+    return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
 
 
 def _cmd_publish(
@@ -199,10 +221,9 @@ def _cmd_publish(
 ) -> tuple[str, bool]:
     env = cmd.env or config.default_environment
     if pinned.pr is not None:
-        ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
-    else:
-        ctx.fetch(pinned.head_sha, ev.default_branch)
-    return submit(ctx, config, cmd.datasets, pinned.head_sha, env, pr=pinned.pr)
+        return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
+    ctx.fetch(pinned.head_sha, ev.default_branch)
+    return submit(ctx, config, cmd.datasets, pinned.head_sha, env)
 
 
 def _cmd_harvest(
