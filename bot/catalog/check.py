@@ -56,8 +56,8 @@ from bot.catalog.layout import (
 )
 from bot.catalog.plan import DatasetDelta, Fingerprint, make_plan, pair_renames
 from bot.catalog.report import Report
-from bot.config import CONFIG_FILE, Settings
-from bot.errors import BotError, CatalogError, Problem, Severity, UsageError
+from bot.config import CONFIG_FILE, Settings, parse_json, parse_yaml
+from bot.errors import BotError, CatalogError, ConfigError, Problem, Severity, UsageError
 
 DOC_FILES: dict[str, str] = {
     "collection": COLLECTION,
@@ -433,10 +433,10 @@ def _fingerprint(tree: _Tree, ds: str) -> Fingerprint:
     raw = tree.read(folder + PIPELINE)
     if raw:
         try:
-            data = yaml.safe_load(raw)
+            data = parse_yaml(raw, folder + PIPELINE)
             if isinstance(data, dict) and data.get("source") is not None:
                 source = json.dumps(data["source"], sort_keys=True)
-        except yaml.YAMLError:
+        except ConfigError:
             pass
     empty = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's id of an empty file
     blobs = frozenset(
@@ -538,7 +538,9 @@ class _RenderContext:
         rel = path.relative_to(self.tree.root).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
-            return yaml.safe_load(text) if kind == "pipeline" else json.loads(text)
+            return parse_yaml(text, rel) if kind == "pipeline" else parse_json(text, rel)
+        except ConfigError as exc:
+            raise CatalogError(exc.message, file=rel, line=exc.line, hint=exc.hint) from None
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
             raise CatalogError(f"cannot parse: {exc}", file=rel, line=line, hint="fix the syntax") from None
@@ -578,8 +580,8 @@ def _profile_problems(
             ds = dataset_of(rel)
             try:
                 text = raw.decode("utf-8")
-                doc = json.loads(text)
-            except ValueError:
+                doc = parse_json(text, rel)
+            except (ValueError, ConfigError):
                 continue  # unreadable files are reported when the dataset itself is checked
             checked += 1
             problems += schema_problems(

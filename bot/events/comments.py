@@ -20,7 +20,7 @@ from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.config import PERMISSIONS, CatalogConfig
 from bot.errors import BotError, CommandError, UsageError
 from bot.events.commands import SPECS, Command, help_text, is_command, parse_command
-from bot.events.context import ANY_MARKER, STATUS_PREFIX, BotContext
+from bot.events.context import STATUS_PREFIX, BotContext
 from bot.events.models import (
     IssueCommentEvent,
 )
@@ -29,6 +29,7 @@ from bot.events.pr_report import build_pr_report
 from bot.events.publisher import materialize
 from bot.events.publishing import runs_table, submit
 from bot.events.routing import Outcome, Router
+from bot.events.sanitize import neutralise
 from bot.logging import get_logger, mask
 from bot.metadata.issue_form import (
     dataset_files,
@@ -79,7 +80,9 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
         role = gh.permission(login)
     except BotError as exc:  # e.g. a broken catalog-bot.yaml on the default branch: say so, do not go silent
         gh.react(ev.comment_id, "confused")
-        gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}: ❌ cannot run commands: {mask(str(exc))}")
+        gh.create_comment(
+            ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}: ❌ cannot run commands: {neutralise(mask(str(exc)))}"
+        )
         return Outcome("issue_comment", f"/catalog {cmd.name}: {mask(str(exc))}", ok=False)
     if permission_rank(role) < permission_rank(needed):
         return _refuse(
@@ -107,7 +110,7 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
     finally:
         gh.react(ev.comment_id, "hooray" if ok else "confused")
     sha_note = f" at `{pinned.head_sha[:7]}`" if cmd.name not in ("help", "status", "cancel") else ""
-    gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}{sha_note}: {ANY_MARKER.sub('', text).strip()}")
+    gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}{sha_note}: {neutralise(text).strip()}")
     return Outcome(
         "issue_comment",
         f"/catalog {cmd.name} by {login}: {'done' if ok else 'failed'}",

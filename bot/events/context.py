@@ -164,5 +164,6 @@ class BotContext:
         """Append to the job summary when running under Actions."""
         if self.settings.step_summary is not None:
             from bot.catalog.report import write_step_summary
+            from bot.events.sanitize import neutralise
 
-            write_step_summary(self.settings.step_summary, markdown)
+            write_step_summary(self.settings.step_summary, neutralise(markdown))

@@ -12,13 +12,14 @@ from typing import Any
 from bot.adapters.github import GitHub
 from bot.config import load_catalog_config
 from bot.errors import UsageError
-from bot.events.context import ANY_MARKER, CHECK_MARKER, PR_ACTIONS, BotContext
+from bot.events.context import CHECK_MARKER, PR_ACTIONS, BotContext
 from bot.events.models import (
     PullRequestEvent,
     WorkflowRunEvent,
 )
 from bot.events.pr_report import CHECK_NAME, PrReport, build_pr_report, load_pr_report
 from bot.events.routing import Outcome, Router
+from bot.events.sanitize import neutralise, with_marker
 from bot.logging import get_logger, mask
 
 log = get_logger("events.pr_check")
@@ -56,8 +57,8 @@ def _check_run(gh: GitHub, prr: PrReport, details_url: str | None) -> Any:
         name=CHECK_NAME,
         head_sha=prr.head_sha,
         conclusion=prr.conclusion,
-        title=prr.title,
-        summary=ANY_MARKER.sub("", prr.bodies[0]).strip(),
+        title=neutralise(prr.title),
+        summary=neutralise(prr.bodies[0]).strip(),
         annotations=[a.model_dump(exclude_none=True) for a in prr.annotations],
         details_url=details_url,
     )
@@ -74,7 +75,7 @@ def post_pr_report(ctx: BotContext, prr: PrReport) -> dict[str, Any]:
             + "\n\n> The report is too long for one comment: "
             + f"the full report ({len(prr.bodies)} parts) is in the {where}.\n"
         )
-    comment = gh.upsert_comment(prr.pr, CHECK_MARKER, body)
+    comment = gh.upsert_comment(prr.pr, CHECK_MARKER, with_marker(CHECK_MARKER, body))
     _check_run(gh, prr, ctx.run_url or comment.get("html_url"))
     return comment
 

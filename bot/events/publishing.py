@@ -24,6 +24,7 @@ from bot.events.models import (
 )
 from bot.events.publisher import Run
 from bot.events.routing import Outcome, Router
+from bot.events.sanitize import with_marker
 from bot.logging import get_logger, mask
 
 log = get_logger("events.publishing")
@@ -128,7 +129,7 @@ def _finalize(
         if runs
         else f"❌ publishing failed before any run started: {mask(str(error)) if error else 'unknown error'}"
     )
-    markdown = f"{PUBLISH_MARKER}\n## catalog-bot publish of `{sha[:7]}` to `{env}`\n\n{table}\n"
+    markdown = with_marker(PUBLISH_MARKER, f"## catalog-bot publish of `{sha[:7]}` to `{env}`\n\n{table}\n")
     ctx.summary(markdown)
     if pr is not None:
         try:
