@@ -158,7 +158,7 @@ class BotContext:
                 f"this pull request changes {shown} outside datasets/: this check uses the default branch's "
                 "configuration, templates and profiles; the unprivileged check job shows the effect of the change"
             )
-        return dataclasses.replace(report, head_sha=head, notices=notices)
+        return dataclasses.replace(report, head_sha=head, head_ref=head, notices=notices)
 
     def summary(self, markdown: str) -> None:
         """Append to the job summary when running under Actions."""
