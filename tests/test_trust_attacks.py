@@ -24,7 +24,16 @@ from bot.events.models import parse_event
 from bot.events.pr_report import FILE_NAME
 from bot.events.sanitize import neutralise
 from tests.github_server import adapt, load_webhook, make_client, webhook_errors
-from tests.test_events_flow import DP, REPO, World, bot_comments, github, run, world  # noqa: F401 - fixtures
+from tests.test_events_flow import (  # noqa: F401 - fixtures
+    DP,
+    REPO,
+    World,
+    bot_comments,
+    github,
+    push_payload,
+    run,
+    world,
+)
 
 COLLECTION = "datasets/reef-temperature/collection.jsonnet"
 SECRETS = {
@@ -293,3 +302,42 @@ def test_strangers_command_does_not_stop_a_maintainers(world: World) -> None:
     [done] = run(world, "issue_comment", world.comment_payload(pr, "/catalog publish reef-temperature", "mia"))
     assert "refused" in refused.message and done.ok
     assert world.publisher.titles == ["Maintainer's title"]
+
+
+MPA = "datasets/marine-protected-areas/datapackage.json"
+
+
+def _merge(world: World, branch: str, path: str, title: str) -> tuple[str, str]:
+    data = json.loads(world.server_file("main", path))
+    data["title"] = title
+    world.server.commit_files(REPO, branch, {path: (json.dumps(data, indent=2) + "\n").encode()}, parent=world.main())
+    pr = world.server.open_pr(REPO, branch)["number"]
+    return world.server.merge_pr(REPO, pr)
+
+
+def test_three_quick_merges_are_all_published(world: World) -> None:
+    """GitHub cancels the middle pending run; a failed run is caught up by the next push too."""
+    b1, a1 = _merge(world, "one", DP, "Reef, first merge")
+    [first] = run(world, "push", push_payload(world, b1, a1))
+    assert first.ok and world.publisher.calls[-1][0] == ("reef-temperature",)
+
+    b2, a2 = _merge(world, "two", MPA, "Protected areas, second merge")  # its run is cancelled: never handled
+    b3, a3 = _merge(world, "three", DP, "Reef, third merge")
+    assert (b2, b3) == (a1, a2)
+    [third] = run(world, "push", push_payload(world, b3, a3))
+    assert third.ok and third.details["base"] == a1  # from the last successful publish, not from `before`
+    assert set(world.publisher.calls[-1][0]) == {"reef-temperature", "marine-protected-areas"}
+    assert set(world.publisher.titles[-2:]) == {"Protected areas, second merge", "Reef, third merge"}
+
+    # a failed publish does not advance the record: the next push publishes its datasets again
+    world.publisher.fail = {"marine-protected-areas"}
+    b4, a4 = _merge(world, "four", MPA, "Protected areas, failed")
+    [failed] = run(world, "push", push_payload(world, b4, a4))
+    assert not failed.ok
+    world.publisher.fail = set()
+    b5, a5 = _merge(world, "five", DP, "Reef, after the failure")
+    [caught_up] = run(world, "push", push_payload(world, b5, a5))
+    assert caught_up.ok and caught_up.details["base"] == a3
+    assert set(world.publisher.calls[-1][0]) == {"reef-temperature", "marine-protected-areas"}
+    ledger = world.clone / "_published/data/catalog-limited/_catalog-bot/published/local.json"
+    assert json.loads(ledger.read_text())["sha"] == a5

@@ -182,6 +182,10 @@ class GitRepo:
         out = self._run(["commit-tree", tree, "-p", source, "-p", base, "-m", message], env=ident)
         return out.decode().strip()
 
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """Whether commit ``a`` is an ancestor of (or equal to) commit ``b``."""
+        return self._try(["merge-base", "--is-ancestor", a, b]) is not None
+
     def subject(self, rev: str) -> str:
         """The first line of a commit's message."""
         return self._run(["log", "-1", "--format=%s", "--end-of-options", rev]).decode().strip()
