@@ -16,6 +16,7 @@ import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from bot.adapters import schema_fetch
 from bot.errors import EXIT_USAGE, BotError
@@ -63,8 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
-    except click.exceptions.ClickException as exc:  # usage errors
-        exc.show()
+    except (click.exceptions.ClickException, TyperException) as exc:  # usage errors (typer vendors click)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"[bold red]usage error:[/] {escape(mask(str(exc)))}")
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug: one line, no traceback unless asked for
         err_console.print(f"[bold red]internal error:[/] {escape(mask(type(exc).__name__ + ': ' + str(exc)))}")
