@@ -503,6 +503,11 @@ def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
     return forced or bool(secret_env_values(env))
 
 
+def require_render_sandbox() -> None:
+    """From now on this process renders Jsonnet only in the sandbox (``catalog-bot event`` calls it)."""
+    os.environ["CATALOG_BOT_RENDER_SANDBOX"] = "1"
+
+
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-looking environment variables (for the log masker)."""
     env = os.environ if environ is None else environ
