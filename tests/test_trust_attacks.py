@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.events.context import BotContext
 from bot.events.handlers import handle
 from bot.events.models import parse_event
-from bot.events.pr_report import FILE_NAME
+from bot.events.pr_report import FILE_NAME, load_pr_report
 from bot.events.sanitize import neutralise
 from tests.github_server import adapt, load_webhook, make_client, webhook_errors
 from tests.test_events_flow import (  # noqa: F401 - fixtures
@@ -341,3 +344,43 @@ def test_three_quick_merges_are_all_published(world: World) -> None:
     assert set(world.publisher.calls[-1][0]) == {"reef-temperature", "marine-protected-areas"}
     ledger = world.clone / "_published/data/catalog-limited/_catalog-bot/published/local.json"
     assert json.loads(ledger.read_text())["sha"] == a5
+
+
+def test_the_unprivileged_check_also_ends_a_bomb_within_its_limit(world: World, tmp_path: Path) -> None:
+    """`catalog-bot event` in the PR job (no secret at all) still renders in the sandbox, with the PR's own limits."""
+    config = world.server_file("main", "catalog-bot.yaml") + "\nrender: {timeout_s: 3}\n"
+    world.server.commit_files(
+        REPO,
+        "bomb",
+        {"catalog-bot.yaml": config.encode(), COLLECTION: BOMBS["exponential"].encode()},
+        parent=world.main(),
+    )
+    pr = world.server.open_pr(REPO, "bomb", user="stranger")["number"]
+    subprocess.run(["git", "-C", str(world.clone), "fetch", "-q", "origin", "bomb"], check=True)
+    subprocess.run(["git", "-C", str(world.clone), "checkout", "-q", "FETCH_HEAD"], check=True)  # the PR job's checkout
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps(world.pr_payload(pr)))
+    env = {"PATH": os.environ["PATH"], "CATALOG_BOT_SCHEMAS": str(world.settings.schemas_dir), "HOME": str(tmp_path)}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [
+            "catalog-bot",
+            "event",
+            "--event",
+            "pull_request",
+            "--payload",
+            str(payload),
+            "--catalog",
+            str(world.clone),
+            "--artifact-out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 60
+    report = load_pr_report(tmp_path / "out")
+    assert report.conclusion == "failure"
+    assert any("longer than 3 s" in a.message for a in report.annotations), report.bodies[0][:1500]

@@ -24,7 +24,7 @@ MEMBERS = '["OWNER", "MEMBER", "COLLABORATOR"]'
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader keeps `on:` a string
+    return yaml.load(path.read_text(), Loader=yaml.BaseLoader)
 
 
 def test_comment_jobs_are_filtered_by_association_before_their_concurrency_group() -> None:
@@ -45,9 +45,7 @@ def test_comment_jobs_are_filtered_by_association_before_their_concurrency_group
 
 
 def test_manual_harvest_passes_datasets_as_data() -> None:
-    step = next(
-        s for s in _load(HARVEST)["jobs"]["harvest"]["steps"] if s.get("uses", "").startswith("catalog-bot/")
-    )
+    step = next(s for s in _load(HARVEST)["jobs"]["harvest"]["steps"] if s.get("uses", "").startswith("catalog-bot/"))
     assert step["with"]["command"] == "harvest"
     assert step["with"]["datasets"] == "${{ inputs.datasets }}"
 
