@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from _dev import dev_service  # noqa: E402
 
-from bot.adapters.objectstore import S3ObjectStore, make_s3_client, make_transfer_config  # noqa: E402
+from bot.adapters.s3store import S3ObjectStore, make_s3_client, make_transfer_config  # noqa: E402
 
 
 class CappedRelay:

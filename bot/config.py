@@ -96,6 +96,8 @@ class EnvironmentConfig(_Model):
     output: str = DEFAULT_OUTPUT
     object_store: ObjectStoreConfig = ObjectStoreConfig()
     stac: StacConfig = StacConfig()
+    # Where ``access: limited`` datasets are catalogued; None: nowhere (never the public ``stac``).
+    limited_stac: StacConfig | None = None
     pygeoapi: PygeoapiConfig = PygeoapiConfig()
     argo: ArgoConfig = ArgoConfig()
     ext_vars: dict[str, str] = Field(default_factory=dict)
@@ -145,6 +147,32 @@ class RenderLimits(_Model):
     max_output_mb: int = Field(default=64, ge=1, le=1024)
 
 
+class NetworkConfig(_Model):
+    """Rules for remote sources (``source.path`` with ``https://``/``s3://``).
+
+    ``allow`` lists host names, addresses or networks that may be loopback,
+    link-local or private (by default those are refused, so a pull request
+    cannot make the bot fetch ``169.254.169.254`` or an internal service).
+    The limits bound what one source may cost: ``max_download_mb`` per file,
+    ``timeout_s`` per connect/read, ``deadline_s`` for one file in total,
+    ``attempts`` per request (transient faults are retried with backoff).
+    """
+
+    allow: list[str] = Field(default_factory=list)
+    max_download_mb: int = Field(default=4096, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    deadline_s: float = Field(default=3600.0, gt=0)
+    attempts: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("allow")
+    @classmethod
+    def _valid_entries(cls, value: list[str]) -> list[str]:
+        from bot.sources.addresses import AllowList
+
+        AllowList.parse(value)  # raises ValueError naming a bad network
+        return value
+
+
 class CatalogConfig(_Model):
     """The parsed ``catalog-bot.yaml`` of a catalog repository.
 
@@ -176,6 +204,8 @@ class CatalogConfig(_Model):
                     "credentials are read by the clients from the environment, never through ${VAR}"
                 )
         return value
+
+    network: NetworkConfig = NetworkConfig()
 
     def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
         """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""

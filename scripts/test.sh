@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite on a fresh machine: installs everything the tests need
 # (pip + apt), starts the real services (SeaweedFS, PostgreSQL+PostGIS+pgstac
-# behind stac-fastapi-pgstac, pygeoapi, pycsw), runs pytest, and always stops
-# what it started.  `.ci/run` calls exactly this.
+# behind stac-fastapi-pgstac, pygeoapi, pycsw), runs the linters (ruff check,
+# ruff format --check, mypy) and pytest, and always stops what it started.  `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,15 @@ python -m pip install -q --disable-pip-version-check -e ".[test]"
 if ! command -v shellcheck >/dev/null 2>&1; then
   echo "== apt: shellcheck (used by actionlint)"
   (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null) || echo "warning: shellcheck not installed"
+fi
+
+echo "== lint, format and types (ruff, mypy: configured in pyproject.toml)"
+python -m ruff check .
+python -m ruff format --check .
+python -m mypy
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "== apt: nginx (the remote-source tests' HTTP server: conditional and Range requests)"
+  (apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || echo "warning: nginx not installed"
 fi
 
 export CATALOG_BOT_SCHEMAS="${CATALOG_BOT_SCHEMAS:-$(cd .. && pwd)/shared/contracts/schemas}"

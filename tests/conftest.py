@@ -12,6 +12,9 @@ import pytest
 # session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
 from tests.services import dev_services  # noqa: F401
 
+# session fixture: nginx on loopback for the remote-source tests
+from tests.source_servers import nginx  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "catalog_templates" / "example"
 SHARED = Path(os.environ.get("CATALOG_BOT_SHARED", REPO.parent / "shared"))

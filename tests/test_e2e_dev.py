@@ -308,7 +308,7 @@ def test_stac_api_down_then_rerun_completes(dev_env, private_catalog, tmp_path) 
     output = down.stdout + down.stderr
     assert down.returncode == 1
     assert "stac-api" in output and "running and reachable" in output
-    assert "retry 4/4" in output  # bounded retries with backoff happened before giving up
+    assert "retrying (4/4)" in output  # bounded retries with backoff happened before giving up
     stac = StacApi(dev_env.stac_url)
     assert not stac.collection_exists("reef-temperature")
     # data and pygeoapi went through before the STAC step: the re-run completes the rest
@@ -397,7 +397,6 @@ def test_limited_dataset_never_reaches_public_targets(dev_env, private_catalog, 
     assert all_objects(dev_env, "catalog-public", "reef-temperature/") == {}
     assert any(k.endswith("datapackage.json") for k in all_objects(dev_env, "catalog-limited", "reef-temperature/"))
     assert PygeoapiAdmin(dev_env.pygeoapi_url).get_resource("reef-temperature") is None
-    for item in StacApi(dev_env.stac_url).get_items("reef-temperature"):
-        for asset in item["assets"].values():
-            assert "/catalog-public/" not in asset["href"] and not asset["href"].startswith(dev_env.s3_url)
+    # No limited STAC target is configured for dev, so the dataset has no STAC record at all (#13 item 9).
+    assert StacApi(dev_env.stac_url).get_collection("reef-temperature") is None
     reset(dev_env)

@@ -1,7 +1,7 @@
 """The GitHub bot end to end: real webhook payloads, real git, the real check, a simulated GitHub.
 
 GitHub cannot run here, so ``tests/github_server.py`` simulates its REST API
-(responses checked against githubkit's models of GitHub's OpenAPI
+(requests and responses checked against GitHub's OpenAPI
 description; git data in a real bare repository).  Every event starts from a
 real delivery in the shared contracts, copied and pointed at the test
 repository, and validated against octokit's webhook schema.
@@ -590,6 +590,7 @@ def test_merge_publishes_through_the_real_local_engine(world: World) -> None:
 
 
 def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
+    from bot.adapters.git import GitRepo
     from bot.catalog.check import run_check
     from bot.events.pr_check import post_pr_report
     from bot.events.pr_report import build_pr_report
@@ -598,7 +599,7 @@ def test_long_reports_go_to_the_job_summary_with_a_link(world: World) -> None:
     world.change("feature", access="secret", title="t" * 300, description="d" * 3000)
     pr = world.server.open_pr(REPO, "feature")["number"]
     subprocess.run(["git", "-C", str(world.clone), "fetch", "-q", "origin", "feature"], check=True)
-    report = run_check(world.clone, world.main(), world.server.rev(REPO, "feature"), world.settings)
+    report = run_check(GitRepo(world.clone), world.main(), world.server.rev(REPO, "feature"), world.settings)
     prr = build_pr_report(report, pr, max_chars=1200)
     assert len(prr.bodies) > 1
     ctx = world.ctx(run_url="https://ci.example.org/run/9")

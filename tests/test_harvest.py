@@ -108,7 +108,13 @@ def test_iso19139_record_maps_to_datapackage_fields(records: Path) -> None:
     assert fields["title"] == "Reef water temperature loggers"
     assert fields["keywords"] == ["ocean temperature", "coral reef"]
     assert record.keywords[0].thesaurus == "GCMD Science Keywords"
-    assert fields["licenses"] == [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}]
+    assert fields["licenses"] == [
+        {
+            "name": "CC-BY-4.0",
+            "path": "https://creativecommons.org/licenses/by/4.0/",
+            "title": "Creative Commons Attribution 4.0 International",
+        }
+    ]
     assert fields["spatial"] == {"bbox": REEF_BBOX}
     assert fields["temporal"] == {"start": "2024-01-01T00:00:00Z", "end": "2024-03-31T00:00:00Z"}
     assert fields["lineage"] == "Loggers retrieved and QC'd yearly."

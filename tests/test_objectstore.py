@@ -15,10 +15,9 @@ import pytest
 from bot.adapters.objectstore import (
     LocalObjectStore,
     PutResult,
-    S3ObjectStore,
-    make_transfer_config,
     tree_sha256,
 )
+from bot.adapters.s3store import S3ObjectStore, make_transfer_config
 from bot.errors import ServiceError, UsageError
 
 
@@ -120,7 +119,7 @@ def s3_client(dev_services, monkeypatch: pytest.MonkeyPatch):
     """A boto3 client of the bot's own making on SeaweedFS, with a fresh bucket per test."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", dev_services.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", dev_services.secret_key)
-    from bot.adapters.objectstore import make_s3_client
+    from bot.adapters.s3store import make_s3_client
 
     client = make_s3_client(dev_services.s3_url, "us-east-1")
     bucket = "b" + os.urandom(4).hex()

@@ -192,9 +192,8 @@ def test_failure_in_the_middle_of_upload_publishes_nothing_then_rerun_completes(
     by_step = {s.step: s.status for s in done.steps}
     assert by_step["convert"] == "cached" and by_step["upload-arco-data"] == "done"  # resumed at the failed step
     package = json.loads((folder / "datapackage.json").read_text())
-    assert (folder / package["resources"][0]["path"] / "zarr.json").exists() or (
-        folder / package["resources"][0]["path"] / ".zgroup"
-    ).exists()
+    store = folder / package["resources"][0]["zarr"]["store"]  # ``path`` names the store's metadata document
+    assert (folder / package["resources"][0]["path"]).is_file() and (store / ".zgroup").is_file()
     assert (output / "stac" / "sea-surface-temperature" / "collection.json").is_file()
 
 
@@ -271,7 +270,7 @@ def test_publish_to_s3_uploads_data_then_metadata_and_skips_unchanged(
     tmp_path: Path,
     s3_client,  # noqa: F811 (the imported fixture)
 ) -> None:
-    from bot.adapters.objectstore import S3ObjectStore
+    from bot.adapters.s3store import S3ObjectStore
 
     bucket = s3_client.bucket_name
     store = S3ObjectStore(s3_client, bucket, prefix="catalog", public_base_url="https://data.example.org")

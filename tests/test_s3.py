@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.adapters.objectstore import S3ObjectStore, file_sha256, make_transfer_config, open_store
+from bot.adapters.objectstore import file_sha256, open_store
+from bot.adapters.s3store import S3ObjectStore, make_transfer_config
 from bot.config import load_catalog_config
 from bot.errors import AuthError, ServiceError
 from tests.conftest import EXAMPLE

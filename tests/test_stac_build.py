@@ -18,6 +18,7 @@ from bot.stac.build import (
     MEDIA_JSON,
     MEDIA_PARQUET,
     MEDIA_ZARR,
+    OPEN_END,
     TABLE_EXT,
     AssetInfo,
     build_collection,
@@ -292,3 +293,30 @@ def test_build_collection_regenerates_extent_and_keeps_curation(tmp_path: Path, 
     untouched = {k: v for k, v in curated.items() if k != "extent"}
     assert {k: v for k, v in collection.items() if k not in {"extent", "item_assets"}} == untouched
     assert curated["extent"]["spatial"]["bbox"] == [datapackage("reef-temperature")["spatial"]["bbox"]]
+
+
+def test_curated_open_interval_stays_open_in_the_collection(registry: SchemaRegistry) -> None:
+    """#13 item 2: a dataset without a time axis and a curated ``[start, null]`` keeps its open end."""
+    dp = datapackage("marine-protected-areas")  # temporal.end is null (ongoing), no time in the data
+    assert dp["temporal"]["end"] is None
+    meta = {"kind": "tabular", "bbox": [146.0, -22.0, 149.0, -19.0], "rows": 3}
+    item = build_item("marine-protected-areas", dp, meta, {})
+    assert item["properties"][OPEN_END] is True
+    collection = build_collection(rendered_collection("marine-protected-areas"), [item])
+    assert collection["extent"]["temporal"]["interval"] == [[dp["temporal"]["start"], None]]
+    assert stac_errors(collection, registry) == []
+    assert stac_errors(item, registry) == []
+
+
+def test_data_time_range_wins_over_a_curated_open_interval(registry: SchemaRegistry) -> None:
+    dp = datapackage("marine-protected-areas")
+    meta = {
+        "kind": "tabular",
+        "bbox": [146.0, -22.0, 149.0, -19.0],
+        "rows": 3,
+        "time_range": ["2021-01-01T00:00:00Z", "2021-12-31T00:00:00Z"],
+    }
+    item = build_item("marine-protected-areas", dp, meta, {})
+    assert OPEN_END not in item["properties"]
+    collection = build_collection(rendered_collection("marine-protected-areas"), [item])
+    assert collection["extent"]["temporal"]["interval"] == [["2021-01-01T00:00:00Z", "2021-12-31T00:00:00Z"]]

@@ -521,7 +521,7 @@ def test_broken_profile_is_reported_not_raised(example: Catalog, registry: Schem
 def test_validate_many_in_two_processes_matches_one(
     example: Catalog, registry: SchemaRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.catalog.validate as validate_module
+    import bot.catalog.validate.catalog as validate_module
 
     monkeypatch.setattr(validate_module, "CHUNK", 1)  # 3 chunks: the pool really runs
     path = example.root / "datasets/reef-temperature/datapackage.json"

@@ -20,16 +20,12 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from bot.catalog.revisions import WORKTREE, ChangeStatus, FileChange
 from bot.errors import ServiceError, UsageError
 
-WORKTREE = "WORKTREE"
-"""Pseudo-revision: the working tree on disk (tracked + untracked, not ignored)."""
-
-ChangeStatus = Literal["A", "M", "D", "R"]
+__all__ = ["WORKTREE", "Change", "ChangeStatus", "FileChange", "GitRepo"]
 
 # No pager, no prompts, stable (untranslated) output, no user config that
 # changes output formats (color, external diff, relative paths).
@@ -41,25 +37,6 @@ _ENV_OVERRIDES = {
     "GIT_OPTIONAL_LOCKS": "0",
 }
 _CONFIG = ("-c", "core.quotepath=off", "-c", "color.ui=never", "-c", "diff.external=", "-c", "diff.noprefix=false")
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One changed file between two revisions.
-
-    ``status`` is A(dded), M(odified), D(eleted) or R(enamed); for renames
-    ``old_path`` is where the file came from and ``similarity`` git's score
-    (100 = same content).  A type change counts as M.
-    """
-
-    status: ChangeStatus
-    path: str
-    old_path: str | None = None
-    similarity: int | None = field(default=None, compare=False)
-
-    def paths(self) -> tuple[str, ...]:
-        """Every path this change touches (both sides of a rename)."""
-        return (self.path, self.old_path) if self.old_path else (self.path,)
 
 
 Change = FileChange

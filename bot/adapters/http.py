@@ -56,7 +56,7 @@ def status_error(service: str, response: httpx.Response, what: str, *, hint: str
     err = ServiceError(service, message, url=url, status=status, hint=hint, transient=status >= 500 or status == 429)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if retry_after is not None:
-        err.retry_after = retry_after  # type: ignore[attr-defined]  # read by retry_call
+        err.retry_after = retry_after  # read by retry_call
     return err
 
 

@@ -9,15 +9,18 @@ turns downloads off (air-gapped runners, tests).
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
-from bot.catalog.schemas import set_fetcher
+if TYPE_CHECKING:
+    import httpx
 
 MAX_SCHEMA_BYTES = 2 * 1024 * 1024
 
 
 def fetch_schema(url: str, *, client: httpx.Client | None = None, timeout: float = 10.0) -> bytes:
     """GET one schema document (raises on HTTP errors, oversize bodies and timeouts)."""
+    import httpx
+
     http = client or httpx.Client(timeout=timeout, follow_redirects=True)
     with http.stream("GET", url) as response:
         response.raise_for_status()
@@ -31,4 +34,6 @@ def fetch_schema(url: str, *, client: httpx.Client | None = None, timeout: float
 
 def install() -> None:
     """Make :class:`~bot.catalog.schemas.SchemaRegistry` download missing schemas into its cache."""
+    from bot.catalog.schemas import set_fetcher
+
     set_fetcher(fetch_schema)

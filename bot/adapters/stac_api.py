@@ -27,7 +27,7 @@ import httpx
 
 from bot.adapters.http import JsonHttp
 from bot.adapters.retry import default_is_transient
-from bot.config import CONFIG_FILE, EnvironmentConfig, Settings
+from bot.config import CONFIG_FILE, EnvironmentConfig, Settings, StacConfig
 from bot.errors import ConfigError, ServiceError
 
 SERVICE = "stac-api"
@@ -254,18 +254,24 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 def client_for_environment(env: EnvironmentConfig, settings: Settings | None = None) -> StacApi:
-    """The STAC API client of an environment (``stac.kind: api``), one per URL per process.
+    """The STAC API client of an environment's public ``stac`` target."""
+    return client_for(env.stac)
+
+
+def client_for(stac: StacConfig, field: str = "stac") -> StacApi:
+    """The STAC API client of one STAC target (``kind: api``), one per URL per process.
 
     Why cached: every pipeline step asks for it; one ``httpx.Client`` keeps
     its connections alive across steps and datasets (it is thread-safe).
+    ``field`` names the target in errors (``stac`` or ``limited_stac``).
     """
-    url = env.stac.url
-    if env.stac.kind != "api" or not url:
+    url = stac.url
+    if stac.kind != "api" or not url:
         raise ConfigError(
-            "stac.kind is api but stac.url is not set" if env.stac.kind == "api" else "stac.kind is not api",
+            f"{field}.kind is api but {field}.url is not set" if stac.kind == "api" else f"{field}.kind is not api",
             file=CONFIG_FILE,
-            field="stac.url",
-            hint="set stac.url to the STAC API root (e.g. ${CATALOG_BOT_DEV_STAC_URL})",
+            field=f"{field}.url",
+            hint=f"set {field}.url to the STAC API root (e.g. ${{CATALOG_BOT_DEV_STAC_URL}})",
         )
     with _CLIENTS_LOCK:
         if url not in _CLIENTS:

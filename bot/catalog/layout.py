@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import CatalogConfig, load_catalog_config, load_yaml, pydantic_to_config_error
 from bot.errors import CatalogError, UsageError
+from bot.sources.uri import check_source_path, is_glob
 
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 DATASETS_DIR = "datasets"
@@ -90,14 +91,73 @@ class _Model(BaseModel):
 class SourceSpec(_Model):
     """Where the source data is and how to read it.
 
-    ``path`` is relative to the dataset folder (or a ``s3://``/``https://`` URI).
+    ``path`` is relative to the dataset folder, or an ``https://``,
+    ``http://`` or ``s3://bucket/key`` URI (only those schemes: see
+    :mod:`bot.sources.uri`).  ``anonymous`` reads a public S3 bucket without
+    signing; ``endpoint_url`` names a non-AWS S3 store for this source.
     """
 
-    path: str
+    path: str | None = None
+    paths: list[str] | None = None
     format: Literal["csv", "geojson", "netcdf", "parquet", "zarr"]
     delimiter: str = ","
     timestamp_format: str | None = None
     crs: str = "EPSG:4326"
+    anonymous: bool = False
+    endpoint_url: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return check_source_path(value) if value is not None else None
+
+    @field_validator("paths")
+    @classmethod
+    def _known_schemes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("paths is empty; list at least one file or pattern")
+            for entry in value:
+                check_source_path(entry)
+        return value
+
+    @property
+    def entries(self) -> list[str]:
+        """Every path or pattern of the source (``[path]`` or ``paths``)."""
+        return list(self.paths) if self.paths is not None else [self.path or ""]
+
+    @property
+    def single(self) -> str | None:
+        """The one file of a single-file source (``path`` without a glob), else None."""
+        if self.paths is None and self.path is not None and not is_glob(self.path):
+            return self.path
+        return None
+
+    @property
+    def label(self) -> str:
+        """How errors and logs name the source (the path, or the first of ``paths`` + count)."""
+        entries = self.entries
+        return entries[0] if len(entries) == 1 else f"{entries[0]} (+{len(entries) - 1} more)"
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint_url {value!r} must be an http:// or https:// URL (the S3 endpoint)")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_options(self) -> SourceSpec:
+        if (self.path is None) == (self.paths is None):
+            raise ValueError("give either source.path (one file or a glob) or source.paths (a list), not both")
+        entries = self.entries
+        if (self.anonymous or self.endpoint_url) and not all(e.startswith("s3://") for e in entries):
+            raise ValueError("anonymous and endpoint_url apply to s3:// sources only")
+        if self.format == "zarr" and (any("://" in e for e in entries) or self.single is None):
+            raise ValueError(
+                "a remote Zarr store cannot be fetched as one file; use a NetCDF/CSV/GeoJSON/Parquet source"
+            )
+        return self
 
 
 class Coordinates(_Model):

@@ -443,7 +443,7 @@ class Renderer:
         for cand in tried:
             if cand in self._cache or os.path.lexists(self.root / cand):
                 data = self._read_bytes(cand, importer, line, col, rel)
-                found_scan: ScanResult | None = None
+                found_scan = None
                 if kind != "importbin" and cand.endswith((".jsonnet", ".libsonnet")):
                     text = self._decode(cand, data)
                     found_scan = ev.loaded[cand] = self._check_depth(cand, text)

@@ -33,7 +33,6 @@ from bot.logging import mask
 MARKER = "<!-- catalog-bot:check -->"
 """First line of the (first) PR comment; parts 2.. use :func:`part_marker`."""
 
-GITHUB_COMMENT_LIMIT = 65536
 COMMAND_MAX_DATASETS = 20  # datasets per /catalog command (bot.events.commands.MAX_DATASETS)
 MAX_DIFF_LINES = 200  # per document in Markdown; the JSON has everything
 
@@ -234,7 +233,7 @@ class Report:
         line = p.line or 1
         message = p.message + (f" (at {p.pointer})" if p.pointer else "") + (f"\nFix: {p.hint}" if p.hint else "")
         title = f"{p.dataset + ': ' if p.dataset else ''}{p.code}"
-        level: Level = p.severity.value  # type: ignore[assignment]
+        level: Level = p.severity.value
         return Annotation(self._repo_path(file), line, line, level, mask(title), mask(message), p.column)
 
     def workflow_commands(self) -> list[str]:
@@ -338,8 +337,8 @@ class Report:
         if self.entries:
             rows = ["| dataset | status | + | ~ | - |", "|---|---|--:|--:|--:|"]
             for e in self.entries:
-                a, c, r = e.counts
-                rows.append(f"| {_entry_name(e)} | {_entry_status(e)} | {a} | {c} | {r} |")
+                added, changed, removed = e.counts
+                rows.append(f"| {_entry_name(e)} | {_entry_status(e)} | {added} | {changed} | {removed} |")
             blocks.append("\n".join(rows))
         for e in self.entries:
             if e.action is Action.UNCHANGED and not e.problems:

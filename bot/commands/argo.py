@@ -12,7 +12,7 @@ from rich.table import Table
 from bot.adapters.argo import WorkflowStatus
 from bot.catalog.layout import Catalog
 from bot.config import Settings
-from bot.errors import EXIT_PROBLEMS, UsageError
+from bot.errors import EXIT_PROBLEMS, Severity, UsageError
 from bot.pipeline.argo_lint import find_argo_schema, lint_path
 from bot.pipeline.argo_render import render_all, to_yaml
 from bot.pipeline.argo_submit import client_for, failure_report
@@ -62,8 +62,8 @@ def lint(path: Path = typer.Argument(..., help="manifest file or folder")) -> No
     schema = find_argo_schema(Settings.from_env().schemas_dir)
     problems = lint_path(path, schema)
     for problem in problems:
-        console.print(problem.format())
-    if problems:
+        console.print(problem.format(), markup=False, highlight=False)
+    if any(p.severity == Severity.ERROR for p in problems):
         raise typer.Exit(EXIT_PROBLEMS)
     console.print(f"{path}: ok")
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from bot.adapters.git import WORKTREE
-from bot.catalog.check import run_check
-from bot.catalog.report import Report, write_step_summary
-from bot.config import Settings, load_catalog_config
 from bot.errors import CatalogError, UsageError
 from bot.logging import mask, register_secret
+
+if TYPE_CHECKING:  # the check machinery (git, render, diff -> deepdiff, pandas) loads only when the verb runs
+    from bot.catalog.report import Report
+    from bot.config import Settings
+
+WORKTREE = "WORKTREE"  # bot.adapters.git.WORKTREE (checked equal by tests/test_cli_startup.py)
 
 Format = Literal["text", "markdown", "json"]
 
@@ -56,6 +58,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"unknown --format {fmt!r}", hint="use text, markdown or json")
         if path is not None and catalog is not None and path.resolve() != catalog.resolve():
             raise UsageError("give the catalog folder either as argument or as --catalog, not both")
+        from bot.config import Settings
+
         root = path or catalog or Path.cwd()
         settings = Settings.from_env()
         for secret in settings.secrets():
@@ -69,6 +73,8 @@ def register(app: typer.Typer) -> None:
 
 def _default_base(root: Path) -> str:
     """The catalog's default branch (from catalog-bot.yaml on disk), else ``main``."""
+    from bot.config import load_catalog_config
+
     try:
         return load_catalog_config(Path(root)).default_branch
     except CatalogError:
@@ -86,8 +92,12 @@ def _run_with_progress(
     err: Console,
 ) -> Report:
     """Run the check; a progress bar on stderr when it is a terminal (long runs: ``--all``)."""
+    from bot.adapters.git import GitRepo
+    from bot.catalog.check import run_check
+
+    repo, shown = GitRepo(root), str(root)
     if not err.is_terminal:
-        return run_check(root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets)
+        return run_check(repo, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, label=shown)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -101,12 +111,22 @@ def _run_with_progress(
             bar.update(task, description=f"rendering {label}", completed=done, total=total)
 
         return run_check(
-            root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, progress=progress
+            repo,
+            base,
+            head,
+            settings,
+            env,
+            all_datasets=all_datasets,
+            datasets=datasets,
+            progress=progress,
+            label=shown,
         )
 
 
 def emit(report: Report, fmt: Format, settings: Settings, *, max_chars: int = 65000) -> None:
     """Print the report in ``fmt``; under GitHub Actions also annotations and the job summary."""
+    from bot.catalog.report import write_step_summary
+
     if fmt == "json":
         sys.stdout.write(report.to_json() + "\n")
     elif fmt == "markdown":

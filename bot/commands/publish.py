@@ -209,7 +209,13 @@ def register(app: typer.Typer) -> None:
             _submit_argo(cat, selected, env_name, settings, sha)
             return
         run = RunContext(
-            cat, env_name, env_cfg, resolve_output(cat, env_name, output), settings, provenance=settings.provenance()
+            cat,
+            env_name,
+            env_cfg,
+            resolve_output(cat, env_name, output),
+            settings,
+            provenance=settings.provenance(),
+            jobs=jobs,
         )
         if dry_run:
             table = Table(title=f"plan ({env_name} -> {run.output})", title_justify="left")

@@ -13,18 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from bot.catalog.layout import Catalog
-from bot.config import Settings
 from bot.errors import UsageError
 from bot.logging import register_env_secrets
-from bot.pipeline.context import RunContext
 from bot.pipeline.dag import PUBLISH
-from bot.pipeline.executor import run_single_step, work_dir
-
-console = Console(highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +37,15 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run one step of the publish pipeline for one dataset."""
+        # Imported here: start-up is paid by every Argo pod, and --help needs none of this.
+        from rich.console import Console
+        from rich.markup import escape
+
+        from bot.catalog.layout import Catalog
+        from bot.config import Settings
+        from bot.pipeline.context import RunContext
+        from bot.pipeline.executor import run_single_step, work_dir
+
         register_env_secrets()
         if name not in PUBLISH.names():
             raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(PUBLISH.names())}")
@@ -57,4 +58,6 @@ def register(app: typer.Typer) -> None:
         run = RunContext(cat, env_name, env_cfg, out, settings, provenance=settings.provenance())
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""
-        console.print(escape(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)"))
+        Console(highlight=False, soft_wrap=True).print(
+            escape(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)")
+        )

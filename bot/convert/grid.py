@@ -372,6 +372,7 @@ def _copy_blocks(source: Path, store: Path, names: list[str], plan: dict[str, in
         for name in names:
             var = raw[name].variable
             target = group[name]
+            assert isinstance(target, zarr.Array)  # created as arrays above
             fast = _hdf5_chunk_reader(h5, name, tuple(target.chunks)) if h5 is not None else None
             for index in _blocks(var.shape, tuple(target.chunks)):
                 if fast is not None:
@@ -402,7 +403,7 @@ def passthrough_zarr(source: Path, dest: Path, coords: Coordinates) -> Conversio
         raise DataError("source Zarr store does not exist", file=str(source), hint="check source.path in pipeline.yaml")
     try:
         ds = xr.open_zarr(source, consolidated=None)
-    except (OSError, ValueError, KeyError, zarr.errors.BaseZarrError) as exc:  # type: ignore[attr-defined]
+    except (OSError, ValueError, KeyError, zarr.errors.BaseZarrError) as exc:
         raise DataError(
             f"not a readable Zarr store: {exc}", file=str(source), hint="upload a complete Zarr store"
         ) from None

@@ -20,7 +20,7 @@ from bot.adapters.git import GitRepo
 from bot.adapters.github import GitHub
 from bot.catalog.layout import DATASETS_DIR
 from bot.config import CONFIG_FILE, CatalogConfig, Settings, load_catalog_config
-from bot.errors import BotError, UsageError
+from bot.errors import UsageError
 from bot.events.publisher import OVERLAY_SUBJECT, Publisher, fetch_commit, publisher_for
 from bot.logging import get_logger
 
@@ -37,13 +37,11 @@ Checker = Callable[[Path, str, str, Settings, str], Any]
 
 
 def _default_checker(root: Path, base: str, head: str, settings: Settings, env: str) -> Any:
-    try:
-        from bot.catalog.check import run_check
-    except ImportError as exc:  # pragma: no cover - until the check engine is installed
-        raise BotError(
-            "the check engine (bot.catalog.check) is not available", hint="install catalog-bot completely"
-        ) from exc
-    return run_check(root, base, head, settings, env)
+    """The real check: git trees read through the git adapter, rendering sandboxed."""
+    from bot.adapters.git import GitRepo
+    from bot.catalog.check import run_check
+
+    return run_check(GitRepo(root), base, head, settings, env, label=str(root))
 
 
 @dataclass

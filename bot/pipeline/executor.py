@@ -10,7 +10,7 @@ we compute a fingerprint of everything it depends on:
 - the environment (its name, its configuration, the output folder),
 - the catalog inputs the step reads (content hashes of the dataset's files,
   ``lib/``, ``profiles/``, ``catalog-bot.yaml``),
-- the source data (size + mtime; a remote URI by its text),
+- the source data (size + mtime; a remote one by its ETag / Last-Modified / size),
 - the fingerprints of the steps it depends on (so a change flows downstream).
 
 It is stored with the step's outputs in
@@ -65,13 +65,15 @@ DEFAULT_INPUTS = ("catalog", "source")
 # a change in any of them invalidates recorded steps; the CLI, events and
 # GitHub code do not.
 CODE_PATHS = (
-    "pipeline/steps.py",
+    "pipeline/steps",
     "pipeline/context.py",
     "pipeline/dag.py",
+    "pipeline/sources.py",
     "convert",
     "metadata",
     "stac",
     "adapters/objectstore.py",
+    "adapters/s3store.py",
     "catalog/render.py",
     "catalog/layout.py",
     "catalog/schemas.py",
@@ -134,7 +136,12 @@ def dataset_inputs(ctx: StepContext, groups: Iterable[str]) -> dict[str, Any]:
             inputs[ds.rel(ctx.schema_name)] = _file_digest(path) if path.is_file() else None
         elif group == "source":
             src = ctx.source_path()
-            inputs["source"] = {"uri": ctx.spec.source.path} if src is None else {"path": str(src), **_stat_tree(src)}
+            if src is None:  # remote or many files: their validators, so a changed remote re-runs convert
+                from bot.pipeline.sources import probe_inputs
+
+                inputs["source"] = probe_inputs(ctx)
+            else:
+                inputs["source"] = {"path": str(src), **_stat_tree(src)}
         elif group == "catalog":
             for name in sorted(p.name for p in ds.dir.iterdir() if p.is_file()):
                 inputs[ds.rel(name)] = _file_digest(ds.path(name))
@@ -230,7 +237,7 @@ def outputs_present(record: dict[str, Any]) -> bool:
 
 def up_to_date(record: dict[str, Any] | None, fingerprint: str) -> bool:
     """True when ``record`` was made with ``fingerprint`` and its outputs are intact."""
-    return bool(record) and record.get("fingerprint") == fingerprint and outputs_present(record)  # type: ignore[union-attr]
+    return record is not None and record.get("fingerprint") == fingerprint and outputs_present(record)
 
 
 # --------------------------------------------------------------------------- results

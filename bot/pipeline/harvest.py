@@ -104,7 +104,7 @@ def compare(current: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def harvest_record(source: RecordSource, record_id: str | None, *, label: str) -> IsoRecord:
     """Fetch and parse one record (by id from a CSW, or the source URL itself)."""
     data = source.get_record(record_id) if record_id else source.get_url()
-    return parse_record(data, source=label)
+    return parse_record(data, source=label, record_id=record_id)
 
 
 def harvest_dataset(

@@ -34,10 +34,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import CatalogError, DataError
+from bot.stac.datacube import datacube_from_meta, primary_geometry, table_columns_from_meta
+from bot.stac.times import dataset_time_range, datetime_properties, instant, to_rfc3339
 
 STAC_VERSION = "1.1.0"
 
@@ -52,6 +53,8 @@ MEDIA_JSON = "application/json"
 MEDIA_GEOJSON = "application/geo+json"
 
 PROVENANCE_PREFIX = "catalog_bot:"
+# Item property: the curated time range is open-ended (see _curated_open_end).
+OPEN_END = PROVENANCE_PREFIX + "open_end"
 
 # Links the catalog structure owns; writers (static catalog, STAC API) set them.
 STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "collection", "items"})
@@ -118,76 +121,6 @@ def multihash_sha256(checksum: str) -> str:
     raise DataError(f"checksum {checksum!r} is too short to be a digest", field="file:checksum")
 
 
-# Time ----------------------------------------------------------------------
-
-
-def to_rfc3339(value: Any, *, what: str = "datetime") -> str | None:
-    """An ISO 8601 value (str/datetime/date) as an RFC 3339 UTC string ending in ``Z``.
-
-    Naive values are taken as UTC (the converters write UTC timestamps).
-    STAC's schema requires ``Z`` or ``+00:00``, so other offsets are converted.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            text += "T00:00:00"
-        try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise DataError(
-                f"{what} {value!r} is not an ISO 8601 date-time",
-                field=what,
-                hint="use e.g. 2024-01-31T00:00:00Z",
-            ) from None
-    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return dt.isoformat().replace("+00:00", "Z")
-
-
-def _instant(text: str) -> datetime:
-    """Parse one of our RFC 3339 strings (for ordering: strings with and
-    without fractional seconds do not sort chronologically as text)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def dataset_time_range(meta: Mapping[str, Any], datapackage: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(start, end) from the data (preferred) or the curated ``temporal`` block."""
-    start = end = None
-    rng = meta.get("time_range")
-    if isinstance(rng, Mapping):
-        start, end = rng.get("start"), rng.get("end")
-    elif isinstance(rng, Sequence) and not isinstance(rng, str) and len(rng) == 2:
-        start, end = rng[0], rng[1]
-    if start is None and end is None:
-        temporal = datapackage.get("temporal") or {}
-        start, end = temporal.get("start"), temporal.get("end")
-    return to_rfc3339(start, what="temporal.start"), to_rfc3339(end, what="temporal.end")
-
-
-def datetime_properties(start: str | None, end: str | None, dataset_id: str) -> dict[str, Any]:
-    """STAC datetime fields for a time range (see module docstring for the rules)."""
-    if start is None and end is None:
-        raise CatalogError(
-            f"dataset {dataset_id} has no time information (no time coordinate in the data and no temporal.start)",
-            file=f"datasets/{dataset_id}/datapackage.json",
-            field="temporal.start",
-            hint="add temporal.start (ISO 8601) to datapackage.json, or a `t` coordinate in pipeline.yaml",
-        )
-    if start is None or end is None or start == end:
-        return {"datetime": start or end}
-    if _instant(start) > _instant(end):
-        raise DataError(
-            f"time range starts after it ends ({start} > {end})",
-            file=f"datasets/{dataset_id}/datapackage.json",
-            field="temporal",
-            hint="swap temporal.start and temporal.end",
-        )
-    return {"datetime": None, "start_datetime": start, "end_datetime": end}
-
-
 # Space ---------------------------------------------------------------------
 
 
@@ -217,8 +150,9 @@ def bbox_geometry(bbox: Sequence[float]) -> dict[str, Any]:
 
 def licence_id(datapackage: Mapping[str, Any]) -> str:
     """SPDX licence expression for STAC ``license`` (``other`` when unknown)."""
-    names = [lic.get("name") for lic in datapackage.get("licenses") or [] if isinstance(lic, Mapping)]
-    names = [n for n in names if n]
+    names = [
+        str(lic["name"]) for lic in datapackage.get("licenses") or [] if isinstance(lic, Mapping) and lic.get("name")
+    ]
     if not names:
         return "other"
     return names[0] if len(names) == 1 else " AND ".join(names)
@@ -263,182 +197,6 @@ def _licence_links(datapackage: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 # Extensions --------------------------------------------------------------------
-
-
-def table_columns_from_meta(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``table:columns`` from data-driven column metadata.
-
-    The STAC table extension recommends the file format's own type system, so
-    the Arrow type wins over the Frictionless type when both are known.
-    """
-    columns = []
-    for col in meta.get("columns") or []:
-        if not isinstance(col, Mapping) or not col.get("name"):
-            continue
-        entry: dict[str, Any] = {"name": str(col["name"])}
-        ctype = col.get("arrow_type") or col.get("physical_type") or col.get("type")
-        if ctype:
-            entry["type"] = str(ctype)
-        if col.get("description"):
-            entry["description"] = str(col["description"])
-        columns.append(entry)
-    return columns
-
-
-def _primary_geometry(meta: Mapping[str, Any]) -> str | None:
-    for key in ("primary_geometry", "geometry_column", "primary_column"):
-        if meta.get(key):
-            return str(meta[key])
-    for col in meta.get("columns") or []:
-        if isinstance(col, Mapping) and col.get("type") in {"geometry", "geojson"}:
-            return str(col["name"])
-    return None
-
-
-_AXIS_BY_NAME = {
-    "x": "x",
-    "lon": "x",
-    "longitude": "x",
-    "y": "y",
-    "lat": "y",
-    "latitude": "y",
-    "z": "z",
-    "depth": "z",
-    "lev": "z",
-    "level": "z",
-    "height": "z",
-    "t": "t",
-    "time": "t",
-}
-_AXIS_BY_UNIT = {"degrees_east": "x", "degree_east": "x", "degrees_north": "y", "degree_north": "y"}
-
-_DATA_TYPES = {
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "float16",
-    "float32",
-    "float64",
-    "cint16",
-    "cint32",
-    "cfloat32",
-    "cfloat64",
-}
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        return [{"name": k, **(v if isinstance(v, Mapping) else {})} for k, v in value.items()]
-    return list(value)
-
-
-def _dim_axis(dim: Mapping[str, Any], coordinates: Mapping[str, str | None]) -> str | None:
-    name = str(dim.get("name"))
-    if dim.get("axis") in {"x", "y", "z", "t"}:
-        return str(dim["axis"])
-    for axis, coord in coordinates.items():
-        if coord == name and axis in {"x", "y", "z", "t"}:
-            return axis
-    unit = dim.get("unit") or dim.get("units") or (dim.get("attrs") or {}).get("units")
-    if unit in _AXIS_BY_UNIT:
-        return _AXIS_BY_UNIT[unit]
-    return _AXIS_BY_NAME.get(name.lower())
-
-
-def _extent_of(dim: Mapping[str, Any]) -> list[Any] | None:
-    if isinstance(dim.get("extent"), Sequence) and len(dim["extent"]) == 2:
-        return list(dim["extent"])
-    if "min" in dim and "max" in dim:
-        return [dim["min"], dim["max"]]
-    values = dim.get("values")
-    if isinstance(values, Sequence) and values and not isinstance(values, str):
-        return [min(values), max(values)]
-    return None
-
-
-def datacube_from_meta(
-    meta: Mapping[str, Any],
-    *,
-    coordinates: Mapping[str, str | None] | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    bbox: Sequence[float] | None = None,
-) -> dict[str, Any]:
-    """``cube:dimensions`` + ``cube:variables`` (datacube v2.2.0) from gridded metadata.
-
-    Spatial extents fall back to the dataset bbox and the temporal extent to
-    the time range, so an item is complete even when the metadata reader
-    only recorded dimension names and sizes.
-    """
-    coords = dict(coordinates or {})
-    dims: dict[str, Any] = {}
-    for dim in _as_list(meta.get("dimensions")):
-        if not isinstance(dim, Mapping) or not dim.get("name"):
-            continue
-        name = str(dim["name"])
-        axis = _dim_axis(dim, coords)
-        desc = dim.get("description") or (dim.get("attrs") or {}).get("long_name")
-        entry: dict[str, Any]
-        if axis in {"x", "y"}:
-            ext = _extent_of(dim)
-            if ext is None and bbox is not None:
-                ext = [bbox[0], bbox[2]] if axis == "x" else [bbox[1], bbox[3]]
-            entry = {"type": "spatial", "axis": axis, "extent": [float(v) for v in ext or [0, 0]]}
-            entry["reference_system"] = 4326
-            if dim.get("step") is not None:
-                entry["step"] = float(dim["step"])
-        elif axis == "z":
-            ext = _extent_of(dim)
-            entry = {"type": "spatial", "axis": "z", "extent": [None, None] if ext is None else [float(v) for v in ext]}
-            unit = dim.get("unit") or dim.get("units")
-            if unit:
-                entry["unit"] = str(unit)
-        elif axis == "t":
-            ext = _extent_of(dim) or [start, end]
-            entry = {"type": "temporal", "extent": [to_rfc3339(v, what=f"dimension {name}") for v in ext]}
-        else:
-            ext = _extent_of(dim)
-            entry = {"type": str(dim.get("type") or "other")}
-            if entry["type"] in {"spatial", "geometry"}:
-                entry["type"] = "other"
-            if ext is not None:
-                entry["extent"] = ext
-            elif dim.get("size") is not None:
-                entry["extent"] = [0, int(dim["size"]) - 1]
-            else:
-                entry["extent"] = [None, None]
-        if desc:
-            entry["description"] = str(desc)
-        dims[name] = entry
-    variables: dict[str, Any] = {}
-    for var in _as_list(meta.get("variables")):
-        if not isinstance(var, Mapping) or not var.get("name"):
-            continue
-        vdims = var.get("dimensions") or var.get("dims") or []
-        vtype = var.get("variable_type") or var.get("type")
-        ventry: dict[str, Any] = {
-            "dimensions": [str(d) for d in vdims],
-            "type": vtype if vtype in {"data", "auxiliary"} else "data",
-        }
-        attrs = var.get("attrs") or {}
-        desc = var.get("description") or attrs.get("long_name")
-        if desc:
-            ventry["description"] = str(desc)
-        unit = var.get("unit") or var.get("units") or attrs.get("units")
-        if unit:
-            ventry["unit"] = str(unit)
-        dtype = str(var.get("data_type") or var.get("dtype") or "")
-        if dtype in _DATA_TYPES:
-            ventry["data_type"] = dtype
-        variables[str(var["name"])] = ventry
-    return {"cube:dimensions": dims, "cube:variables": variables}
 
 
 # Item --------------------------------------------------------------------------
@@ -508,6 +266,8 @@ def build_item(
     if datapackage.get("description"):
         props["description"] = str(datapackage["description"])
     props.update(datetime_properties(start, end, dataset_id))
+    if _curated_open_end(meta, datapackage):
+        props[OPEN_END] = True
     if datapackage.get("keywords"):
         props["keywords"] = [str(k) for k in datapackage["keywords"]]
     props["license"] = licence_id(datapackage)
@@ -524,7 +284,7 @@ def build_item(
         rows = meta.get("rows", meta.get("row_count"))
         if rows is not None:
             props["table:row_count"] = int(rows)
-        geom = _primary_geometry(meta)
+        geom = primary_geometry(meta)
         if geom:
             props["table:primary_geometry"] = geom
         if any(k.startswith("table:") for k in props):
@@ -577,6 +337,24 @@ def build_item(
 # Collection --------------------------------------------------------------------
 
 
+def _curated_open_end(meta: Mapping[str, Any], datapackage: Mapping[str, Any]) -> bool:
+    """True when the time comes from the curated ``temporal`` block and its end is open (ongoing).
+
+    Why a marker: a STAC item cannot say "from X, no end" (``datetime`` is an
+    instant, and ``start_datetime`` needs ``end_datetime``), so the item
+    carries the instant plus :data:`OPEN_END`, and the collection keeps the
+    curated open interval instead of collapsing it to ``[start, start]``.
+    Data with its own time range never gets it: data-derived intervals win.
+    """
+    rng = meta.get("time_range")
+    if isinstance(rng, Mapping):
+        rng = [rng.get("start"), rng.get("end")]
+    if isinstance(rng, Sequence) and not isinstance(rng, str) and any(v is not None for v in rng):
+        return False
+    temporal = datapackage.get("temporal") or {}
+    return bool(temporal.get("start")) and temporal.get("end") in (None, "")
+
+
 def _item_interval(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
     props = item.get("properties") or {}
     start = props.get("start_datetime") or props.get("datetime")
@@ -605,7 +383,11 @@ def collection_extent_from_items(items: Sequence[Mapping[str, Any]]) -> dict[str
             starts.append(start)
         if end:
             ends.append(end)
-    interval = [min(starts, key=_instant) if starts else None, max(ends, key=_instant) if ends else None]
+    open_end = any((i.get("properties") or {}).get(OPEN_END) for i in items)
+    interval = [
+        min(starts, key=instant) if starts else None,
+        max(ends, key=instant) if ends and not open_end else None,
+    ]
     return {"spatial": {"bbox": [[west, south, east, north]]}, "temporal": {"interval": [interval]}}
 
 

@@ -1,0 +1,289 @@
+"""GeoParquet 1.1 writing: point geometry, the covering column, the ``geo`` footer.
+
+Why a module of its own: every tabular converter ends here, so GeoParquet
+validity (version, ``geometry_types``, ``crs``, covering) is decided in one
+place.  See :mod:`bot.convert.tabular` for the encoding choices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bot.catalog.layout import Coordinates
+from bot.convert.arrow_types import schema_types
+from bot.convert.common import ConversionResult, atomic_output, list_files
+from bot.errors import DataError
+
+GEOPARQUET_VERSION = "1.1.0"
+BBOX_COLUMN = "bbox"
+DEFAULT_GEOMETRY = "geometry"
+ROW_GROUP_ROWS = 256_000
+BOT_METADATA_KEY = "catalog_bot"
+COMPRESSION = "snappy"
+
+
+# ---------------------------------------------------------------------------
+# geometry
+
+
+_POINT_DTYPE = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])  # packed: 21 bytes
+
+
+def points_wkb(x: np.ndarray, y: np.ndarray) -> pa.BinaryArray:
+    """ISO WKB points (little endian) for coordinate arrays, without a per-row loop."""
+    n = len(x)
+    rec = np.empty(n, dtype=_POINT_DTYPE)
+    rec["order"] = 1
+    rec["type"] = 1
+    rec["x"] = x
+    rec["y"] = y
+    offsets = np.arange(0, _POINT_DTYPE.itemsize * (n + 1), _POINT_DTYPE.itemsize, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec)]).cast(
+        pa.binary()
+    )
+
+
+def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.ndarray) -> pa.StructArray:
+    """The GeoParquet 1.1 covering column (per-row bounding box)."""
+    return pa.StructArray.from_arrays(
+        [
+            pa.array(xmin, pa.float64()),
+            pa.array(ymin, pa.float64()),
+            pa.array(xmax, pa.float64()),
+            pa.array(ymax, pa.float64()),
+        ],
+        names=["xmin", "ymin", "xmax", "ymax"],
+    )
+
+
+def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: str, first_row: int) -> None:
+    """Raise on a missing, non-finite or out-of-range coordinate (names the row)."""
+    for values, name, limit, what in ((y, yname, 90.0, "latitude"), (x, xname, 180.0, "longitude")):
+        bad = ~(np.isfinite(values) & (values >= -limit) & (values <= limit))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = float(values[i])
+            problem = "is missing" if np.isnan(value) else f"{value!r} is outside [-{limit:g}, {limit:g}]"
+            hint = (
+                f"fill in {name} for every row"
+                if np.isnan(value)
+                else f"fix the value, or check that coordinates.x/y name the longitude/latitude columns ({what})"
+            )
+            if what == "longitude" and not np.isnan(value) and value <= 360:
+                hint = f"shift longitudes to [-180, 180] (lon - 360 for lon > 180) in {name}"
+            raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
+
+
+class GeoParquetWriter:
+    """Write record batches as row groups and the ``geo`` metadata at the end.
+
+    The bbox and geometry types are accumulated while writing, so the file
+    metadata is exact without a second pass over the data.
+    """
+
+    def __init__(self, path: Path, geometry: str, extra: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.geometry = geometry
+        self.extra = extra or {}
+        self.rows = 0
+        self.bounds = [np.inf, np.inf, -np.inf, -np.inf]
+        self.types: set[str] = set()
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(
+        self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
+    ) -> None:
+        """Append one row group (``batch`` already has geometry + bbox columns)."""
+        if batch.num_rows == 0:
+            return
+        if self._writer is None:
+            stats = [n for n in batch.schema.names if n != self.geometry and n != BBOX_COLUMN]
+            stats += [f"{BBOX_COLUMN}.{k}" for k in ("xmin", "ymin", "xmax", "ymax")]
+            # Dictionary encoding only where values repeat (codes, names, flags); on
+            # coordinates, times and WKB it is tried and abandoned: pure cost.
+            dictionary = [
+                f.name
+                for f in batch.schema
+                if pa.types.is_string(f.type) or pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)
+            ]
+            self._writer = pq.ParquetWriter(
+                self.path,
+                batch.schema,
+                compression=COMPRESSION,
+                use_dictionary=dictionary,
+                write_statistics=stats,
+                store_schema=False,
+            )
+        if isinstance(batch, pa.Table):
+            self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
+        else:
+            self._writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        self.rows += batch.num_rows
+        self.bounds = [
+            min(self.bounds[0], bounds[0]),
+            min(self.bounds[1], bounds[1]),
+            max(self.bounds[2], bounds[2]),
+            max(self.bounds[3], bounds[3]),
+        ]
+        self.types.update(types)
+
+    def close(self) -> None:
+        """Add the GeoParquet metadata and finish the footer."""
+        if self._writer is None:
+            return
+        geo = {
+            "version": GEOPARQUET_VERSION,
+            "primary_column": self.geometry,
+            "columns": {
+                self.geometry: {
+                    "encoding": "WKB",
+                    "geometry_types": sorted(self.types),
+                    "bbox": [float(b) for b in self.bounds],
+                    "covering": {
+                        "bbox": {k: [BBOX_COLUMN, k] for k in ("xmin", "ymin", "xmax", "ymax")},
+                    },
+                }
+            },
+        }
+        self._writer.add_key_value_metadata(
+            {
+                "geo": json.dumps(geo),
+                BOT_METADATA_KEY: json.dumps({"derived_columns": [self.geometry, BBOX_COLUMN], **self.extra}),
+            }
+        )
+        self._writer.close()
+        self._writer = None
+
+    def abort(self) -> None:
+        """Close the underlying file after an error (the caller deletes it)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                self._writer = None
+
+
+def coordinate_names(coords: Coordinates) -> tuple[str, str]:
+    if not (coords.x and coords.y):
+        raise DataError(
+            "a CSV source needs coordinates.x and coordinates.y",
+            field="coordinates",
+            hint="name the longitude and latitude columns in pipeline.yaml coordinates",
+        )
+    return coords.x, coords.y
+
+
+def require_columns(names: list[str], wanted: dict[str, str | None], file: str) -> None:
+    for role, col in wanted.items():
+        if col and col not in names:
+            raise DataError(
+                f"coordinate column {col!r} (coordinates.{role}) does not exist; columns are: {', '.join(names)}",
+                file=file,
+                field=col,
+                hint=f"fix coordinates.{role} in pipeline.yaml or the CSV header",
+            )
+
+
+def add_point_geometry(
+    batch: pa.RecordBatch, x: str, y: str, geometry: str, *, file: str, first_row: int
+) -> tuple[pa.RecordBatch, tuple[float, float, float, float]]:
+    """Append WKB points + the bbox covering column to a batch (checks ranges)."""
+    for name in (x, y):
+        if not pa.types.is_floating(batch.schema.field(name).type) and not pa.types.is_integer(
+            batch.schema.field(name).type
+        ):
+            raise DataError(
+                f"coordinate column is {batch.schema.field(name).type}, not numeric",
+                file=file,
+                field=name,
+                hint="coordinates must be decimal degrees",
+            )
+    xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
+    geom = points_wkb(xs, ys)
+    cover = bbox_struct(xs, ys, xs, ys)
+    out = pa.RecordBatch.from_arrays([*batch.columns, geom, cover], names=[*batch.schema.names, geometry, BBOX_COLUMN])
+    return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+
+
+def write_points(
+    batches: Iterator[tuple[pa.RecordBatch, int]],
+    source: Path,
+    dest: Path,
+    x: str,
+    y: str,
+    geometry: str,
+    schema: dict[str, Any] | None,
+    row_group_rows: int = ROW_GROUP_ROWS,
+) -> ConversionResult:
+    _, descriptions = schema_types(schema)
+    # One writer thread: encoding + compressing row group N (GIL released in
+    # Arrow) overlaps parsing + building geometry for row group N+1.  At most
+    # one write is in flight, so memory stays at a few batches.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-writer")
+    pending: Future[None] | None = None
+    group: list[pa.RecordBatch] = []
+    group_bounds = [np.inf, np.inf, -np.inf, -np.inf]
+
+    def flush() -> None:
+        nonlocal pending, group, group_bounds
+        if not group:
+            return
+        if pending is not None:
+            pending.result()
+        xmin, ymin, xmax, ymax = (float(b) for b in group_bounds)
+        pending = pool.submit(writer.write, pa.Table.from_batches(group), (xmin, ymin, xmax, ymax), ["Point"])
+        group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
+
+    with atomic_output(dest) as tmp:
+        writer = GeoParquetWriter(tmp, geometry, {"descriptions": descriptions} if descriptions else None)
+        try:
+            for batch, first_row in batches:
+                for reserved in (geometry, BBOX_COLUMN):
+                    if reserved in batch.schema.names:
+                        raise DataError(
+                            f"the source already has a column named {reserved!r}, which the converter creates",
+                            file=str(source),
+                            field=reserved,
+                            hint="rename that column in the source",
+                        )
+                out, bounds = add_point_geometry(batch, x, y, geometry, file=str(source), first_row=first_row)
+                group.append(out)
+                group_bounds = [
+                    min(group_bounds[0], bounds[0]),
+                    min(group_bounds[1], bounds[1]),
+                    max(group_bounds[2], bounds[2]),
+                    max(group_bounds[3], bounds[3]),
+                ]
+                if sum(b.num_rows for b in group) >= row_group_rows:
+                    flush()
+            flush()
+            if pending is not None:
+                pending.result()
+                pending = None
+            if writer.rows == 0:
+                raise DataError(
+                    "the source has a header but no data rows", file=str(source), hint="upload the complete file"
+                )
+            writer.close()
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    pending.result()
+            writer.abort()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    files, size = list_files(dest)
+    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)

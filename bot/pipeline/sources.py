@@ -1,0 +1,220 @@
+"""Resolve a dataset's source to local files in its work folder (the convert step's first half).
+
+Why here, between the pure rules (:mod:`bot.sources`) and the adapters
+(:mod:`bot.adapters.http_source`, :mod:`bot.adapters.s3_source`): the
+convert step and the executor's fingerprint both need "what is the source
+now", one as files, the other as validators, and must agree.
+
+Remote copies live in ``<work>/.sources/`` with ``manifest.json`` (one
+:class:`~bot.sources.manifest.SourceRecord` per URI).  That folder belongs to
+no step, so it is never shipped as an Argo artifact, and it survives between
+local runs: the next run sends conditional requests with the recorded
+validators and downloads nothing when the remote is unchanged.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.download import Limits
+from bot.adapters.http_source import AddressGuard, HttpSource
+from bot.adapters.objectstore import file_sha256
+from bot.adapters.s3_source import S3Source
+from bot.config import NetworkConfig
+from bot.errors import BotError, DataError
+from bot.pipeline.context import StepContext, write_json_atomic
+from bot.sources.addresses import AllowList
+from bot.sources.manifest import SourceRecord, Validators, local_name
+from bot.sources.uri import glob_prefix, is_glob, parse_source
+
+SOURCES_DIR = ".sources"
+MANIFEST = "manifest.json"
+FETCH_THREADS = 4
+
+
+def limits_of(cfg: NetworkConfig) -> Limits:
+    """The download limits of ``network`` in catalog-bot.yaml."""
+    return Limits(
+        max_bytes=cfg.max_download_mb * 1024 * 1024,
+        timeout=cfg.timeout_s,
+        deadline=cfg.deadline_s,
+        attempts=cfg.attempts,
+    )
+
+
+class Readers:
+    """The adapters of one dataset's source, built once and shared by its files (thread-safe clients)."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        cfg = ctx.catalog.config.network
+        self.ctx = ctx
+        self.guard = AddressGuard(AllowList.parse(cfg.allow))
+        self.limits = limits_of(cfg)
+        self._http: HttpSource | None = None
+        self._s3: S3Source | None = None
+        self._lock = threading.Lock()
+
+    def http(self) -> HttpSource:
+        """The HTTP reader."""
+        with self._lock:
+            if self._http is None:
+                self._http = HttpSource(self.guard, self.limits)
+            return self._http
+
+    def s3(self, uri: str) -> S3Source:
+        """The S3 reader (the source's ``endpoint_url`` / ``anonymous``)."""
+        with self._lock:
+            if self._s3 is None:
+                src = self.ctx.spec.source
+                self._s3 = S3Source.open(
+                    self.guard, self.limits, endpoint_url=src.endpoint_url, anonymous=src.anonymous, uri=uri
+                )
+            return self._s3
+
+    def for_uri(self, uri: str) -> HttpSource | S3Source:
+        """The reader of one remote URI."""
+        return self.s3(uri) if uri.startswith("s3://") else self.http()
+
+
+def _located(ctx: StepContext, exc: BotError) -> DataError:
+    """An adapter error re-raised against ``pipeline.yaml`` ``source.path`` (file, field, fix)."""
+    message = str(exc).split("\n", 1)[0]
+    message = message.removeprefix("[source.path]: ")
+    hint = exc.hint or "check source.path, or retry if the server was briefly unavailable"
+    field = "source.paths" if ctx.spec.source.paths is not None else "source.path"
+    return DataError(message, file=ctx.dataset.rel("pipeline.yaml"), field=field, hint=hint)
+
+
+def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | None]]:
+    """Every file of the source, patterns expanded (sorted, each once), with validators a listing gave.
+
+    Local patterns match inside the dataset folder; ``s3://bucket/prefix/*.nc``
+    lists the prefix before the first wildcard and matches the keys.  A
+    pattern that matches nothing is an error (an empty prefix usually means a
+    typo or a missing upload, never "publish nothing").
+    """
+    found: dict[str, Validators | None] = {}
+    for entry in ctx.spec.source.entries:
+        ref = parse_source(entry)
+        if not is_glob(entry):
+            found.setdefault(entry, None)
+            continue
+        if ref.kind == "local":
+            base = ctx.dataset.dir.resolve()
+            matches = [
+                p.relative_to(base).as_posix()
+                for p in sorted(base.glob(entry))
+                if p.is_file() and p.resolve().is_relative_to(base)
+            ]
+            hits: dict[str, Validators | None] = dict.fromkeys(matches)
+        else:
+            listing = readers.s3(entry).list(glob_prefix(entry))
+            hits = {uri: v for uri, v in listing if fnmatch.fnmatchcase(uri, entry)}
+            if not hits:
+                raise DataError(
+                    f"{entry} matched no objects ({len(listing)} object(s) under {glob_prefix(entry)})",
+                    hint="check the bucket, prefix and pattern in source.path; is the upload missing?",
+                )
+        if not hits:
+            raise DataError(f"pattern {entry!r} matched no files in {ctx.dataset.rel('.')}", hint="check the pattern")
+        for key, value in hits.items():
+            found.setdefault(key, value)
+    return sorted(found.items())
+
+
+def probe_inputs(ctx: StepContext) -> dict[str, Any]:
+    """What identifies the source's current version, for the convert step's fingerprint.
+
+    Remote files by their validators (one ``HEAD`` each, or the S3 listing
+    for patterns: no data transferred), local files by size and mtime.
+    Never raises: an unreachable or refused source yields an ``error`` entry,
+    so the fingerprint differs from the last good run and the convert step
+    runs and reports the error with its location.
+    """
+    try:
+        readers = Readers(ctx)
+        files = []
+        for uri, listed in expand(ctx, readers):
+            if "://" not in uri:
+                st = (ctx.dataset.dir / uri).stat()
+                files.append({"uri": uri, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+                continue
+            validators = listed or readers.for_uri(uri).probe(uri)
+            files.append({"uri": uri, **validators.to_dict()})
+    except (BotError, ValueError, OSError) as exc:
+        return {"entries": ctx.spec.source.entries, "error": str(exc).split("\n", 1)[0]}
+    return {"entries": ctx.spec.source.entries, "files": files}
+
+
+def _manifest(folder: Path) -> dict[str, SourceRecord]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {uri: SourceRecord.from_dict(rec) for uri, rec in data.get("sources", {}).items()}
+    except (ValueError, KeyError, TypeError):
+        return {}  # an unreadable record only costs a re-download
+
+
+def _local(ctx: StepContext, rel: str) -> tuple[Path, SourceRecord]:
+    src = (ctx.dataset.dir / rel).resolve()
+    if not src.exists():
+        raise DataError(
+            f"source file {rel!r} does not exist (looked for {src})",
+            file=ctx.dataset.rel("pipeline.yaml"),
+            field="source.paths" if ctx.spec.source.paths is not None else "source.path",
+            hint="fix the path (relative to the dataset folder) or add the file",
+        )
+    size = src.stat().st_size if src.is_file() else None
+    return src, SourceRecord(uri=rel, file=src.name, validators=Validators(size=size), status="local")
+
+
+def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Path], list[SourceRecord]]:
+    """The local files to convert (in source order) and one provenance record per file.
+
+    Catalog files are used in place; remote ones are brought up to date in
+    ``<work>/.sources`` (conditional requests, resumable downloads, up to
+    ``threads`` at once).  The manifest is written even when a file fails, so
+    a re-run downloads only what is still missing.  Errors name
+    ``pipeline.yaml``, the source field, the URI and the fix.
+    """
+    readers = Readers(ctx)
+    try:
+        planned = expand(ctx, readers)
+    except BotError as exc:
+        raise _located(ctx, exc) from exc
+    folder = ctx.work / SOURCES_DIR
+    records = _manifest(folder) if any("://" in uri for uri, _ in planned) else {}
+    lock = threading.Lock()
+
+    def one(uri: str) -> tuple[Path, SourceRecord]:
+        if "://" not in uri:
+            return _local(ctx, uri)
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / local_name(uri, parse_source(uri).name)
+        record = readers.for_uri(uri).fetch(uri, dest, ctx.spec.source.format, records.get(uri))
+        if record.status == "downloaded" or record.sha256 is None:
+            record = SourceRecord(**{**record.__dict__, "sha256": file_sha256(dest)})
+        with lock:
+            records[uri] = record
+        ctx.log(f"source {uri}: {record.status} ({record.bytes_transferred} bytes transferred)")
+        return dest, record
+
+    try:
+        if len(planned) == 1 or threads <= 1:
+            results = [one(uri) for uri, _ in planned]
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fetch") as pool:
+                results = list(pool.map(one, [uri for uri, _ in planned]))
+    except BotError as exc:
+        raise _located(ctx, exc) from exc
+    finally:
+        if records:
+            write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
+    return [path for path, _ in results], [record for _, record in results]
