@@ -337,18 +337,121 @@ def pydantic_to_config_error(exc: ValidationError, file: str) -> ConfigError:
 
 
 def load_yaml(path: Path) -> Any:
-    """Parse YAML with errors that carry file and line."""
+    """Parse a YAML file with errors that carry file and line (and the limits of :func:`parse_yaml`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 (byte {exc.start})", file=str(path), hint="save the file as UTF-8") from None
+    return parse_yaml(text, str(path))
+
+
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_ANCHORS = 100
+MAX_YAML_NODES = 500_000
+MAX_JSON_BYTES = 32 * 1024 * 1024
+
+
+def parse_yaml(text: str | bytes, source: str) -> Any:
+    """Parse YAML from a pull request or a remote with limits; errors name ``source`` and the line.
+
+    Why limits: aliases are references, so an "anchor bomb" (``b: [*a, *a, ...]``
+    nine levels deep) parses instantly into a graph that expands to 10^9
+    nodes the moment anything walks it (validation, diff normalisation,
+    JSON).  We count the expanded size of the composed graph (memoized, so
+    cheap) and refuse more than :data:`MAX_YAML_NODES` nodes or
+    :data:`MAX_YAML_ANCHORS` anchors, and files over :data:`MAX_YAML_BYTES`.
+    """
+    size = len(text)
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"YAML of {size:,} bytes is over the {MAX_YAML_BYTES // (1024 * 1024)} MB limit",
+            file=source,
+            hint="catalog YAML files are small; move data out of the file",
+        )
     try:
-        return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader (C or Python)
+        if (b"&" in text) if isinstance(text, bytes) else ("&" in text):
+            _check_aliases(text, source)
+        return _bounded_depth(yaml.load(text, Loader=YAML_LOADER), source)  # noqa: S506 - a safe loader
+    except RecursionError:
+        raise _too_deep(source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", file=str(path), line=line, hint="fix the YAML syntax") from None
+        raise ConfigError(f"invalid YAML: {problem}", file=source, line=line, hint="fix the YAML syntax") from None
+
+
+def _check_aliases(text: str | bytes, source: str) -> None:
+    anchors = sum(1 for ev in yaml.parse(text, Loader=YAML_LOADER) if getattr(ev, "anchor", None))
+    if anchors > MAX_YAML_ANCHORS:
+        raise ConfigError(
+            f"YAML uses {anchors} anchors (limit {MAX_YAML_ANCHORS})",
+            file=source,
+            hint="write the values out instead of using many &anchors / *aliases",
+        )
+    root = yaml.compose(text, Loader=YAML_LOADER)
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:  # post-order walk of the graph: expanded size of each node, each node once
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done or not children:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[id(node)] > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"YAML aliases expand to more than {MAX_YAML_NODES:,} values (an anchor bomb?)",
+                    file=source,
+                    hint="write the values out instead of nesting *aliases of aliases",
+                )
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def parse_json(text: str | bytes, source: str, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """``json.loads`` after a size check (the cap applies before any parsing); ``ValueError`` on bad JSON."""
+    import json
+
+    if len(text) > max_bytes:
+        raise ConfigError(
+            f"JSON of {len(text):,} bytes is over the {max_bytes // (1024 * 1024)} MB limit",
+            file=source,
+            hint="catalog JSON files are small; keep data out of them",
+        )
+    try:
+        return _bounded_depth(json.loads(text), source)
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+MAX_DEPTH = 200
+
+
+def _too_deep(source: str) -> ConfigError:
+    return ConfigError(
+        f"nested more than {MAX_DEPTH} levels deep", file=source, hint="catalog documents are shallow; flatten it"
+    )
+
+
+def _bounded_depth(doc: Any, source: str) -> Any:
+    """``doc`` unchanged, or an error when it nests deeper than :data:`MAX_DEPTH` (diffs recurse)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    seen: set[int] = set()
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(source)
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return doc
 
 
 # libyaml's safe loader when available: ~10x faster on large configs, same results.
@@ -428,6 +531,11 @@ def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
     return forced or bool(secret_env_values(env))
+
+
+def require_render_sandbox() -> None:
+    """From now on this process renders Jsonnet only in the sandbox (``catalog-bot event`` calls it)."""
+    os.environ["CATALOG_BOT_RENDER_SANDBOX"] = "1"
 
 
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -57,10 +57,16 @@ class GitRepo:
 
     # -- plumbing -------------------------------------------------------
     def _run(
-        self, args: Sequence[str], *, input: bytes | None = None, usage_error: bool = False, ok: tuple[int, ...] = (0,)
+        self,
+        args: Sequence[str],
+        *,
+        input: bytes | None = None,
+        usage_error: bool = False,
+        ok: tuple[int, ...] = (0,),
+        env: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run git in :attr:`path`; failures become a located error (never a traceback)."""
-        env = {**os.environ, **_ENV_OVERRIDES}
+        env = {**os.environ, **(env or {}), **_ENV_OVERRIDES}
         try:
             proc = subprocess.run(
                 [self._git, *_CONFIG, *args], cwd=self.path, input=input, capture_output=True, env=env, check=False
@@ -121,6 +127,41 @@ class GitRepo:
         if not args:
             raise UsageError(f"refusing to fetch {spec!r}: it looks like an option")
         return self._try(args, env=env) is not None
+
+    def overlay_commit(self, base: str, source: str, folder: str, message: str) -> str:
+        """A new local commit: the tree of ``base`` with ``folder`` (catalog-relative) taken from ``source``.
+
+        Plumbing only (a private index file, ``read-tree``/``write-tree``/
+        ``commit-tree``): no checkout, no hooks, the working tree and the
+        real index are untouched.  The commit's parents are ``source`` then
+        ``base``, so the first parent is the commit the content came from.
+        """
+        import tempfile
+
+        path = f"{self.prefix}{folder.strip('/')}"
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self._run(["-C", str(self.toplevel), "read-tree", base], env=env)
+            self._run(["-C", str(self.toplevel), "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", path], env=env)
+            if self._try(["cat-file", "-e", f"{source}:{path}"]) is not None:
+                self._run(["-C", str(self.toplevel), "read-tree", f"--prefix={path}/", f"{source}:{path}"], env=env)
+            tree = self._run(["-C", str(self.toplevel), "write-tree"], env=env).decode().strip()
+        ident = {
+            "GIT_AUTHOR_NAME": "catalog-bot",
+            "GIT_AUTHOR_EMAIL": "catalog-bot@localhost",
+            "GIT_COMMITTER_NAME": "catalog-bot",
+            "GIT_COMMITTER_EMAIL": "catalog-bot@localhost",
+        }
+        out = self._run(["commit-tree", tree, "-p", source, "-p", base, "-m", message], env=ident)
+        return out.decode().strip()
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """Whether commit ``a`` is an ancestor of (or equal to) commit ``b``."""
+        return self._try(["merge-base", "--is-ancestor", a, b]) is not None
+
+    def subject(self, rev: str) -> str:
+        """The first line of a commit's message."""
+        return self._run(["log", "-1", "--format=%s", "--end-of-options", rev]).decode().strip()
 
     def archive(self, rev: str) -> bytes:
         """The whole tree of ``rev`` as an uncompressed tar (``git archive``: no hooks, no filters run)."""

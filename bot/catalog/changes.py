@@ -14,12 +14,11 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import yaml
-
 from bot.catalog.layout import COLLECTION, DATAPACKAGE, DATASET_ID, DATASETS_DIR, LIB_DIR, PIPELINE, PROFILES_DIR
 from bot.catalog.plan import Fingerprint, pair_renames
 from bot.catalog.revisions import FileChange, RevisionReader, RevisionTree, dataset_of
-from bot.config import CONFIG_FILE
+from bot.config import CONFIG_FILE, parse_yaml
+from bot.errors import ConfigError
 
 
 @dataclass
@@ -146,10 +145,10 @@ def fingerprint(tree: RevisionTree, ds: str) -> Fingerprint:
     raw = tree.read(folder + PIPELINE)
     if raw:
         try:
-            data = yaml.safe_load(raw)
+            data = parse_yaml(raw, folder + PIPELINE)
             if isinstance(data, dict) and data.get("source") is not None:
                 source = json.dumps(data["source"], sort_keys=True)
-        except yaml.YAMLError:
+        except ConfigError:
             pass
     empty = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's id of an empty file
     blobs = frozenset(

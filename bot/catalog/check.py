@@ -32,7 +32,6 @@ Rendering and validation are delegated to :mod:`bot.catalog.render` and
 from __future__ import annotations
 
 import functools
-import json
 import os
 import tempfile
 import time
@@ -59,8 +58,8 @@ from bot.catalog.plan import DatasetDelta, make_plan
 from bot.catalog.report import Report
 from bot.catalog.revisions import RevisionReader, RevisionTree, dataset_of
 from bot.catalog.schemas import SchemaRegistry
-from bot.config import CONFIG_FILE, Settings
-from bot.errors import BotError, CatalogError, Problem, Severity, UsageError
+from bot.config import CONFIG_FILE, Settings, parse_json, parse_yaml
+from bot.errors import BotError, CatalogError, ConfigError, Problem, Severity, UsageError
 
 DOC_FILES: dict[str, str] = {
     "collection": COLLECTION,
@@ -356,7 +355,9 @@ class _RenderContext:
         rel = path.relative_to(self.tree.root).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
-            return yaml.safe_load(text) if kind == "pipeline" else json.loads(text)
+            return parse_yaml(text, rel) if kind == "pipeline" else parse_json(text, rel)
+        except ConfigError as exc:
+            raise CatalogError(exc.message, file=rel, line=exc.line, hint=exc.hint) from None
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
             raise CatalogError(f"cannot parse: {exc}", file=rel, line=line, hint="fix the syntax") from None
@@ -396,8 +397,8 @@ def _profile_problems(
             ds = dataset_of(rel)
             try:
                 text = raw.decode("utf-8")
-                doc = json.loads(text)
-            except ValueError:
+                doc = parse_json(text, rel)
+            except (ValueError, ConfigError):
                 continue  # unreadable files are reported when the dataset itself is checked
             checked += 1
             problems += schema_problems(

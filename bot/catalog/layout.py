@@ -300,8 +300,11 @@ class Catalog:
         return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def invalid_dataset_dirs(self) -> list[str]:
-        """Folder names under ``datasets/`` that break the id rule."""
-        return [p.name for p in self.dataset_dirs if not DATASET_ID.fullmatch(p.name)]
+        """Folder names under ``datasets/`` that break the id rule, hidden ones (``..a``) included, as ``check``."""
+        base = self.root / DATASETS_DIR
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not DATASET_ID.fullmatch(p.name))
 
     def datasets(self) -> list[Dataset]:
         """All datasets with a valid folder name, sorted by id."""

@@ -149,11 +149,11 @@ def print_report(report: PublishReport, run: RunContext) -> None:
     if env.stac.kind == "static":
         console.print(f"STAC:      {run.output / env.stac.root / 'catalog.json'}")
     else:
-        console.print(f"STAC:      {env.stac.url}")
+        console.print(f"STAC:      {escape(mask(str(env.stac.url)))}")
     if env.pygeoapi.kind == "config":
         console.print(f"pygeoapi:  {run.output / env.pygeoapi.root / 'config-pygeoapi.yaml'}")
     else:
-        console.print(f"pygeoapi:  {env.pygeoapi.url}")
+        console.print(f"pygeoapi:  {escape(mask(str(env.pygeoapi.url)))}")
     console.print(f"finished in {report.duration:.2f}s")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.adapters.github import GitHub
 from bot.config import Settings
 from bot.events.context import STATUS_PREFIX
+from bot.events.sanitize import with_marker
 from bot.logging import get_logger, mask
 
 log = get_logger("events.argo_report")
@@ -33,4 +34,5 @@ def report_run(
     gh = gh or GitHub.connect(settings, repository)
     gh.set_status(sha, ARGO_STATES.get(state, "error"), f"{STATUS_PREFIX}/{dataset}", f"{state} (Argo)", url or None)
     if pr is not None:
-        gh.upsert_comment(pr, f"<!-- catalog-bot:argo:{dataset} -->", mask(body))
+        marker = f"<!-- catalog-bot:argo:{dataset} -->"
+        gh.upsert_comment(pr, marker, with_marker(marker, mask(body)))

@@ -20,7 +20,7 @@ from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.config import PERMISSIONS, CatalogConfig
 from bot.errors import BotError, CommandError, UsageError
 from bot.events.commands import SPECS, Command, help_text, is_command, parse_command
-from bot.events.context import ANY_MARKER, STATUS_PREFIX, BotContext
+from bot.events.context import STATUS_PREFIX, BotContext
 from bot.events.models import (
     IssueCommentEvent,
 )
@@ -29,6 +29,7 @@ from bot.events.pr_report import build_pr_report
 from bot.events.publisher import materialize
 from bot.events.publishing import runs_table, submit
 from bot.events.routing import Outcome, Router
+from bot.events.sanitize import neutralise
 from bot.logging import get_logger, mask
 from bot.metadata.issue_form import (
     dataset_files,
@@ -49,6 +50,7 @@ class Pinned:
     head_sha: str
     base_sha: str | None = None
     pr: int | None = None
+    base_ref: str | None = None
 
 
 def permission_rank(role: str) -> int:
@@ -78,7 +80,9 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
         role = gh.permission(login)
     except BotError as exc:  # e.g. a broken catalog-bot.yaml on the default branch: say so, do not go silent
         gh.react(ev.comment_id, "confused")
-        gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}: ❌ cannot run commands: {mask(str(exc))}")
+        gh.create_comment(
+            ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}: ❌ cannot run commands: {neutralise(mask(str(exc)))}"
+        )
         return Outcome("issue_comment", f"/catalog {cmd.name}: {mask(str(exc))}", ok=False)
     if permission_rank(role) < permission_rank(needed):
         return _refuse(
@@ -106,7 +110,7 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
     finally:
         gh.react(ev.comment_id, "hooray" if ok else "confused")
     sha_note = f" at `{pinned.head_sha[:7]}`" if cmd.name not in ("help", "status", "cancel") else ""
-    gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}{sha_note}: {ANY_MARKER.sub('', text).strip()}")
+    gh.create_comment(ev.issue_number, f"> {_quote(cmd.raw)}\n\n@{login}{sha_note}: {neutralise(text).strip()}")
     return Outcome(
         "issue_comment",
         f"/catalog {cmd.name} by {login}: {'done' if ok else 'failed'}",
@@ -137,7 +141,7 @@ def _pin(gh: GitHub, ev: IssueCommentEvent) -> Pinned:
     """Fix the commit now: later pushes must not change what an accepted command acts on."""
     if ev.is_pull_request:
         pr = gh.get_pull(ev.issue_number)
-        return Pinned(pr["head"]["sha"], pr["base"]["sha"], ev.issue_number)
+        return Pinned(pr["head"]["sha"], pr["base"]["sha"], ev.issue_number, pr["base"]["ref"])
     sha = gh.branch_sha(ev.default_branch)
     if sha is None:
         raise UsageError(f"default branch {ev.default_branch!r} not found")
@@ -153,17 +157,39 @@ def _cmd_help(
     return help_text(config.commands.model_dump()), True
 
 
-def _pr_check(ctx: BotContext, pinned: Pinned, config: CatalogConfig) -> Any:
+def _into_default(pinned: Pinned, default_branch: str) -> None:
+    """Privileged commands take configuration from the default branch: the PR must target it."""
+    if pinned.base_ref is not None and pinned.base_ref != default_branch:
+        raise CommandError(
+            f"this pull request targets `{pinned.base_ref}`, not `{default_branch}`",
+            hint=f"commands act on pull requests into {default_branch} (its configuration is the trusted one)",
+        )
+
+
+def _pr_check(ctx: BotContext, ev: IssueCommentEvent, pinned: Pinned, config: CatalogConfig) -> Any:
+    """The check of the pinned PR head: its datasets/ as data, everything else from the base (default branch)."""
     assert pinned.base_sha is not None and pinned.pr is not None
-    ctx.fetch(pinned.base_sha)
+    _into_default(pinned, ev.default_branch)
+    ctx.fetch(pinned.base_sha, ev.default_branch)
     ctx.fetch(pinned.head_sha, f"pull/{pinned.pr}/head")
-    return ctx.check(pinned.base_sha, pinned.head_sha, config.default_environment)
+    return ctx.check_pr(pinned.base_sha, pinned.head_sha, config.default_environment)
+
+
+def _pr_tree(ctx: BotContext, ev: IssueCommentEvent, pinned: Pinned) -> str:
+    """What a PR preview/publish acts on: the default branch now, with the pinned head's datasets/."""
+    _into_default(pinned, ev.default_branch)
+    tip = ctx.github().branch_sha(ev.default_branch)
+    if tip is None:
+        raise CommandError(f"default branch {ev.default_branch!r} not found")
+    ctx.fetch(tip, ev.default_branch)
+    ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
+    return ctx.trusted(tip, pinned.head_sha)
 
 
 def _cmd_check(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    report = _pr_check(ctx, pinned, config)
+    report = _pr_check(ctx, ev, pinned, config)
     prr = build_pr_report(report, ev.issue_number)
     post_pr_report(ctx, prr)
     ctx.summary(prr.summary_markdown())
@@ -174,7 +200,7 @@ def _cmd_diff(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
     dataset = cmd.datasets[0]
-    report = _pr_check(ctx, pinned, config)
+    report = _pr_check(ctx, ev, pinned, config)
     entries = [e for e in report.entries if e.dataset == dataset]
     if not entries:
         return f"`{dataset}` is not changed by this pull request.", True
@@ -190,8 +216,7 @@ def _cmd_preview(
         raise CommandError(
             "there is no preview environment", hint="add environments.dev to catalog-bot.yaml or pass env=NAME"
         )
-    ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
-    return submit(ctx, config, cmd.datasets, pinned.head_sha, env, pr=pinned.pr)
+    return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
 
 
 def _cmd_publish(
@@ -199,10 +224,9 @@ def _cmd_publish(
 ) -> tuple[str, bool]:
     env = cmd.env or config.default_environment
     if pinned.pr is not None:
-        ctx.fetch(pinned.head_sha, f"pull/{ev.issue_number}/head")
-    else:
-        ctx.fetch(pinned.head_sha, ev.default_branch)
-    return submit(ctx, config, cmd.datasets, pinned.head_sha, env, pr=pinned.pr)
+        return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
+    ctx.fetch(pinned.head_sha, ev.default_branch)
+    return submit(ctx, config, cmd.datasets, pinned.head_sha, env)
 
 
 def _cmd_harvest(

@@ -8,6 +8,7 @@ so tests inject real local services or doubles at one seam.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from typing import Any
 
 from bot.adapters.git import GitRepo
 from bot.adapters.github import GitHub
+from bot.catalog.layout import DATASETS_DIR
 from bot.config import CONFIG_FILE, CatalogConfig, Settings, load_catalog_config
 from bot.errors import UsageError
-from bot.events.publisher import Publisher, fetch_commit, publisher_for
+from bot.events.publisher import OVERLAY_SUBJECT, Publisher, fetch_commit, publisher_for
 from bot.logging import get_logger
 
 log = get_logger("events")
@@ -116,9 +118,50 @@ class BotContext:
         """Run ``catalog-bot check`` between two commits of the local clone."""
         return self.checker(self.repo_dir, base, head, self.settings, env)
 
+    def trusted(self, config_sha: str, data_sha: str) -> str:
+        """The commit a privileged action acts on for a pull request.
+
+        Everything outside ``datasets/`` (``catalog-bot.yaml``, ``lib/``,
+        ``profiles/``, ``pygeoapi/header.yaml``...) comes from ``config_sha``, a
+        commit of the default branch; only ``datasets/`` comes from the PR
+        head ``data_sha``, read as git objects (never checked out).  A local
+        commit; both commits must be present (see :meth:`fetch`).
+        """
+        if config_sha == data_sha:
+            return data_sha
+        return GitRepo(self.repo_dir).overlay_commit(
+            config_sha,
+            data_sha,
+            DATASETS_DIR,
+            f"{OVERLAY_SUBJECT}{data_sha} with the configuration of {config_sha}",
+        )
+
+    def check_pr(self, base: str, head: str, env: str) -> Any:
+        """The PR check as the privileged side computes it: ``base`` .. trusted(``base``, ``head``).
+
+        The report names ``head`` (check runs and comments belong to the PR's
+        commit); configuration the PR changes is listed as a notice, because
+        its effect is shown only by the unprivileged check job.
+        """
+        report = self.check(base, self.trusted(base, head), env)
+        outside = sorted(
+            {p for c in GitRepo(self.repo_dir).changed_files(base, head) for p in c.paths()}
+            - {p for p in report.changed_files}
+        )
+        outside = [p for p in outside if not p.startswith(DATASETS_DIR + "/")]
+        notices = list(report.notices)
+        if outside:
+            shown = ", ".join(f"`{p}`" for p in outside[:10]) + (" ..." if len(outside) > 10 else "")
+            notices.append(
+                f"this pull request changes {shown} outside datasets/: this check uses the default branch's "
+                "configuration, templates and profiles; the unprivileged check job shows the effect of the change"
+            )
+        return dataclasses.replace(report, head_sha=head, head_ref=head, notices=notices)
+
     def summary(self, markdown: str) -> None:
         """Append to the job summary when running under Actions."""
         if self.settings.step_summary is not None:
             from bot.catalog.report import write_step_summary
+            from bot.events.sanitize import neutralise
 
-            write_step_summary(self.settings.step_summary, markdown)
+            write_step_summary(self.settings.step_summary, neutralise(markdown))

@@ -26,6 +26,9 @@ from bot.logging import get_logger, mask, register_secret
 
 log = get_logger("events.publisher")
 
+OVERLAY_SUBJECT = "catalog-bot: datasets/ of "
+"""Subject of the local commits :meth:`bot.events.context.BotContext.trusted` makes."""
+
 FINAL_OK = {"succeeded", "success", "done", "cached"}
 FINAL_BAD = {"failed", "failure", "error", "errored"}
 
@@ -187,6 +190,10 @@ class ArgoPublisher:
         from bot.catalog.layout import Catalog
         from bot.pipeline import argo_submit
 
+        repo = GitRepo(self.repo_dir)
+        # A PR's overlay commit (default-branch configuration + the PR's datasets/) exists only here: the
+        # cluster clones its first parent, the PR head; the submitter reads the trusted configuration.
+        cluster_sha = repo.rev_parse(f"{sha}^1") if repo.subject(sha).startswith(OVERLAY_SUBJECT) else sha
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             runs = argo_submit.submit(
@@ -194,7 +201,7 @@ class ArgoPublisher:
                 list(datasets),
                 env_name=env,
                 settings=self.settings,
-                sha=sha,
+                sha=cluster_sha,
                 pr=pr,
                 repository=self.repository,
                 workflow=workflow,

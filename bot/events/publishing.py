@@ -17,6 +17,7 @@ from bot.catalog.layout import DATASET_ID
 from bot.config import CatalogConfig, load_catalog_config
 from bot.errors import BotError, UsageError
 from bot.events.context import PUBLISH_MARKER, STATUS_PREFIX, BotContext
+from bot.events.ledger import PublishLedger
 from bot.events.models import (
     ZERO_SHA,
     PushEvent,
@@ -24,6 +25,7 @@ from bot.events.models import (
 )
 from bot.events.publisher import Run
 from bot.events.routing import Outcome, Router
+from bot.events.sanitize import with_marker
 from bot.logging import get_logger, mask
 
 log = get_logger("events.publishing")
@@ -69,14 +71,17 @@ def on_push(ev: PushEvent, ctx: BotContext) -> Outcome:
     if ev.before == ZERO_SHA:
         return Outcome("push", "first push of the default branch: nothing to compare; publish with /catalog publish")
     gh = ctx.github()
-    ctx.fetch(ev.before)
     ctx.fetch(ev.after)
     config = ctx.config(ev.default_branch)
     env = ctx.publish_env(config)
-    report = ctx.check(ev.before, ev.after, config.default_environment)
+    ledger = PublishLedger(env, config.environment(env), ctx.repo_dir)
+    base = _catch_up_base(ctx, ledger, ev)
+    report = ctx.check(base, ev.after, config.default_environment)
     datasets = list(report.publish_ids())
+    since = f" since {base[:7]} (last publish)" if base != ev.before else ""
     if not datasets:
-        return Outcome("push", "no dataset to publish in this push")
+        ledger.record(ev.after, ctx.run_url)
+        return Outcome("push", f"no dataset to publish in this push{since}")
     prs = gh.pulls_for_commit(ev.after)
     merged = [p for p in prs if p.get("merge_commit_sha") == ev.after] or prs
     pr = int(merged[0]["number"]) if merged else None
@@ -92,9 +97,30 @@ def on_push(ev: PushEvent, ctx: BotContext) -> Outcome:
     finally:
         _finalize(ctx, gh, ev.after, env, datasets, runs, error, pr)
     ok = all(r.commit_state != "failure" for r in runs)
+    if ok:
+        ledger.record(ev.after, ctx.run_url)
     return Outcome(
-        "push", f"published {len(runs)} dataset(s) to {env}", ok=ok, details={"runs": [r.run_id for r in runs]}
+        "push",
+        f"published {len(runs)} dataset(s) to {env}{since}",
+        ok=ok,
+        details={"runs": [r.run_id for r in runs], "base": base},
     )
+
+
+def _catch_up_base(ctx: BotContext, ledger: PublishLedger, ev: PushEvent) -> str:
+    """Where the publish range starts: the last successful publish when it is behind ``before``, else ``before``."""
+    last = ledger.last()
+    if last and last != ev.after:
+        try:
+            ctx.fetch(last)
+        except BotError as exc:
+            log.warning("last published commit %s is not fetchable: %s", last[:12], mask(str(exc)))
+        else:
+            repo = GitRepo(ctx.repo_dir)
+            if repo.is_ancestor(last, ev.after) and not repo.is_ancestor(ev.before, last):
+                return last  # runs were cancelled or failed since: cover them too
+    ctx.fetch(ev.before)
+    return ev.before
 
 
 def _finalize(
@@ -128,7 +154,7 @@ def _finalize(
         if runs
         else f"❌ publishing failed before any run started: {mask(str(error)) if error else 'unknown error'}"
     )
-    markdown = f"{PUBLISH_MARKER}\n## catalog-bot publish of `{sha[:7]}` to `{env}`\n\n{table}\n"
+    markdown = with_marker(PUBLISH_MARKER, f"## catalog-bot publish of `{sha[:7]}` to `{env}`\n\n{table}\n")
     ctx.summary(markdown)
     if pr is not None:
         try:
