@@ -144,17 +144,29 @@ def test_polygons_get_a_covering_with_statistics_and_old_covering_is_replaced(tm
     assert cover[0] == {"xmin": 140.0, "ymin": -20.0, "xmax": 140.5, "ymax": -19.0}
 
 
-def test_projected_geoparquet_crs_is_a_clear_error(tmp_path: Path) -> None:
-    df = _stations(50)
+def test_projected_geoparquet_is_reprojected_and_unknown_crs_refused(tmp_path: Path) -> None:
+    from pyproj import Transformer
+
+    df = _stations(500)
+    to_utm = Transformer.from_crs("OGC:CRS84", "EPSG:32755", always_xy=True)
+    east, north = to_utm.transform(df["lon"].to_numpy(), df["lat"].to_numpy())
+    projected = df.assign(lon=east, lat=north)  # the geometry is built from these (UTM 55S)
     geo = {
         "version": "1.0.0",
         "primary_column": "geometry",
-        "columns": {"geometry": {"encoding": "WKB", "crs": CRS.from_epsg(25833).to_json_dict()}},
+        "columns": {"geometry": {"encoding": "WKB", "crs": CRS.from_epsg(32755).to_json_dict()}},
     }
-    src = _old_geoparquet(tmp_path / "utm.parquet", df, geo)
-    with pytest.raises(DataError, match="ETRS89 / UTM zone 33N") as err:
-        passthrough_parquet(src, tmp_path / "x.parquet", Coordinates(geometry="geometry"))
-    assert err.value.field == "geo.columns.geometry.crs"
+    src = _old_geoparquet(tmp_path / "utm.parquet", projected, geo)
+    out = passthrough_parquet(src, tmp_path / "x.parquet", Coordinates(geometry="geometry"))
+    col = assert_valid_geoparquet_11(out.path)["columns"]["geometry"]
+    assert "crs" not in col  # what is stored is lon/lat
+    assert np.allclose(col["bbox"], [df.lon.min(), df.lat.min(), df.lon.max(), df.lat.max()], atol=1e-6)
+    geo["columns"]["geometry"]["crs"] = "EPSG:999999"
+    bad = _old_geoparquet(tmp_path / "bad.parquet", projected, geo)
+    with pytest.raises(DataError, match="unknown CRS 'EPSG:999999'") as err:
+        passthrough_parquet(bad, tmp_path / "y.parquet", Coordinates(geometry="geometry"))
+    assert "EPSG code" in (err.value.hint or "")
+    assert not (tmp_path / "y.parquet").exists()
 
 
 def test_point_output_is_compact_and_readable(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ source     output   converter
 =========  =======  ============================================
 csv        parquet  :func:`bot.convert.tabular.convert_csv` (streamed)
 geojson    parquet  :func:`bot.convert.tabular.convert_geojson`
-parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet`
+gpkg, shapefile, flatgeobuf, geojsonseq
+           parquet  :func:`bot.convert.ogr.convert_ogr` (pyogrio, streamed)
+parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet` (re-encoded)
 netcdf     zarr     :func:`bot.convert.grid.convert_netcdf` (dask)
 zarr       zarr     :func:`bot.convert.grid.passthrough_zarr`
 =========  =======  ============================================
@@ -32,6 +34,10 @@ _SUPPORTED = {
     ("csv", "parquet"),
     ("geojson", "parquet"),
     ("parquet", "parquet"),
+    ("gpkg", "parquet"),
+    ("shapefile", "parquet"),
+    ("flatgeobuf", "parquet"),
+    ("geojsonseq", "parquet"),
     ("netcdf", "zarr"),
     ("zarr", "zarr"),
 }
@@ -63,7 +69,7 @@ def convert_dataset(
             f"cannot convert source format {fmt!r} to {spec.output!r}",
             file="pipeline.yaml",
             field="output",
-            hint="tabular sources (csv, geojson, parquet) go to parquet; gridded (netcdf, zarr) to zarr",
+            hint="tabular and vector sources (csv, geojson, parquet, gpkg, ...) go to parquet; gridded (netcdf, zarr) to zarr",
         )
     source_path = Path(source_path)
     dest = output_path(spec, source_path, Path(out_dir), name)
@@ -87,7 +93,11 @@ def convert_dataset(
     if fmt == "parquet":
         from bot.convert.tabular import passthrough_parquet
 
-        return passthrough_parquet(source_path, dest, coords)
+        return passthrough_parquet(source_path, dest, coords, crs=spec.source.crs)
+    if fmt in ("gpkg", "shapefile", "flatgeobuf", "geojsonseq"):
+        from bot.convert.ogr import convert_ogr
+
+        return convert_ogr(source_path, dest, coords, layer=spec.source.layer, crs=spec.source.crs, schema=schema)
     from bot.convert.common import require_lonlat_crs
 
     require_lonlat_crs(spec.source.crs, source_path)

@@ -214,7 +214,14 @@ def require_columns(names: list[str], wanted: dict[str, str | None], file: str) 
 
 
 def add_point_geometry(
-    batch: pa.RecordBatch, x: str, y: str, geometry: str, *, file: str, first_row: int
+    batch: pa.RecordBatch,
+    x: str,
+    y: str,
+    geometry: str,
+    *,
+    file: str,
+    first_row: int,
+    to_lonlat: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[pa.RecordBatch, tuple[float, float, float, float]]:
     """Append WKB points to a batch (checks ranges); no covering column (see :class:`GeoParquetWriter`)."""
     for name in (x, y):
@@ -229,6 +236,10 @@ def add_point_geometry(
             )
     xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
     ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
+        missing = np.isnan(xs) | np.isnan(ys)
+        lonlat = to_lonlat(np.column_stack([xs, ys]))
+        xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
     check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
     geom = points_wkb(xs, ys)
     out = pa.RecordBatch.from_arrays([*batch.columns, geom], names=[*batch.schema.names, geometry])
@@ -244,8 +255,17 @@ def write_points(
     geometry: str,
     schema: dict[str, Any] | None,
     row_group_rows: int = ROW_GROUP_ROWS,
+    *,
+    source_crs: str | None = None,
 ) -> ConversionResult:
+    """Batches with x/y columns -> GeoParquet points (reprojected to lon/lat when ``source_crs`` is not)."""
+    from bot.convert.common import lonlat_transform
+
     _, descriptions = schema_types(schema)
+    to_lonlat = lonlat_transform(source_crs, file=str(source)) if source_crs else None
+    extra: dict[str, Any] = {"descriptions": descriptions} if descriptions else {}
+    if to_lonlat is not None:
+        extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
     # One writer thread: encoding + compressing row group N (GIL released in
     # Arrow) overlaps parsing + building geometry for row group N+1.  At most
     # one write is in flight, so memory stays at a few batches.
@@ -265,9 +285,7 @@ def write_points(
         group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
 
     with atomic_output(dest) as tmp:
-        writer = GeoParquetWriter(
-            tmp, geometry, {"descriptions": descriptions} if descriptions else None, covering=False
-        )
+        writer = GeoParquetWriter(tmp, geometry, extra or None, covering=False)
         try:
             for batch, first_row in batches:
                 if geometry in batch.schema.names:
@@ -277,7 +295,9 @@ def write_points(
                         field=geometry,
                         hint="rename that column in the source, or set coordinates.geometry to another name",
                     )
-                out, bounds = add_point_geometry(batch, x, y, geometry, file=str(source), first_row=first_row)
+                out, bounds = add_point_geometry(
+                    batch, x, y, geometry, file=str(source), first_row=first_row, to_lonlat=to_lonlat
+                )
                 group.append(out)
                 group_bounds = [
                     min(group_bounds[0], bounds[0]),

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bot.catalog.layout import Coordinates
-from bot.convert.common import ConversionResult, require_source
+from bot.convert.common import ConversionResult, lonlat_transform, require_source
 from bot.convert.geoparquet import (
     DEFAULT_GEOMETRY,
     ROW_GROUP_ROWS,
@@ -26,8 +26,8 @@ from bot.errors import DataError
 # Parquet pass-through
 
 
-def _geo_columns(raw: bytes, names: list[str], coords: Coordinates, file: str) -> tuple[str, list[str]]:
-    """The geometry column to keep and the source's own covering columns to drop (re-derived on output).
+def _geo_columns(raw: bytes, names: list[str], coords: Coordinates, file: str) -> tuple[str, list[str], Any]:
+    """The geometry column to keep, the source's own covering columns to drop (re-derived), the column's CRS.
 
     ``coordinates.geometry`` in pipeline.yaml wins over the file's
     ``primary_column`` (files in the wild name a column that is not there).
@@ -61,43 +61,16 @@ def _geo_columns(raw: bytes, names: list[str], coords: Coordinates, file: str) -
             field=f"geo.columns.{primary}.encoding",
             hint="write the file with WKB geometry",
         )
-    require_lonlat_geo_crs(meta.get("crs"), file, f"geo.columns.{primary}.crs")
     drop = []
     for other in columns.values():
         covering = (other or {}).get("covering", {}).get("bbox") if isinstance(other, dict) else None
         if isinstance(covering, dict):
             drop += [path[0] for path in covering.values() if isinstance(path, list) and path]
-    return primary, sorted({d for d in drop if d in names and d != primary})
+    crs = meta.get("crs")  # absent or null: OGC:CRS84
+    return primary, sorted({d for d in drop if d in names and d != primary}), None if crs == "OGC:CRS84" else crs
 
 
-def require_lonlat_geo_crs(crs: Any, file: str, field: str) -> None:
-    """Accept a GeoParquet ``crs`` only when it is longitude/latitude on WGS 84 (absent means OGC:CRS84)."""
-    if crs is None or crs == "OGC:CRS84":
-        return
-    ident = crs.get("id") if isinstance(crs, dict) else None
-    if isinstance(ident, dict) and (ident.get("authority"), str(ident.get("code"))) in {
-        ("OGC", "CRS84"),
-        ("EPSG", "4326"),
-    }:
-        return
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        parsed = CRS.from_user_input(json.dumps(crs) if isinstance(crs, dict) else crs)
-    except CRSError as exc:
-        raise DataError(f"unknown geometry CRS: {exc}", file=file, field=field, hint="fix the CRS") from None
-    if parsed.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
-        return
-    raise DataError(
-        f"geometry CRS {parsed.name!r} is not longitude/latitude (OGC:CRS84)",
-        file=file,
-        field=field,
-        hint="reproject to longitude/latitude, or set source.crs in pipeline.yaml so the converter reprojects",
-    )
-
-
-def passthrough_parquet(source: Path, dest: Path, coords: Coordinates) -> ConversionResult:
+def passthrough_parquet(source: Path, dest: Path, coords: Coordinates, *, crs: str | None = None) -> ConversionResult:
     """Parquet -> GeoParquet 1.1, streamed: GeoParquet (any version) re-encoded, plain Parquet with x/y gets points."""
     require_source(source)
     file = str(source)
@@ -113,7 +86,8 @@ def passthrough_parquet(source: Path, dest: Path, coords: Coordinates) -> Conver
     if pf.metadata.num_rows == 0:
         raise DataError("the Parquet file has no rows", file=file, hint="upload the complete file")
     if b"geo" in kv:
-        primary, drop = _geo_columns(kv[b"geo"], names, coords, file)
+        primary, drop, file_crs = _geo_columns(kv[b"geo"], names, coords, file)
+        to_lonlat = lonlat_transform(crs or file_crs, file=file) if (crs or file_crs) else None
 
         def wkb_batches() -> Iterator[tuple[pa.RecordBatch, int]]:
             row = 1
@@ -121,7 +95,7 @@ def passthrough_parquet(source: Path, dest: Path, coords: Coordinates) -> Conver
                 yield batch, row
                 row += batch.num_rows
 
-        return write_wkb(wkb_batches(), source, dest, primary, drop=drop)
+        return write_wkb(wkb_batches(), source, dest, primary, drop=drop, transform=to_lonlat)
     if coords.geometry and not (coords.x and coords.y):
         raise DataError(
             f"column {coords.geometry!r} is not GeoParquet (no 'geo' metadata)",
@@ -137,4 +111,4 @@ def passthrough_parquet(source: Path, dest: Path, coords: Coordinates) -> Conver
             yield batch, row
             row += batch.num_rows
 
-    return write_points(batches(), source, dest, x, y, coords.geometry or DEFAULT_GEOMETRY, None)
+    return write_points(batches(), source, dest, x, y, coords.geometry or DEFAULT_GEOMETRY, None, source_crs=crs)

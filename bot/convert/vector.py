@@ -48,7 +48,7 @@ def _property_array(name: str, values: list[Any], target: pa.DataType | None, *,
 
 
 def convert_geojson(
-    source: Path, dest: Path, coords: Coordinates, *, schema: dict[str, Any] | None = None, crs: str = "EPSG:4326"
+    source: Path, dest: Path, coords: Coordinates, *, schema: dict[str, Any] | None = None, crs: str | None = None
 ) -> ConversionResult:
     """GeoJSON FeatureCollection -> GeoParquet (in memory: GeoJSON sources are small)."""
     import shapely
