@@ -30,7 +30,19 @@ app = typer.Typer(
 )
 
 # One module per verb; each exposes ``register(app)``.
-COMMAND_MODULES = ("check", "render", "validate", "init", "publish", "step", "argo", "event", "harvest", "dev")
+COMMAND_MODULES = (
+    "check",
+    "render",
+    "validate",
+    "init",
+    "publish",
+    "step",
+    "argo",
+    "event",
+    "harvest",
+    "dev",
+    "converters",
+)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -64,6 +64,11 @@ def convert_dataset(
     bad input; on error nothing is left at the output path.
     """
     fmt = spec.source.format
+    if spec.converter:
+        from bot.convert.plugins import run_converter
+
+        dest = output_path(spec, Path(source_path), Path(out_dir), name)
+        return run_converter(spec, Path(source_path), dest, schema, dataset=name or Path(source_path).stem)
     if (fmt, spec.output) not in _SUPPORTED:
         raise DataError(
             f"cannot convert source format {fmt!r} to {spec.output!r}",

@@ -257,13 +257,16 @@ def write_points(
     row_group_rows: int = ROW_GROUP_ROWS,
     *,
     source_crs: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ConversionResult:
     """Batches with x/y columns -> GeoParquet points (reprojected to lon/lat when ``source_crs`` is not)."""
     from bot.convert.common import lonlat_transform
 
     _, descriptions = schema_types(schema)
     to_lonlat = lonlat_transform(source_crs, file=str(source)) if source_crs else None
-    extra: dict[str, Any] = {"descriptions": descriptions} if descriptions else {}
+    extra = dict(extra or {})
+    if descriptions:
+        extra["descriptions"] = descriptions
     if to_lonlat is not None:
         extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
     # One writer thread: encoding + compressing row group N (GIL released in

@@ -70,7 +70,9 @@ def _geo_columns(raw: bytes, names: list[str], coords: Coordinates, file: str) -
     return primary, sorted({d for d in drop if d in names and d != primary}), None if crs == "OGC:CRS84" else crs
 
 
-def passthrough_parquet(source: Path, dest: Path, coords: Coordinates, *, crs: str | None = None) -> ConversionResult:
+def passthrough_parquet(
+    source: Path, dest: Path, coords: Coordinates, *, crs: str | None = None, extra: dict[str, Any] | None = None
+) -> ConversionResult:
     """Parquet -> GeoParquet 1.1, streamed: GeoParquet (any version) re-encoded, plain Parquet with x/y gets points."""
     require_source(source)
     file = str(source)
@@ -95,7 +97,7 @@ def passthrough_parquet(source: Path, dest: Path, coords: Coordinates, *, crs: s
                 yield batch, row
                 row += batch.num_rows
 
-        return write_wkb(wkb_batches(), source, dest, primary, drop=drop, transform=to_lonlat)
+        return write_wkb(wkb_batches(), source, dest, primary, drop=drop, transform=to_lonlat, extra=extra)
     if coords.geometry and not (coords.x and coords.y):
         raise DataError(
             f"column {coords.geometry!r} is not GeoParquet (no 'geo' metadata)",
@@ -111,4 +113,6 @@ def passthrough_parquet(source: Path, dest: Path, coords: Coordinates, *, crs: s
             yield batch, row
             row += batch.num_rows
 
-    return write_points(batches(), source, dest, x, y, coords.geometry or DEFAULT_GEOMETRY, None, source_crs=crs)
+    return write_points(
+        batches(), source, dest, x, y, coords.geometry or DEFAULT_GEOMETRY, None, source_crs=crs, extra=extra
+    )
