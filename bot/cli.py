@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "harvest",
     "dev",
     "converters",
+    "dataset",
 )
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
