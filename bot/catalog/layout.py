@@ -100,6 +100,7 @@ class SourceSpec(_Model):
     # None: the file's own CRS (vector files, GeoParquet), EPSG:4326 for CSV x/y; EPSG code, WKT or PROJJSON.
     crs: str | None = None
     layer: str | None = None  # which layer of a multi-layer file (GeoPackage)
+    group: str | None = None  # NetCDF group holding the variables (e.g. "PRODUCT")
 
 
 class Coordinates(_Model):

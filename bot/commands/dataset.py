@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(None, "--format", help="source format (default: from the suffix)"),
         layer: str = typer.Option(None, "--layer", help="layer of a multi-layer file (GeoPackage)"),
         crs: str = typer.Option(None, "--crs", help="source CRS when the file has none (EPSG code, WKT, PROJJSON)"),
+        group: str = typer.Option(None, "--group", help="NetCDF group holding the variables"),
         catalog: Path = typer.Option(Path("."), "--catalog", "-c", help="catalog folder"),
         force: bool = typer.Option(False, "--force", help="replace an existing dataset folder"),
     ) -> None:
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
                 hint="download the file (or a representative part) and pass its path",
             )
         cat = Catalog.open(catalog)
-        result = new_dataset(cat, dataset_id, source, fmt=fmt, layer=layer, crs=crs, force=force)
+        result = new_dataset(cat, dataset_id, source, fmt=fmt, layer=layer, crs=crs, group=group, force=force)
         console = Console(highlight=False, soft_wrap=True)
         console.print(f"created {escape(str(result.folder))} ({', '.join(sorted(result.files))})")
         for line in result.inferred:

@@ -109,7 +109,7 @@ def convert_dataset(
     if fmt == "netcdf":
         from bot.convert.grid import convert_netcdf
 
-        return convert_netcdf(source_path, dest, coords, dict(spec.chunks))
+        return convert_netcdf(source_path, dest, coords, dict(spec.chunks), group=spec.source.group)
     from bot.convert.grid import passthrough_zarr
 
     return passthrough_zarr(source_path, dest, coords)

@@ -89,7 +89,7 @@ def check_source(spec: PipelineSpec, source: Path, schema: dict[str, Any] | None
     if fmt == "netcdf":
         from bot.convert.grid import _open_netcdf, check_grid
 
-        ds = _open_netcdf(source)
+        ds = _open_netcdf(source, group=spec.source.group)
         try:
             check_grid(ds, coords, str(source))
         finally:

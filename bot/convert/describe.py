@@ -92,12 +92,16 @@ def _by_name(names: list[str], role: str) -> str | None:
     return next((lowered[c] for c in NAMES[role] if c in lowered), None)
 
 
-def describe(path: Path, fmt: str, *, layer: str | None = None, crs: str | None = None) -> Description:
+def describe(
+    path: Path, fmt: str, *, layer: str | None = None, crs: str | None = None, group: str | None = None
+) -> Description:
     """Read metadata and a bounded sample of ``path`` (never the whole file) and infer its description."""
     if not path.exists():
         raise DataError("source does not exist", file=str(path), hint="check --source")
     if fmt in GRIDDED:
-        desc = _describe_grid(path, fmt)
+        desc = _describe_grid(path, fmt, group)
+        if group:
+            desc.source["group"] = group
     elif fmt == "csv":
         desc = _describe_csv(path)
     elif fmt == "parquet":
@@ -220,14 +224,17 @@ def _describe_parquet(path: Path) -> Description:
     return desc
 
 
-def _describe_grid(path: Path, fmt: str) -> Description:
+def _describe_grid(path: Path, fmt: str, group: str | None = None) -> Description:
     import xarray as xr
 
     try:
         if fmt == "zarr":
             ds = xr.open_zarr(path, consolidated=None, decode_times=False)
         else:
-            ds = xr.open_dataset(path, decode_times=False, cache=False)
+            ds = xr.open_dataset(path, decode_times=False, cache=False, group=group)
+            if group:  # the file's global attributes (title, licence ...) live on the root group
+                with xr.open_dataset(path, decode_times=False, cache=False) as root:
+                    ds.attrs = {**root.attrs, **ds.attrs}
     except Exception as exc:  # xarray raises many types for a file it cannot read
         raise DataError(f"cannot read {fmt}: {exc}", file=str(path), hint="upload a complete file") from None
     with ds:

@@ -77,6 +77,7 @@ def new_dataset(
     fmt: str | None = None,
     layer: str | None = None,
     crs: str | None = None,
+    group: str | None = None,
     force: bool = False,
 ) -> NewDataset:
     """Create ``datasets/<dataset_id>`` from ``source`` (see module docstring)."""
@@ -96,7 +97,7 @@ def new_dataset(
     if not source.exists():
         raise DataError("source does not exist", file=str(source), hint="check --source")
     fmt = detect_format(source, fmt)
-    desc = describe(source, fmt, layer=layer, crs=crs)
+    desc = describe(source, fmt, layer=layer, crs=crs, group=group)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".new-{dataset_id}-", dir=folder.parent))
     try:
