@@ -94,7 +94,9 @@ class SourceSpec(_Model):
     """
 
     path: str
-    format: Literal["csv", "geojson", "geojsonseq", "gpkg", "shapefile", "flatgeobuf", "netcdf", "parquet", "zarr"]
+    format: Literal[
+        "csv", "geojson", "geojsonseq", "gpkg", "shapefile", "flatgeobuf", "netcdf", "parquet", "zarr", "geotiff"
+    ]
     delimiter: str = ","
     timestamp_format: str | None = None
     # None: the file's own CRS (vector files, GeoParquet), EPSG:4326 for CSV x/y; EPSG code, WKT or PROJJSON.

@@ -13,6 +13,7 @@ gpkg, shapefile, flatgeobuf, geojsonseq
 parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet` (re-encoded)
 netcdf     zarr     :func:`bot.convert.grid.convert_netcdf` (dask)
 zarr       zarr     :func:`bot.convert.grid.passthrough_zarr`
+geotiff    zarr     :func:`bot.convert.raster.convert_geotiff` (rioxarray; reprojected to lon/lat)
 =========  =======  ============================================
 
 Heavy imports (xarray, dask, shapely) happen inside the converters so that
@@ -40,6 +41,7 @@ _SUPPORTED = {
     ("geojsonseq", "parquet"),
     ("netcdf", "zarr"),
     ("zarr", "zarr"),
+    ("geotiff", "zarr"),
 }
 
 
@@ -74,7 +76,7 @@ def convert_dataset(
             f"cannot convert source format {fmt!r} to {spec.output!r}",
             file="pipeline.yaml",
             field="output",
-            hint="tabular and vector sources (csv, geojson, parquet, gpkg, ...) go to parquet; gridded (netcdf, zarr) to zarr",
+            hint="tabular and vector sources (csv, geojson, parquet, gpkg, ...) go to parquet; gridded (netcdf, zarr, geotiff) to zarr",
         )
     source_path = Path(source_path)
     dest = output_path(spec, source_path, Path(out_dir), name)
@@ -103,6 +105,10 @@ def convert_dataset(
         from bot.convert.ogr import convert_ogr
 
         return convert_ogr(source_path, dest, coords, layer=spec.source.layer, crs=spec.source.crs, schema=schema)
+    if fmt == "geotiff":
+        from bot.convert.raster import convert_geotiff
+
+        return convert_geotiff(source_path, dest, coords, dict(spec.chunks), crs=spec.source.crs)
     from bot.convert.common import require_lonlat_crs
 
     require_lonlat_crs(spec.source.crs, source_path)

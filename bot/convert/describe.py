@@ -42,8 +42,10 @@ SUFFIX_FORMATS = {
     ".nc4": "netcdf",
     ".cdf": "netcdf",
     ".zarr": "zarr",
+    ".tif": "geotiff",
+    ".tiff": "geotiff",
 }
-GRIDDED = {"netcdf", "zarr"}
+GRIDDED = {"netcdf", "zarr", "geotiff"}
 NAMES = {
     "x": ("lon", "long", "longitude", "lng", "x"),
     "y": ("lat", "latitude", "y"),
@@ -98,7 +100,10 @@ def describe(
     """Read metadata and a bounded sample of ``path`` (never the whole file) and infer its description."""
     if not path.exists():
         raise DataError("source does not exist", file=str(path), hint="check --source")
-    if fmt in GRIDDED:
+    if fmt == "geotiff":
+        desc = Description(format=fmt, output="zarr", coordinates={"x": "lon", "y": "lat"})
+        desc.inferred.append("coordinates x/y = lon/lat (raster cell centres, reprojected to EPSG:4326 if needed)")
+    elif fmt in GRIDDED:
         desc = _describe_grid(path, fmt, group)
         if group:
             desc.source["group"] = group
