@@ -99,10 +99,15 @@ class SourceSpec(_Model):
 
     path: str | None = None
     paths: list[str] | None = None
-    format: Literal["csv", "geojson", "netcdf", "parquet", "zarr"]
+    format: Literal[
+        "csv", "geojson", "geojsonseq", "gpkg", "shapefile", "flatgeobuf", "netcdf", "parquet", "zarr", "geotiff"
+    ]
     delimiter: str = ","
     timestamp_format: str | None = None
-    crs: str = "EPSG:4326"
+    # None: the file's own CRS (vector files, GeoParquet), EPSG:4326 for CSV x/y; EPSG code, WKT or PROJJSON.
+    crs: str | None = None
+    layer: str | None = None  # which layer of a multi-layer file (GeoPackage)
+    group: str | None = None  # NetCDF group holding the variables (e.g. "PRODUCT")
     anonymous: bool = False
     endpoint_url: str | None = None
 
