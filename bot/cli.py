@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "init": "Create a new catalog: catalog-bot.yaml, lib/, profiles/, workflows, issue form.",
     "publish": "Convert, describe and publish datasets (ARCO data, Frictionless, STAC, pygeoapi).",
     "step": "Run one step of the publish pipeline for one dataset.",
+    "gc": "Remove data versions that no published metadata references (after a grace period).",
     "argo": "Argo Workflows: render manifests, lint them, follow and stop runs.",
     "event": "Handle one GitHub event: PR check, comment command, merge publish, dataset issue.",
     "harvest": "Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater).",

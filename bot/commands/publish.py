@@ -72,7 +72,7 @@ class RichReporter:
 
     def dataset_finished(self, outcome: DatasetOutcome) -> None:
         """Show the final status of the dataset."""
-        colour = {"published": "green", "unchanged": "cyan", "failed": "red"}[outcome.status]
+        colour = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}[outcome.status]
         total = self.progress.tasks[self.tasks[outcome.dataset]].total
         self.progress.update(
             self.tasks[outcome.dataset], completed=total, step=f"[{colour}]{outcome.status}[/{colour}]"
@@ -117,7 +117,7 @@ def summary_table(report: PublishReport) -> Table:
         ("steps run", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    colours = {"published": "green", "unchanged": "cyan", "failed": "red"}
+    colours = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}
     for o in report.outcomes:
         m = o.metrics
         count = m.get("rows") if m.get("rows") is not None else m.get("cells")
