@@ -183,6 +183,12 @@ class GitRepo:
         out = self._try(["merge-base", a, b])
         return out.decode().strip() if out else None
 
+    def commit_time(self, rev: str) -> int | None:
+        """Committer time (epoch seconds) of a commit, or None when it is not in this clone."""
+        out = self._try(["show", "-s", "--format=%ct", "--end-of-options", f"{rev}^{{commit}}"])
+        text = out.decode().strip() if out else ""
+        return int(text) if text.isdigit() else None
+
     # -- changes --------------------------------------------------------
     def changed_files(self, base: str, head: str = WORKTREE) -> list[FileChange]:
         """Files that differ between ``base`` and ``head`` under this directory.

@@ -35,13 +35,17 @@ def print_status(status: WorkflowStatus, link: str | None = None) -> None:
 @argo_app.command("render")
 def render(
     out: Path = typer.Option(..., "--out", help="folder for the manifests (the flux path)"),
-    catalog: Path = typer.Option(Path("."), "--catalog", help="catalog repository"),
-    env: str = typer.Option("prod", "--env", help="environment whose Argo settings to use"),
+    catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
+    env: str | None = typer.Option(
+        None, "--env", help="environment whose Argo settings to use (default: the catalog's default_environment)"
+    ),
     repository: str = typer.Option("", "--repository", help="owner/name of the catalog repository"),
 ) -> None:
     """Write the WorkflowTemplates and one CronWorkflow per scheduled dataset."""
     cat = Catalog.open(catalog)
-    manifests = render_all(cat, env, repository or Settings.from_env().github_repository or "")
+    manifests = render_all(
+        cat, env or cat.config.default_environment, repository or Settings.from_env().github_repository or ""
+    )
     out.mkdir(parents=True, exist_ok=True)
     stale = {p.name for p in out.glob("*.yaml")} - set(manifests)
     for name, manifest in manifests.items():
@@ -71,7 +75,7 @@ def lint(path: Path = typer.Argument(..., help="manifest file or folder")) -> No
 @argo_app.command("status")
 def status(
     name: str = typer.Argument(..., help="workflow name"),
-    catalog: Path = typer.Option(Path("."), "--catalog"),
+    catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
     env: str = typer.Option("prod", "--env"),
 ) -> None:
     """Show a workflow's phase and per-step progress."""
@@ -86,7 +90,7 @@ def status(
 @argo_app.command("stop")
 def stop(
     name: str = typer.Argument(..., help="workflow name"),
-    catalog: Path = typer.Option(Path("."), "--catalog"),
+    catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
     env: str = typer.Option("prod", "--env"),
 ) -> None:
     """Stop a running workflow (exit handlers still report to GitHub)."""

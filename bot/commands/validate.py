@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(help="dataset ids (default: all) or JSON files (STAC, datapackage, table/grid schema)"),
         ] = None,
-        catalog: Annotated[Path, typer.Option("--catalog", "-c", help="catalog folder (for dataset ids)")] = Path("."),
+        catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog folder (for dataset ids)")] = Path("."),
         env: Annotated[
             str | None, typer.Option("--env", "-e", help="environment whose ext vars render collections")
         ] = None,
