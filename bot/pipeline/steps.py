@@ -159,18 +159,20 @@ def _extent_summary(meta_dict: Mapping[str, Any]) -> dict[str, Any]:
 def check_extents(ctx: StepContext) -> StepResult:
     """Spatial/temporal extents from the converted data; empty or impossible extents stop the publish."""
     from bot.metadata.datadriven import check_extents as check
+    from bot.metadata.extents import extent_fallback
 
     path, _ = _converted(ctx)
     meta = _extract(ctx, path)
+    texts, fallback = extent_fallback(check(meta), ctx.curated_json(DATAPACKAGE))
     problems = [
         Problem(code="extent", message=text, file=ctx.dataset.rel(ctx.spec.source.path), dataset=ctx.id)
-        for text in check(meta)
+        for text in texts
     ]
     if problems:
         raise ValidationFailed(problems, context=f"extent check of {ctx.id}")
     summary = _extent_summary(meta.to_dict())
     record = ctx.write_artifact(CHECK_EXTENTS, "extents.json", summary)
-    return StepResult(message=f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
+    return StepResult(message=fallback or f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
 
 
 def _data_extents(ctx: StepContext) -> dict[str, Any] | None:
@@ -506,6 +508,7 @@ def validate_stac(ctx: StepContext, doc: Mapping[str, Any], kind: str, file: str
 
 def generate_stac_item(ctx: StepContext) -> StepResult:
     """The STAC item for the published data (assets: data, datapackage, schema), validated."""
+    from bot.metadata.extents import curated_bbox, fill_datacube_extents
     from bot.stac.build import MEDIA_JSON, AssetInfo, build_item
 
     package = ctx.read_artifact(FRICTIONLESS, DATAPACKAGE)
@@ -547,7 +550,7 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         provenance={**ctx.run.provenance, "environment": ctx.run.env_name},
         coordinates=ctx.spec.coordinates.model_dump(),
         table_columns=stac_fields.get("table_columns"),
-        datacube=stac_fields.get("datacube"),
+        datacube=fill_datacube_extents(stac_fields.get("datacube"), curated_bbox(package)),
     )
     problems = validate_stac(ctx, item, "item", f"{ctx.id}/item.json")
     if _errors(problems):
