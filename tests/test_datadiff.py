@@ -246,3 +246,48 @@ def test_unchanged_data_has_no_section_and_no_map() -> None:
     assert section.status == "unchanged" and not section.shown and section.map is None
     assert extent_map((1.0, 2.0, 3.0, 4.0), (1.0, 2.0, 3.0, 4.0), "x") is None
     assert geojson_block(None) == ""
+
+
+def test_git_lfs_pointer_is_a_note_not_a_converter_error(catalog_repo: Path) -> None:
+    def lfs(repo: Path) -> None:
+        (repo / CSV).write_text(
+            "version https://git-lfs.github.com/spec/v1\n"
+            "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345678\n",
+            encoding="utf-8",
+        )
+
+    report = _check(catalog_repo, lfs)
+    assert report.errors == []
+    assert report.data[REEF].notes == [
+        f"source data/{REEF}.csv is a Git LFS pointer: the data itself is not in the repository"
+    ]
+
+
+def test_big_parquet_source_is_read_from_its_footer_only(tmp_path: Path) -> None:
+    """Over the byte budget, a Parquet source still gets extents, columns and rows (footer and statistics)."""
+    from bot.catalog.dataprobe import probe
+    from bot.catalog.layout import Catalog
+    from bot.convert import convert_dataset
+    from tests.conftest import EXAMPLE
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE, catalog)
+    dataset = Catalog.open(catalog).dataset(REEF)
+    spec = dataset.pipeline()
+    parquet = convert_dataset(spec, dataset.path(f"data/{REEF}.csv"), dataset.path("data"), name=REEF).path
+    pipeline = dataset.path("pipeline.yaml")
+    pipeline.write_text(
+        pipeline.read_text(encoding="utf-8")
+        .replace(f"data/{REEF}.csv", f"data/{REEF}.parquet")
+        .replace("format: csv", "format: parquet"),
+        encoding="utf-8",
+    )
+    found = probe(catalog, REEF, tmp_path / "work", max_bytes=1000)
+    assert found.summary is not None and found.generated is None
+    assert found.summary.bbox == (145.46, -23.44, 151.92, -13.89) and found.summary.rows == 1820
+    assert "bbox" not in found.summary.columns and found.summary.columns["temperature"] == "number"
+    assert (
+        found.note
+        == f"source data/{REEF}.parquet is {parquet.stat().st_size / 1e6:,.1f} MB: read from its Parquet footer only; the schema gate runs at publish"
+    )
+    assert not (tmp_path / "work").exists()  # nothing converted

@@ -60,7 +60,9 @@ def summary_from(meta: Mapping[str, Any], schema: Mapping[str, Any] | None = Non
     columns: dict[str, str] = {}
     if kind == "tabular":
         fields = (schema or {}).get("fields") or [
-            {"name": c.get("name"), "type": c.get("type")} for c in meta.get("columns") or []
+            {"name": c.get("name"), "type": c.get("type")}
+            for c in meta.get("columns") or []
+            if c.get("role") != "covering"  # the GeoParquet bbox column is not part of the table schema
         ]
         columns = {str(f.get("name")): str(f.get("type")) for f in fields if isinstance(f, Mapping)}
     variables = {
