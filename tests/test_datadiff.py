@@ -291,3 +291,21 @@ def test_big_parquet_source_is_read_from_its_footer_only(tmp_path: Path) -> None
         == f"source data/{REEF}.parquet is {parquet.stat().st_size / 1e6:,.1f} MB: read from its Parquet footer only; the schema gate runs at publish"
     )
     assert not (tmp_path / "work").exists()  # nothing converted
+
+
+def test_a_source_outside_the_catalog_is_not_read(catalog_repo: Path, tmp_path: Path) -> None:
+    """A PR cannot make the unprivileged check read files of the runner (``../`` or a symlink out)."""
+    secret = tmp_path / "runner-secret.csv"
+    secret.write_text("token\nabc123\n", encoding="utf-8")
+
+    def escape(repo: Path) -> None:
+        (repo / "datasets" / REEF / "data" / "link.csv").symlink_to(secret)
+        path = repo / "datasets" / REEF / "pipeline.yaml"
+        path.write_text(path.read_text(encoding="utf-8").replace(f"data/{REEF}.csv", "data/link.csv"), encoding="utf-8")
+
+    git(catalog_repo, "checkout", "-q", "-b", "pr")
+    escape(catalog_repo)
+    report = run_check(catalog_repo, "main", settings=Settings.from_env())  # the working tree, as a local check
+    section = report.data[REEF]
+    assert section.notes == ["source data/link.csv points outside the catalog folder: not read"]
+    assert "abc123" not in report.to_json() and "abc123" not in "\n".join(report.to_markdown())

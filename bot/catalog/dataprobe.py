@@ -17,6 +17,7 @@ sized with ``git cat-file --batch-check`` before any is read.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ def probe(root: Path, dataset: str, work: Path, *, max_bytes: int = DEFAULT_MAX_
     if "://" in source:
         return Probe(kind=kind, note=f"remote source {source} is not read by the PR check (no network, no secrets)")
     path = folder / source
+    if not path.resolve().is_relative_to(root.resolve()):
+        # ``../`` or a symlink out of the catalog: an unprivileged job still reads only the PR's own files
+        return Probe(kind=kind, note=f"source {source} points outside the catalog folder: not read")
     if not path.exists():
         return Probe(kind=kind, note=f"source {source} is not in this revision")
     if _is_lfs_pointer(path):
@@ -126,8 +130,6 @@ def _cheap(path: Path, spec: Any, kind: str, what: str) -> Probe:
 
 
 def _json(path: Path) -> dict[str, Any] | None:
-    import json
-
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
