@@ -266,6 +266,19 @@ class GitRepo:
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, paths)
 
+    def blob_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """Sizes of blobs without reading them (one ``git cat-file --batch-check``)."""
+        wanted = [s for s in shas if s]
+        if not wanted:
+            return {}
+        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        sizes: dict[str, int] = {}
+        for line in out.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2].isdigit():
+                sizes[parts[0]] = int(parts[2])
+        return sizes
+
     def grep_paths(self, rev: str, needles: Iterable[str], prefixes: Iterable[str]) -> set[str]:
         """Files under ``prefixes`` at ``rev`` whose text contains any of ``needles`` (fixed strings).
 
