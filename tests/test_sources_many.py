@@ -83,7 +83,7 @@ def _set_source(catalog: Path, dataset: str, **source: object) -> None:
 def test_path_and_paths_are_exclusive_and_paths_are_checked(tmp_path: Path) -> None:
     path = tmp_path / "pipeline.yaml"
     path.write_text("source: {path: a.csv, paths: [b.csv], format: csv}\noutput: parquet\ncoordinates: {x: x, y: y}\n")
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="exactly one of"):
         load_pipeline(path)
     path.write_text(
         "source: {paths: [a.csv, 'ftp://x/b.csv'], format: csv}\noutput: parquet\ncoordinates: {x: x, y: y}\n"

@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.download import Limits
+from bot.adapters.download import Limits, not_modified
 from bot.adapters.http_source import AddressGuard, HttpSource
 from bot.adapters.objectstore import file_sha256
+from bot.adapters.opendap_source import dap_validators, fetch_subset
 from bot.adapters.s3_source import S3Source
 from bot.config import NetworkConfig
 from bot.errors import BotError, DataError
@@ -136,6 +137,12 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
     so the fingerprint differs from the last good run and the convert step
     runs and reports the error with its location.
     """
+    if ctx.spec.source.opendap is not None:
+        url = ctx.spec.source.opendap
+        try:
+            return {"opendap": url, **dap_validators(Readers(ctx).http(), url).to_dict()}
+        except (BotError, ValueError, OSError) as exc:
+            return {"opendap": url, "error": str(exc).split("\n", 1)[0]}
     try:
         readers = Readers(ctx)
         files = []
@@ -185,6 +192,12 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
     ``pipeline.yaml``, the source field, the URI and the fix.
     """
     readers = Readers(ctx)
+    if ctx.spec.source.opendap is not None:
+        try:
+            path, record = _resolve_opendap(ctx, readers)
+        except BotError as exc:
+            raise _located(ctx, exc) from exc
+        return [path], [record]
     try:
         planned = expand(ctx, readers)
     except BotError as exc:
@@ -218,3 +231,40 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
         if records:
             write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
     return [path for path, _ in results], [record for _, record in results]
+
+
+def _resolve_opendap(ctx: StepContext, readers: Readers) -> tuple[Path, SourceRecord]:
+    """The server-side subset as a local NetCDF; re-read only when the grid or the request changed."""
+    src = ctx.spec.source
+    url = src.opendap or ""
+    ref = parse_source(url)
+    readers.guard.check(url, ref.host or "", ref.port or 80)
+    validators = dap_validators(readers.http(), url)
+    request = json.dumps(
+        {"variables": src.variables, "subset": src.subset.model_dump(mode="json") if src.subset else None},
+        sort_keys=True,
+    )
+    folder = ctx.work / SOURCES_DIR
+    records = _manifest(folder)
+    dest = folder / local_name(url + request, ref.name + ".subset.nc")
+    key = f"{url} {request}"
+    previous = records.get(key)
+    if previous is not None and dest.is_file() and previous.validators.etag == validators.etag:
+        record = not_modified(url, dest, previous)
+    else:
+        c = ctx.spec.coordinates
+        record = fetch_subset(
+            url,
+            dest,
+            variables=src.variables,
+            bbox=src.subset.bbox if src.subset else None,
+            time=src.subset.time if src.subset else None,
+            coords=(c.x, c.y, c.t),
+            limits=readers.limits,
+            validators=validators,
+        )
+        record = SourceRecord(**{**record.__dict__, "sha256": file_sha256(dest)})
+    records[key] = record
+    write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
+    ctx.log(f"opendap {url}: {record.status} ({record.bytes_transferred} bytes)")
+    return dest, record
