@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-# session fixture: nginx on loopback for the remote-source tests
+# session fixtures: the remote-source test servers (pydap OPeNDAP, nginx on loopback)
 from tests.opendap_server import opendap  # noqa: F401
 
 # session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
