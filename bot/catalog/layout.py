@@ -9,6 +9,7 @@ it stays cheap on a 1,000-dataset catalog.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -104,6 +105,31 @@ class Subset(_Model):
         return value
 
 
+class ThreddsSource(_Model):
+    """Datasets picked from a THREDDS ``catalog.xml``: ``match`` (regex on urlPath) and ``since`` (date)."""
+
+    catalog: str
+    match: str | None = None
+    since: datetime.date | None = None
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_url(cls, value: str) -> str:
+        if parse_source(value).kind != "http":
+            raise ValueError(f"thredds.catalog {value!r} must be the http(s) URL of a catalog.xml")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"thredds.match {value!r} is not a regular expression: {exc}") from None
+        return value
+
+
 class SourceSpec(_Model):
     """Where the source data is and how to read it.
 
@@ -116,6 +142,7 @@ class SourceSpec(_Model):
     path: str | None = None
     paths: list[str] | None = None
     opendap: str | None = None
+    thredds: ThreddsSource | None = None
     variables: list[str] | None = None
     subset: Subset | None = None
     format: Literal["csv", "geojson", "netcdf", "parquet", "zarr"]
@@ -152,6 +179,8 @@ class SourceSpec(_Model):
         """Every path or pattern of the source (``[path]`` or ``paths``)."""
         if self.opendap is not None:
             return [self.opendap]
+        if self.thredds is not None:
+            return [self.thredds.catalog]
         return list(self.paths) if self.paths is not None else [self.path or ""]
 
     @property
@@ -176,10 +205,11 @@ class SourceSpec(_Model):
 
     @model_validator(mode="after")
     def _s3_options(self) -> SourceSpec:
-        given = [k for k in ("path", "paths", "opendap") if getattr(self, k) is not None]
+        given = [k for k in ("path", "paths", "opendap", "thredds") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of source.path (one file or a glob), source.paths (a list) or source.opendap (a URL)"
+                "give exactly one of source.path (one file or a glob), source.paths (a list), "
+                "source.opendap (a URL) or source.thredds (a catalog)"
                 + (f"; found {', '.join(given)}" if given else "")
             )
         if self.opendap is not None:

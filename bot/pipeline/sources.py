@@ -31,6 +31,7 @@ from bot.errors import BotError, DataError
 from bot.pipeline.context import StepContext, write_json_atomic
 from bot.sources.addresses import AllowList
 from bot.sources.manifest import SourceRecord, Validators, local_name
+from bot.sources.thredds import MAX_CATALOG_BYTES, ThreddsDataset, parse_catalog, select
 from bot.sources.uri import glob_prefix, is_glob, parse_source
 
 SOURCES_DIR = ".sources"
@@ -87,7 +88,8 @@ def _located(ctx: StepContext, exc: BotError) -> DataError:
     message = str(exc).split("\n", 1)[0]
     message = message.removeprefix("[source.path]: ")
     hint = exc.hint or "check source.path, or retry if the server was briefly unavailable"
-    field = "source.paths" if ctx.spec.source.paths is not None else "source.path"
+    src = ctx.spec.source
+    field = next(f"source.{k}" for k in ("paths", "opendap", "thredds", "path") if getattr(src, k) is not None)
     return DataError(message, file=ctx.dataset.rel("pipeline.yaml"), field=field, hint=hint)
 
 
@@ -99,6 +101,8 @@ def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | N
     pattern that matches nothing is an error (an empty prefix usually means a
     typo or a missing upload, never "publish nothing").
     """
+    if ctx.spec.source.thredds is not None:
+        return [(url, None) for url in crawl_thredds(ctx, readers)]
     found: dict[str, Validators | None] = {}
     for entry in ctx.spec.source.entries:
         ref = parse_source(entry)
@@ -268,3 +272,43 @@ def _resolve_opendap(ctx: StepContext, readers: Readers) -> tuple[Path, SourceRe
     write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
     ctx.log(f"opendap {url}: {record.status} ({record.bytes_transferred} bytes)")
     return dest, record
+
+
+MAX_CATALOGS = 50
+
+
+def crawl_thredds(ctx: StepContext, readers: Readers) -> list[str]:
+    """The HTTPServer URLs of the datasets a ``thredds:`` source selects (catalogRefs followed, bounded).
+
+    Every catalog document is fetched through the HTTP source adapter (address
+    rules, size cap, retries) and parsed with the hardened XML parser.
+    """
+    spec = ctx.spec.source.thredds
+    assert spec is not None
+    queue: list[str] = [spec.catalog]
+    seen: set[str] = set()
+    datasets: list[ThreddsDataset] = []
+    while queue and len(seen) < MAX_CATALOGS:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        body, _ = readers.http().get_small(url, limit=MAX_CATALOG_BYTES)
+        parsed = parse_catalog(body, url)
+        datasets += parsed.datasets
+        queue += [ref for ref in parsed.refs if ref not in seen]
+    chosen = select(datasets, spec.match, spec.since)
+    if not chosen:
+        raise DataError(
+            f"THREDDS catalog {spec.catalog} has no dataset matching match={spec.match!r}"
+            + (f" since {spec.since}" if spec.since else "")
+            + f" ({len(datasets)} dataset(s) in {len(seen)} catalog(s))",
+            hint="check thredds.match (a regular expression searched in each dataset's urlPath) and thredds.since",
+        )
+    missing = [d.name for d in chosen if d.http_url is None]
+    if missing:
+        raise DataError(
+            f"THREDDS catalog {spec.catalog}: dataset {missing[0]!r} has no HTTPServer access",
+            hint="use a catalog whose datasets offer the HTTPServer service, or an opendap: source",
+        )
+    return [d.http_url for d in chosen if d.http_url]
