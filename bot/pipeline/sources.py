@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,12 +85,14 @@ class Readers:
 
 
 def _located(ctx: StepContext, exc: BotError) -> DataError:
-    """An adapter error re-raised against ``pipeline.yaml`` ``source.path`` (file, field, fix)."""
-    message = str(exc).split("\n", 1)[0]
-    message = message.removeprefix("[source.path]: ")
-    hint = exc.hint or "check source.path, or retry if the server was briefly unavailable"
+    """An adapter error re-raised against ``pipeline.yaml`` and the source field (file, field, fix)."""
+    message = re.sub(r"^\[[^\]]+\]: ", "", exc.message.split("\n", 1)[0])
+    hint = exc.hint or "check the source in pipeline.yaml, or retry if the server was briefly unavailable"
     src = ctx.spec.source
     field = next(f"source.{k}" for k in ("paths", "opendap", "thredds", "path") if getattr(src, k) is not None)
+    own = getattr(exc, "field", None)
+    if isinstance(own, str) and own.startswith("source.") and own != "source.path":
+        field = own  # the adapter knows better (source.variables, source.subset...)
     return DataError(message, file=ctx.dataset.rel("pipeline.yaml"), field=field, hint=hint)
 
 
