@@ -171,6 +171,11 @@ class HttpSource:
         def once() -> Validators:
             response = self._send("HEAD", uri, {"Accept-Encoding": "identity"})
             response.close()
+            if response.status_code in (405, 501):  # no HEAD here: the first byte tells the same
+                response = self._send("GET", uri, {"Accept-Encoding": "identity", "Range": "bytes=0-0"})
+                response.close()
+                if response.status_code == 206:
+                    return _validators(response)
             if response.status_code != 200:
                 raise _status_error(uri, response)
             return _validators(response)

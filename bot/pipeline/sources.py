@@ -18,6 +18,7 @@ import fnmatch
 import json
 import re
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -140,16 +141,25 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
 
     Remote files by their validators (one ``HEAD`` each, or the S3 listing
     for patterns: no data transferred), local files by size and mtime.
-    Never raises: an unreachable or refused source yields an ``error`` entry,
-    so the fingerprint differs from the last good run and the convert step
-    runs and reports the error with its location.
+    Never raises: an unreachable or refused source yields an ``error`` entry
+    with a random part, so the fingerprint matches no recorded run and the
+    convert step runs and reports the error with its location.
     """
+    cached = getattr(ctx, "_source_probe", None)  # the executor asks once per step group: probe once per run
+    if cached is not None:
+        return dict(cached)
+    result = _probe(ctx)
+    object.__setattr__(ctx, "_source_probe", result)
+    return dict(result)
+
+
+def _probe(ctx: StepContext) -> dict[str, Any]:
     if ctx.spec.source.opendap is not None:
         url = ctx.spec.source.opendap
         try:
             return {"opendap": url, **dap_validators(Readers(ctx).http(), url).to_dict()}
         except (BotError, ValueError, OSError) as exc:
-            return {"opendap": url, "error": str(exc).split("\n", 1)[0]}
+            return {"opendap": url, "error": str(exc).split("\n", 1)[0], "unknown": uuid.uuid4().hex}
     try:
         readers = Readers(ctx)
         files = []
@@ -161,7 +171,9 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
             validators = listed or readers.for_uri(uri).probe(uri)
             files.append({"uri": uri, **validators.to_dict()})
     except (BotError, ValueError, OSError) as exc:
-        return {"entries": ctx.spec.source.entries, "error": str(exc).split("\n", 1)[0]}
+        # Unknown state never matches a recorded run: convert runs (its conditional requests keep an
+        # unchanged remote from downloading) and reports the error if it persists.
+        return {"entries": ctx.spec.source.entries, "error": str(exc).split("\n", 1)[0], "unknown": uuid.uuid4().hex}
     return {"entries": ctx.spec.source.entries, "files": files}
 
 
