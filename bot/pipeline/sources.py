@@ -190,6 +190,13 @@ def _manifest(folder: Path) -> dict[str, SourceRecord]:
 
 def _local(ctx: StepContext, rel: str) -> tuple[Path, SourceRecord]:
     src = (ctx.dataset.dir / rel).resolve()
+    if src.exists() and not src.is_relative_to(ctx.catalog.root.resolve()):
+        raise DataError(
+            f"source file {rel!r} resolves outside the catalog ({src})",
+            file=ctx.dataset.rel("pipeline.yaml"),
+            field="source.paths" if ctx.spec.source.paths is not None else "source.path",
+            hint="commit the file itself, not a link to a file elsewhere on the machine",
+        )
     if not src.exists():
         raise DataError(
             f"source file {rel!r} does not exist (looked for {src})",
