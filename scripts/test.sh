@@ -34,5 +34,8 @@ fi
 echo "== pycsw (the harvester tests' CSW server, in its own virtual environment)"
 python -m tests.csw_server --install
 
+echo "== pydap (the remote-source tests' OPeNDAP server, in its own virtual environment)"
+python -m tests.opendap_server --install
+
 echo "== pytest"
 python -m pytest -n 2 -q "$@"
