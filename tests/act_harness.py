@@ -69,7 +69,7 @@ class ActResult:
     @property
     def jobs(self) -> dict[str, str]:
         """``{job display name: succeeded|failed}`` for the jobs act ran (skipped jobs are absent)."""
-        return {m["job"]: m["result"] for m in JOB_END.finditer(self.output)}
+        return {m["job"].strip(): m["result"] for m in JOB_END.finditer(self.output)}
 
 
 class ActSession:
