@@ -360,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _workflows(self, method: str, name: str | None, action: str | None) -> None:
         st = self.state
+        wf: dict[str, Any] | None
         if method == "POST" and name == "submit":
             body = self._body(P + "WorkflowSubmitRequest")
             if body is None:
