@@ -240,13 +240,15 @@ def test_a_forged_artifact_keeps_the_check_red_and_posts_nothing_of_it(world: Wo
 def test_posted_text_is_neutralised() -> None:
     text = (
         "Title by @alice and @octo/team, mail a@b.org; ![logo](https://x.example/l.png) "
-        "<!-- hidden --> [x](javascript:alert(1)) [ok](https://example.org) <details><summary>s</summary>b</details>"
+        "<!-- hidden --> [x](javascript:alert(1)) [ok](https://example.org) <details><summary>s</summary>b</details> "
+        '<a href="data:text/html,x">d</a> <a href=" JavaScript:alert(2)">j</a> metadata: kept, data: kept'
     )
     out = neutralise(text)
     assert "@alice" not in out and "@octo/team" not in out and "@\u200balice" in out
     assert "a@b.org" in out  # an e-mail address is not a mention
     assert "x.example" not in out and "logo" in out
-    assert "<!--" not in out and "javascript:" not in out
+    assert "<!--" not in out and "javascript:" not in out.lower() and "data:text" not in out
+    assert "metadata: kept, data: kept" in out  # ordinary words are left alone
     assert "[ok](https://example.org)" in out and "<details><summary>s</summary>b</details>" in out
     assert neutralise(out) == out
 
