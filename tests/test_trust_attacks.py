@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.events.context import BotContext
 from bot.events.handlers import handle
@@ -239,13 +240,15 @@ def test_a_forged_artifact_keeps_the_check_red_and_posts_nothing_of_it(world: Wo
 def test_posted_text_is_neutralised() -> None:
     text = (
         "Title by @alice and @octo/team, mail a@b.org; ![logo](https://x.example/l.png) "
-        "<!-- hidden --> [x](javascript:alert(1)) [ok](https://example.org) <details><summary>s</summary>b</details>"
+        "<!-- hidden --> [x](javascript:alert(1)) [ok](https://example.org) <details><summary>s</summary>b</details> "
+        '<a href="data:text/html,x">d</a> <a href=" JavaScript:alert(2)">j</a> metadata: kept, data: kept'
     )
     out = neutralise(text)
     assert "@alice" not in out and "@octo/team" not in out and "@\u200balice" in out
     assert "a@b.org" in out  # an e-mail address is not a mention
     assert "x.example" not in out and "logo" in out
-    assert "<!--" not in out and "javascript:" not in out
+    assert "<!--" not in out and "javascript:" not in out.lower() and "data:text" not in out
+    assert "metadata: kept, data: kept" in out  # ordinary words are left alone
     assert "[ok](https://example.org)" in out and "<details><summary>s</summary>b</details>" in out
     assert neutralise(out) == out
 
@@ -384,3 +387,52 @@ def test_the_unprivileged_check_also_ends_a_bomb_within_its_limit(world: World, 
     report = load_pr_report(tmp_path / "out")
     assert report.conclusion == "failure"
     assert any("longer than 3 s" in a.message for a in report.annotations), report.bodies[0][:1500]
+
+
+def test_argo_publish_of_a_pr_uses_the_default_branchs_server_and_submits_the_pr_head(
+    world: World, schemas_dir: Path, evil_host: CountingServer
+) -> None:
+    """engine: argo: the submitter reads the Argo URL and token from the default branch; the cluster gets the PR head."""
+    import yaml
+
+    from bot.adapters.argo import ArgoClient
+    from bot.catalog.layout import Catalog
+    from bot.pipeline.argo_render import PUBLISH_TEMPLATE, render_all
+    from tests.argo_server import ArgoTestServer
+
+    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
+    with ArgoTestServer(swagger, "argo-token-123456") as argo:
+        config = yaml.safe_load(world.server_file("main", "catalog-bot.yaml"))
+        config["environments"]["prod"] = {"engine": "argo", "argo": {"url": argo.url}}
+        world.server.commit_files(REPO, "main", {"catalog-bot.yaml": yaml.safe_dump(config).encode()})
+        manifests = render_all(Catalog.open(world.clone), "local", REPO)
+        ArgoClient(argo.url, token="argo-token-123456").apply_template(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+
+        evil = dict(config)
+        evil["environments"] = {
+            **config["environments"],
+            "prod": {"engine": "argo", "argo": {"url": evil_host_url(evil_host)}},
+        }
+        data = json.loads(world.server_file("main", DP))
+        data["title"] = "Argo title from the PR"
+        head = world.server.commit_files(
+            REPO,
+            "argo-pr",
+            {"catalog-bot.yaml": yaml.safe_dump(evil).encode(), DP: (json.dumps(data, indent=2) + "\n").encode()},
+            parent=world.main(),
+        )
+        pr = world.server.open_pr(REPO, "argo-pr", user="stranger")["number"]
+        settings = world.settings.model_copy(update={"argo_token": SecretStr("argo-token-123456")})
+        ctx = BotContext(settings=settings, repo_dir=world.clone, gh=make_client(world.server, REPO))
+        payload = world.comment_payload(pr, "/catalog publish reef-temperature env=prod", "mia")
+        [outcome] = handle(parse_event("issue_comment", payload), ctx)
+        assert outcome.ok, bot_comments(world, pr)[-1]
+        [wf] = argo.state.workflows.values()
+        params = {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
+        assert params["sha"] == head and params["pr"] == str(pr)  # a commit GitHub has, not the local overlay
+        assert argo.state.violations == []
+    assert evil_host.connections == 0
+
+
+def evil_host_url(server: CountingServer) -> str:
+    return f"http://127.0.0.1:{server.port}"

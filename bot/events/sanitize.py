@@ -23,7 +23,8 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _IMAGE_REF = re.compile(r"!\[([^\]\n]*)\]\[[^\]\n]*\]")
 _IMG_TAG = re.compile(r"<\s*(?:img|picture|source|video|audio|iframe|object|embed)\b[^>]*>", re.IGNORECASE)
 _SCRIPT_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data)\s*:[^)\n]*\)", re.IGNORECASE)
-_SCRIPT_HREF = re.compile(r"(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
+_SCRIPT_SCHEME = re.compile(r"\b(?:javascript|vbscript)\s*:", re.IGNORECASE)
+_DATA_ATTR = re.compile(r"""(\b(?:href|src)\s*=\s*["']?\s*)data\s*:""", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w`/.@])@(?=[A-Za-z0-9])")
 
 
@@ -34,7 +35,8 @@ def neutralise(text: str) -> str:
     out = _IMAGE_REF.sub(lambda m: m.group(1), out)
     out = _IMG_TAG.sub("", out)
     out = _SCRIPT_LINK.sub("](#blocked-link)", out)
-    out = _SCRIPT_HREF.sub("blocked:", out)
+    out = _SCRIPT_SCHEME.sub("blocked:", out)
+    out = _DATA_ATTR.sub(r"\1blocked:", out)
     return _MENTION.sub("@\u200b", out)
 
 
