@@ -76,6 +76,10 @@ def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path) -> Non
     assert schema["fields"][3]["constraints"] == {"minimum": -90, "maximum": 90}
     package = json.loads((folder / "datapackage.json").read_text())
     assert package["title"].startswith("TODO")  # an explicit placeholder, not an invented title
+    report = json.loads(_cli("validate", "--catalog", str(catalog), "--format", "json", "loggers").stdout)
+    warned = {p["pointer"] for p in report["problems"] if p["code"] == "placeholder" and p["severity"] == "warning"}
+    assert warned == {"/title", "/description", "/keywords/0", "/contributors/0/title"}
+    assert report["summary"]["errors"] == 0
 
 
 def test_netcdf_with_acdd_attributes_noleap_calendar_and_packing(catalog: Path, tmp_path: Path) -> None:

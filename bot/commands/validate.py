@@ -9,6 +9,7 @@ in the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -112,6 +113,12 @@ def register(app: typer.Typer) -> None:
             for dataset_id, found in results.items():
                 problems += found
                 checked += 1 if dataset_id else 0
+            from bot.metadata.new_dataset import placeholder_problems
+
+            for ds in [cat.dataset(i) for i in ids] if ids else cat.datasets():
+                with contextlib.suppress(OSError, ValueError):  # an unreadable file is reported above
+                    package = json.loads(ds.path("datapackage.json").read_text(encoding="utf-8"))
+                    problems += placeholder_problems(ds.id, ds.rel("datapackage.json"), package)
             if data:
                 from bot.convert.check import check_dataset_data
 

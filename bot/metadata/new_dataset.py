@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from bot.convert.describe import Description
+from bot.convert.describe import PLACEHOLDER, Description
+from bot.errors import Problem, Severity
 from bot.metadata.datamodel import DataDrivenMetadata
 from bot.metadata.frictionless import MEDIATYPES
 
@@ -26,6 +27,38 @@ _KEYWORDS = ("keywords",)
 _LICENSE = ("license", "licence")
 _CREATOR = ("creator_name", "institution", "publisher_name")
 _EMAIL = ("creator_email", "publisher_email")
+
+
+def placeholder_problems(dataset: str, package_file: str, package: Any) -> list[Problem]:
+    """A warning for every ``TODO:`` placeholder ``dataset new`` left in a datapackage (with its JSON pointer).
+
+    Why warnings: the dataset is valid and publishable, but a curator has
+    not written its prose yet; ``validate`` says so without failing the check.
+    """
+    found: list[Problem] = []
+
+    def walk(value: Any, pointer: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{pointer}/{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{pointer}/{i}")
+        elif isinstance(value, str) and value.startswith(f"{PLACEHOLDER}:"):
+            found.append(
+                Problem(
+                    code="placeholder",
+                    message=f"placeholder left by dataset new: {value!r}",
+                    file=package_file,
+                    pointer=pointer,
+                    hint="write the real value (and the same in collection.jsonnet)",
+                    severity=Severity.WARNING,
+                    dataset=dataset,
+                )
+            )
+
+    walk(package, "")
+    return found
 
 
 def _first(attrs: dict[str, str], keys: tuple[str, ...]) -> str | None:
@@ -60,8 +93,10 @@ def build_documents(
     """File name -> text for the four files, and the list of placeholders the curator must fill in."""
     todo = list(desc.todo)
     attrs = desc.attributes
-    title = _first(attrs, _TITLE) or f"TODO: title of {dataset_id}"
-    description = _first(attrs, _DESCRIPTION) or f"TODO: what {dataset_id} contains, how it was made, its limits."
+    title = _first(attrs, _TITLE) or f"{PLACEHOLDER}: title of {dataset_id}"
+    description = (
+        _first(attrs, _DESCRIPTION) or f"{PLACEHOLDER}: what {dataset_id} contains, how it was made, its limits."
+    )
     if title.startswith("TODO"):
         todo.append("title (datapackage.json, collection.jsonnet)")
     if description.startswith("TODO"):
