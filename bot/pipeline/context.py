@@ -92,11 +92,22 @@ class RunContext:
     store_factory: Callable[[str], Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     _thread_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # type: ignore[valid-type]
+    _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock_depth: _Depth = field(default_factory=lambda: _Depth(), repr=False)
     _stores: dict[str, Any] = field(default_factory=dict, repr=False)
     _registry: Any = field(default=None, repr=False)
     _renderer: Any = field(default=None, repr=False)
+    _pending: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def add_pending(self, kind: str, key: str, value: Any) -> None:
+        """Remember work that is finished once per run, after every dataset (e.g. waiting for pygeoapi)."""
+        with self._thread_lock:
+            self._pending.setdefault(kind, {})[key] = value
+
+    def take_pending(self, kind: str) -> dict[str, Any]:
+        """The pending work of ``kind`` (and forget it)."""
+        with self._thread_lock:
+            return self._pending.pop(kind, {})
 
     @property
     def state_root(self) -> Path:

@@ -44,14 +44,9 @@ from bot.config import CONFIG_FILE
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
 from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
-from bot.pipeline.guard import MOVING_STEPS, Guard, guarded, run_ordering
+from bot.pipeline.guard import MOVING_STEPS, WRITE_STEPS, LazyGuard, run_ordering
 
 Outcome = Literal["published", "unchanged", "failed", "superseded"]
-
-# The per-dataset publish lock (bot.adapters.lease): renewed every third of
-# the lease while held; a publish waits this long for another one to finish.
-LEASE_TTL = 120.0
-LEASE_WAIT = 1800.0
 
 # Which catalog inputs a step reads ("catalog" = every file of the dataset and
 # the shared lib/profiles/config).  Narrow sets keep an edit of a title from
@@ -278,6 +273,7 @@ class PublishReport:
     outcomes: list[DatasetOutcome]
     output: Path
     duration: float = 0.0
+    finish_error: BotError | None = None  # the once-per-run pygeoapi config / live check failed
 
     @property
     def failed(self) -> list[DatasetOutcome]:
@@ -380,34 +376,20 @@ def run_dataset(
         outcome.duration = time.perf_counter() - started
         reporter.dataset_finished(outcome)
         return outcome
+    lazy = None
     if any(step.name in MOVING_STEPS for step in dag):
-        try:
-            with guarded(ctx.store(), dataset.id, run_ordering(run), ttl=LEASE_TTL, wait=LEASE_WAIT) as guard:
-                outcome.metrics["lock_wait"] = round(guard.lease.waited, 3)
-                if guard.superseded:
-                    outcome.status = "superseded"
-                    outcome.steps = [StepRun(s.name, "skipped", f"superseded: {guard.superseded}") for s in dag]
-                else:
-                    _run_steps(run, ctx, dag, force, reporter, outcome, guard)
-        except BotError as exc:  # the lock could not be taken or released
-            if outcome.status != "failed":
-                outcome.status, outcome.error = "failed", StepError(dag.steps[0].name, dataset.id, exc)
-                outcome.steps.append(StepRun("lock", "failed", str(exc)))
-    else:
-        _run_steps(run, ctx, dag, force, reporter, outcome, None)
+        lazy = LazyGuard(ctx.store, dataset.id, lambda: run_ordering(run))
+    try:
+        _run_steps(run, ctx, dag, force, reporter, outcome, lazy)
+    finally:
+        if lazy is not None:
+            lazy.release()
     if outcome.status == "published" and outcome.ran == 0:
         outcome.status = "unchanged"
     outcome.metrics = {**outcome.metrics, **_summary_metrics(outcome.steps)}
     outcome.duration = time.perf_counter() - started
     reporter.dataset_finished(outcome)
     return outcome
-
-
-def _before_moving(guard: Guard, step: Step, ctx: StepContext) -> None:
-    try:
-        guard.before_moving_step()
-    except BotError as exc:
-        raise StepError(step.name, ctx.id, exc) from exc
 
 
 def _run_steps(
@@ -417,10 +399,15 @@ def _run_steps(
     force: bool,
     reporter: Reporter,
     outcome: DatasetOutcome,
-    guard: Guard | None,
+    lazy: LazyGuard | None,
 ) -> None:
-    """The steps of one dataset in order; a half-moved dataset re-runs every moving step (repair)."""
-    repair = guard is not None and guard.half_moved
+    """The steps of one dataset in order, under its lock from the first writing step on.
+
+    A half-moved dataset (its record says ``moving``) is locked at once and
+    re-runs every moving step (repair); a run whose commit is older than the
+    published one stops as ``superseded`` before it writes anything.
+    """
+    repair = lazy is not None and lazy.peek_half_moved()
     if repair:
         outcome.metrics["repaired"] = True
     env_fp = environment_fingerprint(run)
@@ -448,8 +435,14 @@ def _run_steps(
         else:
             _record_path(run.output, ctx.id, step.name).unlink(missing_ok=True)
             try:
-                if guard is not None and step.name in MOVING_STEPS:
-                    _before_moving(guard, step, ctx)
+                if lazy is not None and (repair or step.name in WRITE_STEPS):
+                    superseded = lazy.before_write(step.name)
+                    if superseded:
+                        outcome.status = "superseded"
+                        outcome.steps += [
+                            StepRun(s.name, "skipped", superseded) for s in dag.steps[len(outcome.steps) :]
+                        ]
+                        break
                 result = call_step(step, ctx)
             except StepError as exc:
                 failed = True
@@ -476,9 +469,11 @@ def _run_steps(
         step_run.duration = step_run.duration or time.perf_counter() - t0
         outcome.steps.append(step_run)
         reporter.step_finished(ctx.id, step_run)
-    if guard is not None and not failed:
+    if lazy is not None and lazy.guard is not None:
+        outcome.metrics["lock_wait"] = round(lazy.guard.lease.waited, 3)
+    if lazy is not None and lazy.guard is not None and not failed and outcome.status != "superseded":
         try:
-            guard.finished()
+            lazy.guard.finished()
         except BotError as exc:
             outcome.status, outcome.error = "failed", StepError(dag.steps[-1].name, ctx.id, exc)
 
@@ -505,7 +500,21 @@ def publish(
     else:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="publish") as pool:
             outcomes = list(pool.map(one, datasets))
-    return PublishReport(outcomes, run.output, time.perf_counter() - started)
+    report = PublishReport(outcomes, run.output, time.perf_counter() - started)
+    report.finish_error = _finish(run)
+    report.duration = time.perf_counter() - started
+    return report
+
+
+def _finish(run: RunContext) -> BotError | None:
+    """Once-per-run work after every dataset (the pygeoapi configuration); its failure is reported, not raised."""
+    from bot.pipeline.steps.pygeoapi import finish_run
+
+    try:
+        finish_run(run)
+    except BotError as exc:
+        return exc
+    return None
 
 
 # --------------------------------------------------------------------------- plan / single step
@@ -573,6 +582,9 @@ def run_single_step(run: RunContext, dataset: Dataset, step_name: str, *, work: 
         return StepRun(step.name, "skipped", reason)
     t0 = time.perf_counter()
     result = call_step(step, ctx)
+    error = _finish(run)
+    if error is not None:
+        raise StepError(step.name, ctx.id, error)
     return StepRun(step.name, result.status, result.message, time.perf_counter() - t0, dict(result.metrics))
 
 
