@@ -49,7 +49,10 @@ COMMANDS: dict[str, str] = {
     "event": "Handle one GitHub event: PR check, comment command, merge publish, dataset issue.",
     "harvest": "Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater).",
     "dev": "Start/stop/check the local S3 (SeaweedFS), STAC API (pgstac) and pygeoapi used by `--env dev`.",
+    "schemas": "Inspect and extend the offline schema registry.",
 }
+# Verbs registered by another verb's module (default: the module named like the verb).
+MODULES: dict[str, str] = {"schemas": "validate"}
 
 
 class LazyGroup(TyperGroup):
@@ -73,7 +76,7 @@ def load_command(name: str) -> Any:
     """The click command of one verb, built by the verb module's ``register``."""
     import typer.main
 
-    module = importlib.import_module(f"bot.commands.{name}")
+    module = importlib.import_module(f"bot.commands.{MODULES.get(name, name)}")
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     module.register(app)
     group = typer.main.get_group(app)
