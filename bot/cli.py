@@ -53,8 +53,8 @@ COMMANDS: dict[str, str] = {
     "dataset": "Create datasets from their data.",
     "converters": "List installed converters (select one with `converter: NAME` in pipeline.yaml).",
 }
-# Verbs registered by another verb's module (``schemas`` lives with ``validate``).
-MODULE_OF: dict[str, str] = {"schemas": "validate"}
+# Verbs registered by another verb's module (default: the module named like the verb).
+MODULES: dict[str, str] = {"schemas": "validate"}
 
 
 class LazyGroup(TyperGroup):
@@ -78,7 +78,7 @@ def load_command(name: str) -> Any:
     """The click command of one verb, built by the verb module's ``register``."""
     import typer.main
 
-    module = importlib.import_module(f"bot.commands.{MODULE_OF.get(name, name)}")
+    module = importlib.import_module(f"bot.commands.{MODULES.get(name, name)}")
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     module.register(app)
     group = typer.main.get_group(app)

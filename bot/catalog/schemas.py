@@ -20,6 +20,7 @@ document; validating 1,000 datasets builds each validator once per process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -184,6 +185,48 @@ def set_fetcher(fetcher: Fetcher | None) -> None:
     _FETCHER = fetcher
 
 
+# Compiled jsonschema-rs twins of our jsonschema validators, by id (the validator is kept alive with it).
+_FAST: dict[int, tuple[Any, Any]] = {}
+_FAST_LOCK = threading.Lock()
+
+
+def _fast_validator(validator: Any) -> Any | None:
+    """A jsonschema-rs validator for the same schema, or None when it is not installed or cannot compile it.
+
+    Why: the reference ``jsonschema`` validator costs ~30 ms per STAC item
+    (deep ``allOf``/``oneOf`` trees); jsonschema-rs answers "valid?" in
+    ~0.03 ms.  It only ever *accepts*: any document it rejects (or cannot
+    judge) is validated again by ``jsonschema``, whose errors we report, so
+    messages and verdicts on bad documents are unchanged.  Formats are
+    checked (stricter than or equal to ours), and ``$ref`` resolves through
+    the same offline registry.
+    """
+    entry = _FAST.get(id(validator))
+    if entry is not None and entry[0] is validator:
+        return entry[1]
+    with _FAST_LOCK:
+        entry = _FAST.get(id(validator))
+        if entry is not None and entry[0] is validator:
+            return entry[1]
+        compiled = None
+        try:
+            import jsonschema_rs
+
+            registry = validator._registry
+            schema = validator.schema
+            if isinstance(schema, dict) and "$schema" not in schema:
+                schema = {**schema, "$schema": validator.META_SCHEMA["$schema"]}
+
+            def retrieve(uri: str) -> Any:
+                return registry.get_or_retrieve(uri).value.contents
+
+            compiled = jsonschema_rs.validator_for(schema, retriever=retrieve, validate_formats=True)
+        except Exception:  # not installed, an unsupported keyword or regex: jsonschema only
+            compiled = None
+        _FAST[id(validator)] = (validator, compiled)
+        return compiled
+
+
 def schema_errors(validator: Any, doc: Any) -> list[Any]:
     """``validator.iter_errors(doc)`` as a list; an unresolvable ``$ref`` becomes :class:`SchemaNotFound`.
 
@@ -192,6 +235,12 @@ def schema_errors(validator: Any, doc: Any) -> list[Any]:
     """
     from referencing.exceptions import Unresolvable
 
+    fast = _fast_validator(validator)
+    if fast is not None:
+        # Whatever the fast path cannot judge (an error inside it), the reference validator decides.
+        with contextlib.suppress(Exception):
+            if fast.is_valid(doc):
+                return []
     try:
         return list(validator.iter_errors(doc))
     except Unresolvable as exc:

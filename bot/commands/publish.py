@@ -181,6 +181,8 @@ def print_report(report: PublishReport, run: RunContext) -> None:
     console.print(summary_table(report))
     for o in report.failed:
         console.print(f"[red]error:[/] {escape(mask(str(o.error)))}")
+    if report.finish_error is not None:
+        console.print(f"[red]error:[/] pygeoapi: {escape(mask(str(report.finish_error)))}")
     if not report.did_work and not report.failed:
         console.print(f"nothing changed: all {len(report.outcomes)} datasets are up to date, no step ran")
     env = run.env
@@ -287,5 +289,5 @@ def register(app: typer.Typer) -> None:
         ) as progress:
             report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress))
         print_report(report, run)
-        if report.failed:
+        if report.failed or report.finish_error is not None:
             raise typer.Exit(EXIT_PROBLEMS)

@@ -98,6 +98,19 @@ class RunContext:
     _stores: dict[str, Any] = field(default_factory=dict, repr=False)
     _registry: Any = field(default=None, repr=False)
     _renderer: Any = field(default=None, repr=False)
+    _pending: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # Values computed once per run (the environment fingerprint, digests of lib/ and profiles/).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def add_pending(self, kind: str, key: str, value: Any) -> None:
+        """Remember work that is finished once per run, after every dataset (e.g. waiting for pygeoapi)."""
+        with self._thread_lock:
+            self._pending.setdefault(kind, {})[key] = value
+
+    def take_pending(self, kind: str) -> dict[str, Any]:
+        """The pending work of ``kind`` (and forget it)."""
+        with self._thread_lock:
+            return self._pending.pop(kind, {})
 
     @property
     def state_root(self) -> Path:

@@ -6,7 +6,7 @@ last step) must not redo the work that is still valid.  Before a step runs
 we compute a fingerprint of everything it depends on:
 
 - the step's name and the bot's code version (a hash of the sources that
-  shape step outputs, :data:`CODE_PATHS`, so a new converter re-converts),
+  shape step outputs, :data:`~bot.pipeline.fingerprint.CODE_PATHS`, so a new converter re-converts),
 - the environment (its name, its configuration, the output folder),
 - the catalog inputs the step reads (content hashes of the dataset's files,
   ``lib/``, ``profiles/``, ``catalog-bot.yaml``),
@@ -27,7 +27,6 @@ and dataset) and the others carry on.  Steps are plain functions from
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import shutil
 import time
@@ -38,160 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import bot
-from bot.catalog.layout import DATASET_FILES, LIB_DIR, PIPELINE, PROFILES_DIR, Dataset
-from bot.config import CONFIG_FILE
+from bot.catalog.layout import Dataset
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
 from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
-from bot.pipeline.guard import MOVING_STEPS, Guard, guarded, run_ordering
+from bot.pipeline.fingerprint import environment_fingerprint, step_fingerprint
+from bot.pipeline.guard import MOVING_STEPS, WRITE_STEPS, LazyGuard, run_ordering
 
 Outcome = Literal["published", "unchanged", "failed", "superseded"]
-
-# The per-dataset publish lock (bot.adapters.lease): renewed every third of
-# the lease while held; a publish waits this long for another one to finish.
-LEASE_TTL = 120.0
-LEASE_WAIT = 1800.0
-
-# Which catalog inputs a step reads ("catalog" = every file of the dataset and
-# the shared lib/profiles/config).  Narrow sets keep an edit of a title from
-# re-converting gigabytes.
-STEP_INPUTS: dict[str, tuple[str, ...]] = {
-    "convert": ("pipeline", "schema", "source"),
-    "check-extents": ("pipeline",),
-    "generate-datadriven-metadata": ("pipeline",),
-}
-DEFAULT_INPUTS = ("catalog", "source")
-
-
-# --------------------------------------------------------------------------- fingerprints
-
-
-# The sources whose behaviour shapes what the steps produce (relative to bot/):
-# a change in any of them invalidates recorded steps; the CLI, events and
-# GitHub code do not.
-CODE_PATHS = (
-    "pipeline/steps",
-    "pipeline/context.py",
-    "pipeline/dag.py",
-    "pipeline/sources.py",
-    "convert",
-    "metadata",
-    "stac",
-    "adapters/objectstore.py",
-    "adapters/s3store.py",
-    "catalog/render.py",
-    "catalog/layout.py",
-    "catalog/schemas.py",
-    "config.py",
-)
-
-
-@functools.cache
-def code_version() -> str:
-    """sha256 over the step-relevant sources (:data:`CODE_PATHS`) plus the package version."""
-    root = Path(bot.__file__).resolve().parent
-    digest = hashlib.sha256(str(getattr(bot, "__version__", "")).encode())
-    for rel in CODE_PATHS:
-        base = root / rel
-        paths = sorted(base.rglob("*.py")) if base.is_dir() else [base] if base.is_file() else []
-        for path in paths:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _tree_digests(catalog_root: Path, folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.relative_to(catalog_root).as_posix(): _file_digest(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    }
-
-
-def _stat_tree(path: Path) -> dict[str, Any]:
-    """Size + mtime of a source file, or of every file of a source folder (a Zarr store)."""
-    if path.is_file():
-        st = path.stat()
-        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        return {
-            "files": len(files),
-            "size": sum(p.stat().st_size for p in files),
-            "mtime_ns": max((p.stat().st_mtime_ns for p in files), default=0),
-        }
-    return {"missing": True}
-
-
-def dataset_inputs(ctx: StepContext, groups: Iterable[str]) -> dict[str, Any]:
-    """The inputs named by ``groups`` (see :data:`STEP_INPUTS`) as hashes/stats."""
-    ds, root = ctx.dataset, ctx.catalog.root
-    inputs: dict[str, Any] = {}
-    for group in groups:
-        if group == "pipeline":
-            path = ds.path(PIPELINE)
-            inputs[ds.rel(PIPELINE)] = _file_digest(path) if path.is_file() else None
-        elif group == "schema":
-            path = ds.path(ctx.schema_name)
-            inputs[ds.rel(ctx.schema_name)] = _file_digest(path) if path.is_file() else None
-        elif group == "source":
-            src = ctx.source_path()
-            if src is None:  # remote or many files: their validators, so a changed remote re-runs convert
-                from bot.pipeline.sources import probe_inputs
-
-                inputs["source"] = probe_inputs(ctx)
-            else:
-                inputs["source"] = {"path": str(src), **_stat_tree(src)}
-        elif group == "catalog":
-            for name in sorted(p.name for p in ds.dir.iterdir() if p.is_file()):
-                inputs[ds.rel(name)] = _file_digest(ds.path(name))
-            for name in DATASET_FILES:
-                inputs.setdefault(ds.rel(name), None)
-            inputs.update(_tree_digests(root, root / LIB_DIR))
-            inputs.update(_tree_digests(root, root / PROFILES_DIR))
-            header = root / "pygeoapi" / "header.yaml"
-            inputs["pygeoapi/header.yaml"] = _file_digest(header) if header.is_file() else None
-            cfg = root / CONFIG_FILE
-            inputs[CONFIG_FILE] = _file_digest(cfg) if cfg.is_file() else None
-    return inputs
-
-
-def environment_fingerprint(run: RunContext) -> str:
-    """The environment as the steps see it: name, configuration, output folder."""
-    data = {"name": run.env_name, "config": run.env.model_dump(mode="json"), "output": str(run.output)}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def step_fingerprint(
-    step: Step, ctx: StepContext, deps: dict[str, str], env_fp: str, cache: dict[Any, Any] | None = None
-) -> str:
-    """The fingerprint of ``step`` for ``ctx`` given its dependencies' fingerprints.
-
-    ``cache`` (one per dataset run) keeps the input hashes between the steps
-    of a dataset: the catalog files do not change while it is published.
-    """
-    groups = STEP_INPUTS.get(step.name, DEFAULT_INPUTS)
-    if cache is None:
-        inputs = dataset_inputs(ctx, groups)
-    else:
-        if groups not in cache:
-            cache[groups] = dataset_inputs(ctx, groups)
-        inputs = cache[groups]
-    data = {
-        "step": step.name,
-        "code": code_version(),
-        "env": env_fp,
-        "inputs": inputs,
-        "deps": {d: deps.get(d) for d in step.depends},
-    }
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
 
 # --------------------------------------------------------------------------- records
 
@@ -284,6 +137,7 @@ class PublishReport:
     outcomes: list[DatasetOutcome]
     output: Path
     duration: float = 0.0
+    finish_error: BotError | None = None  # the once-per-run pygeoapi config / live check failed
 
     @property
     def failed(self) -> list[DatasetOutcome]:
@@ -386,34 +240,20 @@ def run_dataset(
         outcome.duration = time.perf_counter() - started
         reporter.dataset_finished(outcome)
         return outcome
+    lazy = None
     if any(step.name in MOVING_STEPS for step in dag):
-        try:
-            with guarded(ctx.store(), dataset.id, run_ordering(run), ttl=LEASE_TTL, wait=LEASE_WAIT) as guard:
-                outcome.metrics["lock_wait"] = round(guard.lease.waited, 3)
-                if guard.superseded:
-                    outcome.status = "superseded"
-                    outcome.steps = [StepRun(s.name, "skipped", f"superseded: {guard.superseded}") for s in dag]
-                else:
-                    _run_steps(run, ctx, dag, force, reporter, outcome, guard)
-        except BotError as exc:  # the lock could not be taken or released
-            if outcome.status != "failed":
-                outcome.status, outcome.error = "failed", StepError(dag.steps[0].name, dataset.id, exc)
-                outcome.steps.append(StepRun("lock", "failed", str(exc)))
-    else:
-        _run_steps(run, ctx, dag, force, reporter, outcome, None)
+        lazy = LazyGuard(ctx.store, dataset.id, lambda: run_ordering(run))
+    try:
+        _run_steps(run, ctx, dag, force, reporter, outcome, lazy)
+    finally:
+        if lazy is not None:
+            lazy.release()
     if outcome.status == "published" and outcome.ran == 0:
         outcome.status = "unchanged"
     outcome.metrics = {**outcome.metrics, **_summary_metrics(outcome.steps)}
     outcome.duration = time.perf_counter() - started
     reporter.dataset_finished(outcome)
     return outcome
-
-
-def _before_moving(guard: Guard, step: Step, ctx: StepContext) -> None:
-    try:
-        guard.before_moving_step()
-    except BotError as exc:
-        raise StepError(step.name, ctx.id, exc) from exc
 
 
 def _run_steps(
@@ -423,10 +263,15 @@ def _run_steps(
     force: bool,
     reporter: Reporter,
     outcome: DatasetOutcome,
-    guard: Guard | None,
+    lazy: LazyGuard | None,
 ) -> None:
-    """The steps of one dataset in order; a half-moved dataset re-runs every moving step (repair)."""
-    repair = guard is not None and guard.half_moved
+    """The steps of one dataset in order, under its lock from the first writing step on.
+
+    A half-moved dataset (its record says ``moving``) is locked at once and
+    re-runs every moving step (repair); a run whose commit is older than the
+    published one stops as ``superseded`` before it writes anything.
+    """
+    repair = lazy is not None and lazy.peek_half_moved()
     if repair:
         outcome.metrics["repaired"] = True
     env_fp = environment_fingerprint(run)
@@ -454,8 +299,14 @@ def _run_steps(
         else:
             _record_path(run.output, ctx.id, step.name).unlink(missing_ok=True)
             try:
-                if guard is not None and step.name in MOVING_STEPS:
-                    _before_moving(guard, step, ctx)
+                if lazy is not None and (repair or step.name in WRITE_STEPS):
+                    superseded = lazy.before_write(step.name)
+                    if superseded:
+                        outcome.status = "superseded"
+                        outcome.steps += [
+                            StepRun(s.name, "skipped", superseded) for s in dag.steps[len(outcome.steps) :]
+                        ]
+                        break
                 result = call_step(step, ctx)
             except StepError as exc:
                 failed = True
@@ -482,9 +333,12 @@ def _run_steps(
         step_run.duration = step_run.duration or time.perf_counter() - t0
         outcome.steps.append(step_run)
         reporter.step_finished(ctx.id, step_run)
-    if guard is not None and not failed:
+    guard = lazy.guard if lazy is not None else None
+    if guard is not None:
+        outcome.metrics["lock_wait"] = round(guard.lease.waited, 3)
         try:
-            guard.finished()
+            if not failed and outcome.status != "superseded":
+                guard.finished()
         except BotError as exc:
             outcome.status, outcome.error = "failed", StepError(dag.steps[-1].name, ctx.id, exc)
 
@@ -511,7 +365,21 @@ def publish(
     else:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="publish") as pool:
             outcomes = list(pool.map(one, datasets))
-    return PublishReport(outcomes, run.output, time.perf_counter() - started)
+    report = PublishReport(outcomes, run.output, time.perf_counter() - started)
+    report.finish_error = _finish(run)
+    report.duration = time.perf_counter() - started
+    return report
+
+
+def _finish(run: RunContext) -> BotError | None:
+    """Once-per-run work after every dataset (the pygeoapi configuration); its failure is reported, not raised."""
+    from bot.pipeline.steps.pygeoapi import finish_run
+
+    try:
+        finish_run(run)
+    except BotError as exc:
+        return exc
+    return None
 
 
 # --------------------------------------------------------------------------- plan / single step
@@ -579,6 +447,9 @@ def run_single_step(run: RunContext, dataset: Dataset, step_name: str, *, work: 
         return StepRun(step.name, "skipped", reason)
     t0 = time.perf_counter()
     result = call_step(step, ctx)
+    error = _finish(run)
+    if error is not None:
+        raise StepError(step.name, ctx.id, error)
     return StepRun(step.name, result.status, result.message, time.perf_counter() - t0, dict(result.metrics))
 
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.lease import Lease, acquire
-from bot.errors import BotError
+from bot.adapters.lease import DEFAULT_TTL, DEFAULT_WAIT, Lease, acquire
+from bot.errors import BotError, StepError
 
 RECORD_KEY = ".catalog-bot/published.json"
 
@@ -37,6 +36,8 @@ RECORD_KEY = ".catalog-bot/published.json"
 MOVING_STEPS = frozenset(
     {"upload-frictionless-json", "ingest-pygeoapi-entry", "ensure-collection", "ingest-stac-item", "update-collection"}
 )
+# The steps that write to the object store or a catalog: the lock is held from the first of them on.
+WRITE_STEPS = MOVING_STEPS | {"upload-arco-data"}
 
 
 def record_key(dataset: str) -> str:
@@ -125,12 +126,15 @@ class Guard:
             raise BotError(f"publish record {key} changed under our lock", hint="publish the dataset again")
         self.record = body
 
-    def before_moving_step(self) -> None:
-        """Mark the dataset as moving (once per run), after checking the lease is still ours."""
-        self.lease.check()
-        if not self.moving:
-            self._write("moving")
-            self.moving = True
+    def before_moving_step(self, step: str) -> None:
+        """Mark the dataset as moving (once per run), after checking the lease is still ours (StepError if not)."""
+        try:
+            self.lease.check()
+            if not self.moving:
+                self._write("moving")
+                self.moving = True
+        except BotError as exc:
+            raise StepError(step, self.dataset, exc) from exc
 
     def finished(self) -> None:
         """Every step succeeded: the dataset is consistent on this run's version."""
@@ -139,14 +143,65 @@ class Guard:
             self._write("current")
 
 
-@contextmanager
-def guarded(store: Any, dataset: str, ordering: Ordering, *, ttl: float, wait: float) -> Iterator[Guard]:
-    """Hold the dataset's lease for the body; the publish record is read after the lease is ours."""
-    lease = acquire(store, dataset, ttl=ttl, wait=wait)
-    try:
-        yield Guard(store, dataset, lease, ordering, read_record(store, dataset))
-    finally:
-        lease.release()
+class LazyGuard:
+    """The guard of one dataset, taken only when a step is about to write (a no-change run takes no lock).
+
+    Why lazy: conversions need no lock and a re-run with nothing to do should
+    not wait for, or write to, the object store.  A dataset whose record says
+    ``moving`` is locked at once (:meth:`peek_half_moved`) so that the repair
+    re-runs every moving step.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[], Any],
+        dataset: str,
+        ordering: Callable[[], Ordering],
+        *,
+        ttl: float = DEFAULT_TTL,
+        wait: float = DEFAULT_WAIT,
+    ) -> None:
+        self._store, self.dataset, self._ordering = store, dataset, ordering
+        self.ttl, self.wait = ttl, wait
+        self.guard: Guard | None = None
+
+    def peek_half_moved(self) -> bool:
+        """Whether the record (read without the lock) says an earlier run stopped midway; False if unreadable."""
+        try:
+            record = read_record(self._store(), self.dataset)
+        except BotError:
+            return False  # the store is unreachable: the first write step reports it
+        return bool(record and record.get("state") == "moving")
+
+    def acquire(self) -> Guard:
+        """Take the lease (once) and read the record under it."""
+        if self.guard is None:
+            store = self._store()
+            lease = acquire(store, self.dataset, ttl=self.ttl, wait=self.wait)
+            try:
+                self.guard = Guard(store, self.dataset, lease, self._ordering(), read_record(store, self.dataset))
+            except BaseException:
+                lease.release()
+                raise
+        return self.guard
+
+    def before_write(self, step: str) -> str | None:
+        """Hold the dataset before ``step`` writes: the reason if this run is superseded, StepError if no lock."""
+        first = self.guard is None
+        try:
+            guard = self.acquire()
+        except BotError as exc:
+            raise StepError(step, self.dataset, exc) from exc
+        if first and guard.superseded:
+            return f"superseded: {guard.superseded}"
+        if step in MOVING_STEPS:
+            guard.before_moving_step(step)
+        return None
+
+    def release(self) -> None:
+        """Release the lease if it was taken."""
+        if self.guard is not None:
+            self.guard.lease.release()
 
 
 def run_ordering(run: Any) -> Ordering:

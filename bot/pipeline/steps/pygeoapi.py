@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.errors import BotError, ValidationFailed
-from bot.pipeline.context import StepContext, StepResult
+from bot.pipeline.context import RunContext, StepContext, StepResult
 from bot.pipeline.steps.common import (
     DATADRIVEN,
     DATAPACKAGE,
@@ -50,8 +50,20 @@ def generate_pygeoapi_entry(ctx: StepContext) -> StepResult:
     return StepResult(message="pygeoapi resource valid", outputs=[path])
 
 
+# Left in the pygeoapi folder when a resource changed and the config is not yet re-assembled:
+# a run that stops before :func:`finish_run` leaves it for the next run to finish.
+CONFIG_DIRTY = ".config-dirty"
+
+
 def ingest_pygeoapi_entry(ctx: StepContext) -> StepResult:
-    """Register the resource: ``pygeoapi/datasets/<id>.yaml`` + re-assembled config, or the admin API."""
+    """Register the resource: ``pygeoapi/datasets/<id>.yaml`` or the admin API; the config follows once per run.
+
+    Why not per dataset: assembling (reading, validating, dumping) the whole
+    configuration after every dataset made a publish quadratic in the number
+    of datasets, and every admin-API change made pygeoapi reload (12-20 s
+    each).  Here the step writes the resource only; :func:`finish_run`
+    assembles the config, or waits for the reloaded server, once at the end.
+    """
     from bot.config import load_yaml
     from bot.metadata import pygeoapi
 
@@ -66,20 +78,56 @@ def ingest_pygeoapi_entry(ctx: StepContext) -> StepResult:
     if cfg.kind == "api":
         from bot.adapters.pygeoapi import client_for_environment
 
-        client_for_environment(ctx.run.env, ctx.run.settings).upsert_resource(ctx.id, resource)
-        return StepResult(message=f"upserted in pygeoapi {cfg.url}")
+        outcome = client_for_environment(ctx.run.env, ctx.run.settings).upsert_resource(ctx.id, resource, wait=False)
+        if outcome != "unchanged":
+            ctx.run.add_pending("pygeoapi-live", ctx.id, resource)
+        return StepResult(message=f"{outcome} in pygeoapi {cfg.url} (live check at the end of the run)")
     root = _pygeoapi_root(ctx)
-    header = ctx.catalog.root / "pygeoapi" / pygeoapi.HEADER_FILE
     with ctx.run.shared_lock():
+        root.mkdir(parents=True, exist_ok=True)
+        (root / CONFIG_DIRTY).touch()
         dest = pygeoapi.write_resource(root / pygeoapi.DATASETS_DIR, ctx.id, resource)
+    return StepResult(
+        message=f"wrote {dest.name} ({pygeoapi.CONFIG_FILE} is assembled at the end of the run)", outputs=[dest]
+    )
+
+
+def finish_run(run: RunContext) -> str | None:
+    """Once per run, after every dataset: assemble the pygeoapi config, or wait until pygeoapi serves the changes.
+
+    Returns what was done (None: nothing to do).  The config is assembled
+    when a resource changed in this or an interrupted earlier run
+    (:data:`CONFIG_DIRTY`); resources are validated only when their content
+    changed (see :func:`bot.metadata.pygeoapi.validate_config`).
+    """
+    from bot.metadata import pygeoapi
+
+    cfg = run.env.pygeoapi
+    if cfg.kind == "api":
+        pending = run.take_pending("pygeoapi-live")
+        if not pending:
+            return None
+        from bot.adapters.pygeoapi import client_for_environment
+
+        client = client_for_environment(run.env, run.settings)
+        for resource_id, resource in sorted(pending.items()):
+            client.wait_live(resource_id, resource)
+        return f"{len(pending)} pygeoapi collection(s) live"
+    root = run.output / cfg.root
+    if not (root / CONFIG_DIRTY).exists():
+        return None
+    header = run.catalog.root / "pygeoapi" / pygeoapi.HEADER_FILE
+    with run.shared_lock():
+        if not (root / CONFIG_DIRTY).exists():
+            return None
         if not header.is_file():
-            return StepResult(
-                message=f"wrote {dest.name}; no pygeoapi/header.yaml, config not assembled", outputs=[dest]
-            )
+            (root / CONFIG_DIRTY).unlink()
+            return "no pygeoapi/header.yaml: config not assembled"
         pygeoapi.assemble_config(
             header,
             root / pygeoapi.DATASETS_DIR,
             root / pygeoapi.CONFIG_FILE,
-            schema_path=pygeoapi.pygeoapi_schema_path(ctx.run.registry()),
+            schema_path=pygeoapi.pygeoapi_schema_path(run.registry()),
         )
-    return StepResult(message=f"wrote {dest.name} and {pygeoapi.CONFIG_FILE}", outputs=[dest])
+        (root / CONFIG_DIRTY).unlink()
+    return f"assembled {pygeoapi.CONFIG_FILE}"
