@@ -29,7 +29,6 @@ log = get_logger("events.publisher")
 OVERLAY_SUBJECT = "catalog-bot: datasets/ of "
 """Subject of the local commits :meth:`bot.events.context.BotContext.trusted` makes."""
 
-FINAL_OK = {"succeeded", "success", "done", "cached"}
 FINAL_BAD = {"failed", "failure", "error", "errored"}
 
 
