@@ -175,7 +175,13 @@ def cmdline(pid: int) -> str:
 
 
 def pid_is(pid: int | None, expect: str) -> bool:
-    """True when ``pid`` is alive and its command line contains ``expect`` (PID reuse guard)."""
+    """True when ``pid`` is alive and its command line contains ``expect`` (PID reuse guard).
+
+    Why the recorded ``expect`` names the instance (its data folder, config
+    or port), not just the program: PIDs wrap quickly on a busy machine
+    (pid_max 32768), and a stale PID reused by *another* SeaweedFS must not
+    be taken for ours and stopped.
+    """
     return bool(pid) and expect in cmdline(int(pid))  # type: ignore[arg-type]
 
 
@@ -439,7 +445,7 @@ def start_s3(state_dir: Path, creds: dict[str, str], port: int | None = None, *,
     say(f"s3 ready at {url} in {waited:.1f}s (pid {proc.pid})")
     return {
         "pid": proc.pid,
-        "expect": "weed",
+        "expect": f"-dir={base / 'data'}",  # this instance's own data folder, not any weed
         "port": s3_port,
         "url": url,
         "ports": ports,
@@ -510,7 +516,7 @@ def start_postgres(state_dir: Path, port: int | None = None) -> dict[str, Any]:
     say(f"postgres ready on {HOST}:{pg_port} (pid {pid})")
     return {
         "pid": pid,
-        "expect": "postgres",
+        "expect": f"-D {data}",  # the postmaster of this data directory
         "port": pg_port,
         "dsn": f"{dsn_base}/stac",
         "data": str(data),
@@ -520,7 +526,7 @@ def start_postgres(state_dir: Path, port: int | None = None) -> dict[str, Any]:
 
 def postgres_healthy(info: dict[str, Any]) -> bool:
     """Alive and accepting connections."""
-    if not pid_is(info.get("pid"), "postgres"):
+    if not pid_is(info.get("pid"), info.get("expect", "postgres")):
         return False
     try:
         run([str(PG_BIN / "pg_isready"), "-h", HOST, "-p", str(info["port"])], timeout=10)
@@ -532,11 +538,11 @@ def postgres_healthy(info: dict[str, Any]) -> bool:
 def stop_postgres(info: dict[str, Any]) -> None:
     """``pg_ctl stop -m fast`` on exactly our data directory."""
     data = Path(info["data"])
-    if pid_is(info.get("pid"), "postgres") and (data / "postmaster.pid").exists():
+    if pid_is(info.get("pid"), info.get("expect", "postgres")) and (data / "postmaster.pid").exists():
         run(
             _as_postgres([str(PG_BIN / "pg_ctl"), "-w", "-D", str(data), "-m", "fast", "stop"]), timeout=60, check=False
         )
-    stop_group(int(info["pid"]), "postgres", timeout=5)
+    stop_group(int(info["pid"]), info.get("expect", "postgres"), timeout=5)
 
 
 # --------------------------------------------------------------------------- STAC API
@@ -585,12 +591,16 @@ def start_stac(state_dir: Path, pg: dict[str, Any], port: int | None = None, *, 
         lambda: http_status(f"{url}/collections") == 200, what="STAC API", timeout=timeout, proc=proc, log=log
     )
     say(f"stac api ready at {url} in {waited:.1f}s (pid {proc.pid})")
-    return {"pid": proc.pid, "expect": "stac_fastapi", "port": api_port, "url": url, "log": str(log)}
+    # The app and this port: no other live process has both.
+    expect = f"stac_fastapi.pgstac.app:create_app --factory --host {HOST} --port {api_port}"
+    return {"pid": proc.pid, "expect": expect, "port": api_port, "url": url, "log": str(log)}
 
 
 def stac_healthy(info: dict[str, Any]) -> bool:
     """Alive and listing collections (which needs the database)."""
-    return pid_is(info.get("pid"), "stac_fastapi") and http_status(f"{info['url']}/collections") == 200
+    return (
+        pid_is(info.get("pid"), info.get("expect", "stac_fastapi")) and http_status(f"{info['url']}/collections") == 200
+    )
 
 
 # --------------------------------------------------------------------------- pygeoapi
@@ -754,7 +764,7 @@ def start_pygeoapi(
     say(f"pygeoapi ready at {url} in {waited:.1f}s (pid {proc.pid})")
     return {
         "pid": proc.pid,
-        "expect": "gunicorn",
+        "expect": f"--reload-extra-file {cfg}",  # the gunicorn serving this config file
         "port": api_port,
         "url": url,
         "config": str(cfg),
@@ -765,7 +775,10 @@ def start_pygeoapi(
 
 def pygeoapi_healthy(info: dict[str, Any]) -> bool:
     """Alive and answering the conformance page."""
-    return pid_is(info.get("pid"), "gunicorn") and http_status(f"{info['url']}/conformance?f=json") == 200
+    return (
+        pid_is(info.get("pid"), info.get("expect", "gunicorn"))
+        and http_status(f"{info['url']}/conformance?f=json") == 200
+    )
 
 
 # --------------------------------------------------------------------------- state

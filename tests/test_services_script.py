@@ -52,6 +52,22 @@ def test_down_stops_only_processes_whose_command_line_still_matches(module, tmp_
             proc.wait()
 
 
+def test_a_recycled_pid_running_another_instance_of_the_same_server_is_left_alone(module) -> None:
+    """PIDs wrap fast (pid_max 32768): a stale record must match this instance's data folder, not just 'weed'."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "weed", "mini", "-dir=/srv/other/s3/data"],
+        start_new_session=True,
+    )
+    try:
+        assert not module.stop_group(other.pid, "-dir=/srv/ours/s3/data")
+        assert other.poll() is None
+        assert module.stop_group(other.pid, "-dir=/srv/other/s3/data")
+        assert other.wait(timeout=10) is not None
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_state_and_env_files_are_private_and_complete(module, tmp_path: Path) -> None:
     state = {
         "credentials": {"access_key": "devkey", "secret_key": "devsecret"},
