@@ -85,13 +85,21 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 
+def init_repo(path: Path, message: str = "init", files: dict[str, str] | None = None) -> Path:
+    """``path`` (with ``files`` written into it) as a git repository with one commit on ``main``."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        (path / name).write_text(text)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", message)
+    return path
+
+
 @pytest.fixture
 def catalog_repo(example_catalog: Path) -> Path:
     """The example catalog as a real git repository with one commit on ``main``."""
-    git(example_catalog, "init", "-q", "-b", "main")
-    git(example_catalog, "add", "-A")
-    git(example_catalog, "commit", "-q", "-m", "initial catalog")
-    return example_catalog
+    return init_repo(example_catalog, "initial catalog")
 
 
 @pytest.fixture(scope="session")
