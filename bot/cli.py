@@ -44,11 +44,14 @@ COMMANDS: dict[str, str] = {
     "init": "Create a new catalog: catalog-bot.yaml, lib/, profiles/, workflows, issue form.",
     "publish": "Convert, describe and publish datasets (ARCO data, Frictionless, STAC, pygeoapi).",
     "step": "Run one step of the publish pipeline for one dataset.",
+    "gc": "Remove data versions that no published metadata references (after a grace period).",
     "argo": "Argo Workflows: render manifests, lint them, follow and stop runs.",
     "event": "Handle one GitHub event: PR check, comment command, merge publish, dataset issue.",
     "harvest": "Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater).",
     "dev": "Start/stop/check the local S3 (SeaweedFS), STAC API (pgstac) and pygeoapi used by `--env dev`.",
     "schemas": "Inspect and extend the offline schema registry.",
+    "dataset": "Create datasets from their data.",
+    "converters": "List installed converters (select one with `converter: NAME` in pipeline.yaml).",
 }
 # Verbs registered by another verb's module (``schemas`` lives with ``validate``).
 MODULE_OF: dict[str, str] = {"schemas": "validate"}
@@ -83,7 +86,26 @@ def load_command(name: str) -> Any:
     if command is None:  # a module that registers another name: a bug in COMMANDS
         raise RuntimeError(f"bot.commands.{name} does not register the verb {name!r}")
     _prepare_before_run(command)
+    _hide_flag_types(command)
     return command
+
+
+def _hide_flag_types(command: Any) -> None:
+    """No ``<bool>`` beside on/off flags in help (a flag takes no value; the type only confuses)."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    make_help_option = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
 
 
 def _prepare_before_run(command: Any) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite on a fresh machine: installs everything the tests need
 # (pip + apt), starts the real services (SeaweedFS, PostgreSQL+PostGIS+pgstac
-# behind stac-fastapi-pgstac, pygeoapi, pycsw), runs the linters (ruff check,
+# behind stac-fastapi-pgstac, pygeoapi, pycsw, pydap), runs the linters (ruff check,
 # ruff format --check, mypy) and pytest, and always stops what it started.  `.ci/run` calls exactly this.
 #
 # Why this order (CI budget: 15 minutes on 2 cores): apt runs first, once, as
@@ -9,7 +9,7 @@
 # install and start in the background (scripts/dev_services.py, itself
 # parallel; service environments under .venv-services are reused when their
 # pinned requirements match) while the bot installs and the linters run; the
-# pycsw environment installs behind the bot.  No sleeps: every wait is on a
+# pycsw and pydap environments install behind the bot.  No sleeps: every wait is on a
 # process or a readiness poll.  Per-phase timings are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,9 +86,12 @@ t=$SECONDS
 python -m pip install -q --disable-pip-version-check -e ".[test]"
 timed install "$t"
 
-phase "pycsw environment (the harvester tests' CSW server) in the background"
+phase "pycsw and pydap environments (the CSW and OPeNDAP test servers) in the background"
 # shellcheck disable=SC2016  # expanded by the inner bash
-setsid bash -c 's=$SECONDS && python -m tests.csw_server --install && echo "pycsw ready after $((SECONDS - s))s"' \
+setsid bash -c 's=$SECONDS
+  python -m tests.csw_server --install & csw=$!
+  python -m tests.opendap_server --install & dap=$!
+  wait "$csw" && wait "$dap" && echo "pycsw and pydap ready after $((SECONDS - s))s"' \
   >"$LOGS/pycsw.log" 2>&1 &
 PYCSW_PID=$!
 
@@ -100,8 +103,8 @@ python -m mypy
 timed lint "$t"
 
 t=$SECONDS
-phase "waiting for pycsw and the services"
-await_job pycsw "$PYCSW_PID" "$LOGS/pycsw.log"
+phase "waiting for pycsw, pydap and the services"
+await_job pycsw+pydap "$PYCSW_PID" "$LOGS/pycsw.log"
 PYCSW_PID=""
 if [ -n "$SERVICES_PID" ]; then
   await_job services "$SERVICES_PID" "$LOGS/services.log"

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# session fixtures: the remote-source test servers (pydap OPeNDAP, nginx on loopback)
+from tests.opendap_server import opendap  # noqa: F401
+
 # session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
 from tests.services import dev_services  # noqa: F401
-
-# session fixture: nginx on loopback for the remote-source tests
 from tests.source_servers import nginx  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]

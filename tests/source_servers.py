@@ -10,6 +10,7 @@ missing the tests are skipped locally and fail under CI.
 
 Locations: ``/files/`` serves the root folder; ``/slow/`` the same files at
 ``limit_rate`` (for kill-mid-download tests); ``/private/`` answers 403;
+``/nohead/`` refuses HEAD (405) like some servers do;
 ``/login/`` answers 200 with an HTML login page (the "HTML where NetCDF was
 expected" case); ``/metadata-redirect`` redirects to 169.254.169.254.
 The access log records the bytes of every response body, so a test can
@@ -58,6 +59,7 @@ http {{
         location /files/ {{ alias {root}/; }}
         location /slow/ {{ alias {root}/; limit_rate {rate}; }}
         location /private/ {{ return 403; }}
+        location /nohead/ {{ alias {root}/; if ($request_method = HEAD) {{ return 405; }} }}
         location /login/ {{
             default_type text/html;
             return 200 "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>Sign in to download</form></body></html>";

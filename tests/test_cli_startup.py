@@ -66,3 +66,97 @@ def test_unknown_verb_and_missing_argument_are_usage_errors(tmp_path: object) ->
         assert run.returncode == 2, (argv, run.stderr)
         assert "internal error" not in run.stderr
         assert "Try 'catalog-bot" in run.stderr
+
+
+def _commands(command: object) -> list[object]:
+    subs = list(getattr(command, "commands", {}).values())
+    return [command, *[c for sub in subs for c in _commands(sub)]]
+
+
+@pytest.mark.parametrize("verb", sorted(COMMANDS))
+def test_catalog_option_has_one_short_flag_and_flags_show_no_type(verb: str) -> None:
+    """#17 item 6: ``-C`` wherever ``--catalog`` is accepted; no ``<bool>`` beside a flag."""
+    for command in _commands(load_command(verb)):
+        for param in getattr(command, "params", []):
+            opts = getattr(param, "opts", [])
+            if "--catalog" in opts:
+                assert sorted(opts) == ["--catalog", "-C"], (verb, getattr(command, "name", ""), opts)
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", verb, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "<bool>" not in run.stdout
+
+
+def test_init_writes_a_gitignore_for_published_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as done:
+        from bot.cli import main
+
+        main(["init", str(tmp_path / "new")])
+    assert done.value.code == 0
+    lines = (tmp_path / "new" / ".gitignore").read_text().splitlines()
+    assert "_published/" in lines and ".catalog-bot/" in lines
+
+
+def test_publish_to_s3_without_credentials_says_what_to_run(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No NoCredentialsError deep in an upload: a usage error naming the commands, before any work."""
+    import shutil
+
+    from bot.cli import main
+    from tests.conftest import EXAMPLE
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE, catalog)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("CATALOG_BOT_DEV_STATE", str(tmp_path / "no-dev-services"))
+    with pytest.raises(SystemExit) as done:
+        main(["publish", "-C", str(catalog), "--env", "dev", "--output", str(tmp_path / "out"), "reef-temperature"])
+    assert done.value.code == 2
+    assert not (tmp_path / "out").exists()  # nothing was written
+
+
+def test_publish_to_s3_loads_the_dev_services_env_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.commands.publish import ensure_s3_credentials
+    from bot.config import EnvironmentConfig
+
+    state = tmp_path / "dev-state"
+    state.mkdir()
+    (state / "dev.env").write_text(
+        "export AWS_ACCESS_KEY_ID=devkey123\nexport AWS_SECRET_ACCESS_KEY='dev secret'\n"
+        "export CATALOG_BOT_DEV_S3_URL=http://127.0.0.1:18333\nexport OTHER=not-taken\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CATALOG_BOT_DEV_S3_URL", "OTHER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("CATALOG_BOT_DEV_STATE", str(state))
+    env = EnvironmentConfig.model_validate({"object_store": {"kind": "s3"}})
+    assert ensure_s3_credentials("dev", env) is True
+    import os
+
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "devkey123"
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "dev secret"
+    assert os.environ["CATALOG_BOT_DEV_S3_URL"] == "http://127.0.0.1:18333"
+    assert "OTHER" not in os.environ
+    assert ensure_s3_credentials("dev", env) is False  # set now: nothing to load
+
+
+def test_argo_render_defaults_to_the_catalogs_default_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The example's default environment is ``local``; it used to ask for ``prod``, which it does not have."""
+    import yaml
+
+    from bot.cli import main
+    from tests.conftest import EXAMPLE
+
+    with pytest.raises(SystemExit) as done:
+        main(["argo", "render", "--out", str(tmp_path / "flux"), "-C", str(EXAMPLE)])
+    assert done.value.code == 0
+    manifests = sorted(p.name for p in (tmp_path / "flux").glob("*.yaml"))
+    assert manifests
+    for name in manifests:
+        assert yaml.safe_load((tmp_path / "flux" / name).read_text())["kind"]

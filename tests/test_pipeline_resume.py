@@ -91,7 +91,9 @@ def test_new_data_versions_replace_old_ones_keeping_the_previous(example_catalog
         seen.append(current)
         assert (folder / package["resources"][0]["path"]).is_file()
     assert len(set(seen)) == 3
-    versions = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    versions = sorted(
+        p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )  # .catalog-bot: lock, record
     assert versions == sorted(seen[1:])  # the oldest was pruned; current + previous kept
 
 

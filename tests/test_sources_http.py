@@ -189,3 +189,12 @@ def test_redirect_to_the_metadata_endpoint_is_refused(served, tmp_path: Path) ->
     with pytest.raises(DataError) as err:
         source().fetch(uri, tmp_path / "a.nc", "netcdf")
     assert "169.254.169.254" in str(err.value) and "link-local" in str(err.value)
+
+
+def test_server_without_head_is_probed_with_a_one_byte_range(served) -> None:
+    server, folder = served
+    http = source()
+    validators = http.probe(server.url(f"{folder}/sst.nc", location="nohead"))
+    assert validators.etag and validators.size == NC.stat().st_size
+    assert [m for m, _, _ in server.body_bytes(f"nohead/{folder}")] == ["HEAD", "GET"]
+    assert server.body_bytes(f"nohead/{folder}")[-1][1:] == (206, 1)

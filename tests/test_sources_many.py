@@ -11,6 +11,8 @@ import io
 import json
 import os
 import random
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -83,7 +85,7 @@ def _set_source(catalog: Path, dataset: str, **source: object) -> None:
 def test_path_and_paths_are_exclusive_and_paths_are_checked(tmp_path: Path) -> None:
     path = tmp_path / "pipeline.yaml"
     path.write_text("source: {path: a.csv, paths: [b.csv], format: csv}\noutput: parquet\ncoordinates: {x: x, y: y}\n")
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="exactly one of"):
         load_pipeline(path)
     path.write_text(
         "source: {paths: [a.csv, 'ftp://x/b.csv'], format: csv}\noutput: parquet\ncoordinates: {x: x, y: y}\n"
@@ -182,3 +184,51 @@ def test_pattern_matching_nothing_fails_with_the_pattern_named(example_catalog: 
     assert "datasets/reef-temperature/pipeline.yaml [source.path]" in out and "data/loggers/*.csv" in out
     assert "matched no files" in out
     assert not (tmp_path / "out/data/catalog-public/reef-temperature").exists()
+
+
+def test_server_killed_during_a_multi_file_fetch_then_rerun_recovers_without_redownloading(
+    example_catalog: Path, tmp_path: Path
+) -> None:
+
+    server = Nginx(tmp_path / "nginx", tmp_path / "nginx" / "root", rate="64k").start()  # ~0.5 s per file
+    try:
+        months = split_netcdf(SST / "data/sea-surface-temperature.nc", server.root / "m")
+        (example_catalog / "datasets/sea-surface-temperature/data/sea-surface-temperature.nc").unlink()
+        urls = [server.url(f"m/{m.name}", location="slow") for m in months]
+        _set_source(example_catalog, "sea-surface-temperature", paths=urls, format="netcdf")
+        config = example_catalog / "catalog-bot.yaml"
+        config.write_text(
+            config.read_text().replace('allow: [127.0.0.1, localhost, "::1"]', "allow: [127.0.0.1]\n  attempts: 2")
+        )
+        output = tmp_path / "out"
+
+        def kill_after_two_files() -> None:  # the first files complete, the next ones are mid-transfer
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if sum(1 for m, s, _ in server.body_bytes("/slow/m/") if m == "GET" and s == 200) >= 2:
+                    server.kill()
+                    return
+                time.sleep(0.02)
+
+        killer = threading.Thread(target=kill_after_two_files)
+        killer.start()
+        assert _publish(example_catalog, output, "sea-surface-temperature") == 1
+        killer.join()
+        assert not (output / "data/catalog-public/sea-surface-temperature").exists()  # nothing published
+        manifest = json.loads((output / ".catalog-bot/work/sea-surface-temperature/.sources/manifest.json").read_text())
+        done_first = set(manifest["sources"])
+        assert 0 < len(done_first) < 12  # what finished before the kill is remembered
+
+        server.start()
+        seen = len((server.home / "access.log").read_text().splitlines())
+        assert _publish(example_catalog, output, "sea-surface-temperature") == 0
+        second = [line.split() for line in (server.home / "access.log").read_text().splitlines()[seen:]]
+        fetched_again = {
+            f"{server.base}{uri}" for method, uri, status, *_ in second if method == "GET" and status == "200"
+        }
+        assert not fetched_again & done_first  # files completed before the kill were not downloaded again
+        store = next((output / "data/catalog-public/sea-surface-temperature").glob("*/sea-surface-temperature.zarr"))
+        with xr.open_zarr(store) as got, xr.open_dataset(SST / "data/sea-surface-temperature.nc") as want:
+            xr.testing.assert_allclose(got.sst.load(), want.sst.load())  # no corruption from the interrupted parts
+    finally:
+        server.stop()

@@ -42,6 +42,8 @@ def test_accepted_sources_are_classified(text: str, kind: str, host: str | None,
         ("https://user:pw@example.org/a.nc", "credentials"),
         ("https://example.org/folder/", "names a folder"),
         ("//example.org/a.nc", "has no scheme"),
+        ("/etc/passwd", "leaves the dataset folder"),
+        ("../../other/data.csv", "leaves the dataset folder"),
     ],
 )
 def test_refused_sources_say_why_and_how(text: str, fragment: str) -> None:
@@ -150,3 +152,17 @@ def test_example_allow_lists_loopback_and_init_without_example_writes_no_allow_l
     assert plain.environments == load_catalog_config(EXAMPLE).environments  # the rest is kept
     init_catalog(tmp_path / "ex", with_examples=True)
     assert load_catalog_config(tmp_path / "ex").network.allow == ["127.0.0.1", "localhost", "::1"]
+
+
+def test_a_link_to_a_file_outside_the_catalog_is_refused(example_catalog: Path, tmp_path: Path, capsys) -> None:
+    from bot.cli import main
+
+    outside = tmp_path / "secret.csv"
+    outside.write_text("site_id,time,lon,lat,depth,temperature,qc_flag\n")
+    data = example_catalog / "datasets/reef-temperature/data/reef-temperature.csv"
+    data.unlink()
+    data.symlink_to(outside)
+    with pytest.raises(SystemExit) as info:
+        main(["publish", "--catalog", str(example_catalog), "--output", str(tmp_path / "o"), "reef-temperature"])
+    assert info.value.code == 1
+    assert "resolves outside the catalog" in " ".join(capsys.readouterr().out.split())

@@ -183,6 +183,12 @@ class GitRepo:
         out = self._try(["merge-base", a, b])
         return out.decode().strip() if out else None
 
+    def commit_time(self, rev: str) -> int | None:
+        """Committer time (epoch seconds) of a commit, or None when it is not in this clone."""
+        out = self._try(["show", "-s", "--format=%ct", "--end-of-options", f"{rev}^{{commit}}"])
+        text = out.decode().strip() if out else ""
+        return int(text) if text.isdigit() else None
+
     # -- changes --------------------------------------------------------
     def changed_files(self, base: str, head: str = WORKTREE) -> list[FileChange]:
         """Files that differ between ``base`` and ``head`` under this directory.
@@ -259,6 +265,19 @@ class GitRepo:
         request = "".join(f"{entries[p]}\n" for p in paths).encode()
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, paths)
+
+    def blob_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """Sizes of blobs without reading them (one ``git cat-file --batch-check``)."""
+        wanted = [s for s in shas if s]
+        if not wanted:
+            return {}
+        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        sizes: dict[str, int] = {}
+        for line in out.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2].isdigit():
+                sizes[parts[0]] = int(parts[2])
+        return sizes
 
     def grep_paths(self, rev: str, needles: Iterable[str], prefixes: Iterable[str]) -> set[str]:
         """Files under ``prefixes`` at ``rev`` whose text contains any of ``needles`` (fixed strings).

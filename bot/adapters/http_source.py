@@ -171,12 +171,45 @@ class HttpSource:
         def once() -> Validators:
             response = self._send("HEAD", uri, {"Accept-Encoding": "identity"})
             response.close()
+            if response.status_code in (405, 501):  # no HEAD here: the first byte tells the same
+                response = self._send("GET", uri, {"Accept-Encoding": "identity", "Range": "bytes=0-0"})
+                response.close()
+                if response.status_code == 206:
+                    return _validators(response)
             if response.status_code != 200:
                 raise _status_error(uri, response)
             return _validators(response)
 
         result = self._retry(once)
         assert isinstance(result, Validators)
+        return result
+
+    def get_small(self, uri: str, limit: int = 4 * 1024 * 1024) -> tuple[bytes, httpx.Headers]:
+        """A small document (a DAP ``.dds``/``.das``, a THREDDS catalog), guarded and retried, in memory."""
+
+        def once() -> tuple[bytes, httpx.Headers]:
+            response = self._send("GET", uri, {})
+            try:
+                if response.status_code != 200:
+                    raise _status_error(uri, response)
+                body = b""
+                for chunk in _guarded_chunks(uri, response.iter_bytes()):
+                    body += chunk
+                    if len(body) > limit:
+                        raise DataError(f"{uri}: larger than {limit} bytes", field="source", hint="check the URL")
+                return body, response.headers
+            finally:
+                response.close()
+
+        result: tuple[bytes, httpx.Headers] = retry_call(
+            once,
+            service=SERVICE,
+            attempts=self.limits.attempts,
+            base=self.limits.base_delay,
+            max_delay=10.0,
+            sleep=self.sleep,
+            deadline=self.limits.deadline,
+        )
         return result
 
     def fetch(self, uri: str, dest: Path, fmt: str, previous: SourceRecord | None = None) -> SourceRecord:

@@ -26,6 +26,8 @@ at a real S3 server on 127.0.0.1 and production at AWS or SeaweedFS.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import mimetypes
 import os
@@ -33,7 +35,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,22 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete(self, keys: Iterable[str]) -> None:
         """Remove objects (missing ones are ignored)."""
+
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """Content and version tag (S3: ETag) of ``key``, or None when missing."""
+
+    @abstractmethod
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> bool:
+        """Write ``data`` only if ``key`` is absent (``tag`` None) or still has ``tag``; False otherwise.
+
+        Atomic against concurrent writers: the lease of
+        :mod:`bot.adapters.lease` depends on it.
+        """
+
+    @abstractmethod
+    def list_modified(self, prefix: str = "") -> dict[str, float]:
+        """Keys below ``prefix`` (hidden ones included) with their last-modified time (epoch seconds)."""
 
     @abstractmethod
     def url(self, key: str) -> str:
@@ -334,14 +352,61 @@ class LocalObjectStore(ObjectStore):
                 keys.append(rel.as_posix())
         return sorted(keys)
 
+    @contextlib.contextmanager
+    def _conditional(self) -> Iterator[None]:
+        """One conditional write at a time across processes on this machine (a folder has no ETags)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".conditional.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """Content and its sha256 as the version tag."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> bool:
+        """Compare the current tag and replace the file atomically, under a file lock."""
+        with self._conditional():
+            current = self.get_versioned(key)
+            if (current is None) != (tag is None) or (current is not None and current[1] != tag):
+                return False
+            path = self._path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            return True
+
+    def list_modified(self, prefix: str = "") -> dict[str, float]:
+        """Files below ``prefix`` with their mtimes (hidden files included, temp files not)."""
+        base = self._path(prefix) if prefix else self.root
+        paths = [base] if base.is_file() else base.rglob("*") if base.is_dir() else []
+        return {
+            p.relative_to(self.root).as_posix(): p.stat().st_mtime
+            for p in paths
+            if p.is_file() and not p.name.endswith(".tmp") and p.name != ".conditional.lock"
+        }
+
     def delete(self, keys: Iterable[str]) -> None:
-        """Remove files (and folders given as keys)."""
+        """Remove files (and folders given as keys), then folders left empty (S3 has no folders)."""
         for key in keys:
             path = self._path(key)
             if path.is_dir():
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+            parent = path.parent
+            while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove the folder below ``prefix`` in one go (moved aside first, so it vanishes at once)."""

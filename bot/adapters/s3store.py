@@ -239,6 +239,57 @@ class S3ObjectStore(ObjectStore):
                 functools.partial(self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": chunk}),
             )
 
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """Body and ETag of ``key`` (None when missing): the tag for :meth:`put_if`."""
+
+        def call() -> Any:
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=self._full(key))
+            except Exception as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+
+        response = self._call("GET", key, call)
+        if response is None:
+            return None
+        return response["Body"].read(), str(response["ETag"])
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> bool:
+        """Conditional PUT: ``If-None-Match: *`` (tag None) or ``If-Match: tag``; False on 412/409.
+
+        S3 (and SeaweedFS >= 4) evaluate the condition atomically on the
+        server, which is what makes :mod:`bot.adapters.lease` a real lock.
+        """
+        condition = {"IfNoneMatch": "*"} if tag is None else {"IfMatch": tag}
+
+        def call() -> bool:
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self._full(key), Body=data, ContentType="application/json", **condition
+                )
+            except Exception as exc:
+                if _status(exc) in (409, 412):  # 409: a concurrent conditional write won
+                    return False
+                raise
+            return True
+
+        return bool(self._call("PUT", key, call))
+
+    def list_modified(self, prefix: str = "") -> dict[str, float]:
+        """Keys below ``prefix`` with their last-modified time (epoch seconds)."""
+        full = join_key(self.prefix, prefix) if prefix else self.prefix
+        out: dict[str, float] = {}
+
+        def pages() -> list[dict[str, Any]]:
+            return list(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full))
+
+        for page in self._call("LIST", prefix or None, pages):
+            for obj in page.get("Contents", []) or []:
+                key = obj["Key"]
+                out[key[len(self.prefix) + 1 :] if self.prefix else key] = obj["LastModified"].timestamp()
+        return out
+
     def uri(self, key: str) -> str:
         """``s3://bucket/key`` whatever the public URL: servers read through S3 with their own keys."""
         return f"s3://{self.bucket}/{self._full(key)}"
@@ -249,6 +300,22 @@ class S3ObjectStore(ObjectStore):
         if self.public_base_url:
             return f"{self.public_base_url}/{full}"
         return f"s3://{self.bucket}/{full}"
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a botocore error (None for anything else)."""
+    response = getattr(unwrap_s3_error(exc), "response", None)
+    if not isinstance(response, dict):
+        return None
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    code = str((response.get("Error") or {}).get("Code") or "")
+    if code in {"404", "NoSuchKey", "NotFound"}:
+        return 404
+    if code in {"PreconditionFailed", "412"}:
+        return 412
+    if code in {"ConditionalRequestConflict", "409"}:
+        return 409
+    return int(status) if status else None
 
 
 def make_s3_client(endpoint_url: str | None, region: str | None, *, max_pool: int = 16) -> Any:

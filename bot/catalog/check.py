@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from bot.catalog.changes import add_importers, all_ids, classify, find_renames, is_doc_helper
+from bot.catalog.dataprobe import probe_deltas
 from bot.catalog.diff import DocumentDiff, diff_documents
 from bot.catalog.layout import (
     COLLECTION,
@@ -168,6 +169,7 @@ def run_check(
             head_tree, env, registry, settings.jsonnet_engine, validate=True, known_ids=all_ids(repo, head_sha)
         )
         todo = [d for d in ids if d not in renamed_old]
+        head_packages: dict[str, Any] = {}
         for i, ds in enumerate(todo):
             if progress:
                 progress(ds, i, len(todo))
@@ -176,6 +178,7 @@ def run_check(
             in_head = ds in head_tree.datasets_present
             old_docs, base_problems = base_ctx.documents(old_id) if in_base else ({}, [])
             new_docs, problems = head_ctx.documents(ds) if in_head else ({}, [])
+            head_packages[ds] = new_docs.get("datapackage")
             notices += [f"at base, {p.format()}" for p in base_problems if p.severity is Severity.ERROR][:3]
             files = scope.direct.get(ds, []) + (scope.direct.get(old_id, []) if old_id != ds else [])
             data_changed = sorted(
@@ -205,6 +208,7 @@ def run_check(
             )
         if progress:
             progress("done", len(todo), len(todo))
+        data = probe_deltas(repo, deltas, base_tree, head_tree, head_packages, tmp / "probe")
         if scope.profiles and not all_datasets:
             deltas += _profile_deltas(repo, head_tree, head_sha, scope.profiles, registry, set(ids), notices)
         elif scope.profiles:
@@ -224,6 +228,7 @@ def run_check(
         changed_files=sorted({p for c in changes for p in c.paths()}),
         repo_prefix=repo.prefix,
         elapsed=time.perf_counter() - started,
+        data=data,
     )
 
 

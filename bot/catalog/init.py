@@ -20,6 +20,9 @@ EXAMPLE = TEMPLATES / "example"
 _FROM_EXAMPLE = ("catalog-bot.yaml", "lib", "profiles", "pygeoapi")
 # What it gets from the top of catalog_templates/ (workflows, issue form).
 _FROM_TEMPLATES = (".github",)
+# What a publish writes inside the catalog folder: never content of the catalog
+# (``check`` would count published files as changes).
+GITIGNORE = "# catalog-bot: local publish output and run state\n_published/\n.catalog-bot/\n"
 
 
 def templates_dir() -> Path:
@@ -103,6 +106,10 @@ def init_catalog(
         written.append(keep)
     if not with_examples:
         _drop_example_only(dest / "catalog-bot.yaml")
+    ignore = dest / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(GITIGNORE, encoding="utf-8")
+        written.append(ignore)
     pin_action(written, action)
     return written
 

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from bot.catalog.datadiff import DataSection
 from bot.catalog.diff import DocumentDiff
 from bot.catalog.plan import PUBLISHING, Action, PlanEntry, limited
 from bot.errors import EXIT_OK, EXIT_PROBLEMS, Problem, Severity
@@ -135,6 +136,7 @@ class Report:
     changed_files: list[str] = field(default_factory=list)
     repo_prefix: str = ""
     elapsed: float = 0.0
+    data: dict[str, DataSection] = field(default_factory=dict)  # what the data change means (datadiff)
 
     # -- facts ----------------------------------------------------------
     @property
@@ -200,6 +202,7 @@ class Report:
             "counts": self.counts(),
             "exit_code": self.exit_code,
             "elapsed_seconds": round(self.elapsed, 3),
+            "data": {ds: section.to_dict() for ds, section in self.data.items() if section.shown},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -351,8 +354,12 @@ class Report:
                 icon = "❌" if n_err else "⚠️" if n_warn else "\u2139\ufe0f"
                 summary = f"{icon} Problems in `{e.dataset}` ({len(e.problems)})"
                 blocks.append(_details(summary, _problem_list(e.problems), open_=bool(n_err)))
+            section = self.data.get(e.dataset)
+            if section is not None and section.shown:
+                blocks.append(section.markdown())
             for kind, diff in e.diffs.items():
-                blocks.append(_diff_block(e.dataset, kind, diff))
+                if not (section is not None and section.status == "new" and diff.created):
+                    blocks.append(_diff_block(e.dataset, kind, diff))
         commands = self.next_commands()
         if commands:
             if self.errors:

@@ -79,6 +79,10 @@ class RevisionReader(Protocol):
         """Contents of the files listed by :meth:`entries`."""
         ...
 
+    def blob_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """``{blob id: size}`` without reading the blobs (budgets checked before any read)."""
+        ...
+
     def grep_paths(self, rev: str, needles: Iterable[str], prefixes: Iterable[str]) -> set[str]:
         """Files under ``prefixes`` (pathspecs) whose text contains any of ``needles``."""
         ...

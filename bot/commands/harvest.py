@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
     @app.command("harvest")
     def harvest(
         datasets: list[str] = typer.Argument(None, help="datasets to harvest (default: all with a metadata source)"),
-        catalog: Path = typer.Option(Path("."), "--catalog", help="catalog repository"),
+        catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
         new: str = typer.Option(
             None, "--new", help="creator mode: comma-separated record ids to open dataset issues for"
         ),

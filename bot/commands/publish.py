@@ -10,6 +10,8 @@ not write into it).
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +39,44 @@ def resolve_output(catalog: Catalog, env_name: str, output: Path | None) -> Path
     if output is not None:
         return output.resolve()
     return Path(catalog.config.environment(env_name).output).resolve()
+
+
+DEV_ENV_KEYS = ("AWS_", "CATALOG_BOT_DEV_")
+
+
+def dev_env_file() -> Path:
+    """Where ``catalog-bot dev up`` (scripts/dev_services.py) writes the dev services' variables."""
+    state = os.environ.get("CATALOG_BOT_DEV_STATE")
+    return Path(state) / "dev.env" if state else Path(__file__).resolve().parents[2] / ".dev-services" / "dev.env"
+
+
+def ensure_s3_credentials(env_name: str, env_cfg: Any) -> bool:
+    """S3 without credentials: load the dev services' env file when it exists, else say what to run.
+
+    Why: boto3's ``NoCredentialsError`` after minutes of conversion tells a
+    newcomer nothing.  Only ``AWS_*`` and ``CATALOG_BOT_DEV_*`` lines are
+    taken from the file, and only when the environment does not set them.
+    Returns True when it loaded the file (the caller re-reads the catalog
+    configuration, whose ``${CATALOG_BOT_DEV_*}`` URLs may have changed).
+    """
+    if env_cfg.object_store.kind != "s3" or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return False
+    if Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials").is_file():
+        return False
+    path = dev_env_file()
+    if not path.is_file():
+        raise UsageError(
+            f"environment {env_name!r} publishes to S3 but no credentials are set (AWS_ACCESS_KEY_ID is empty)",
+            hint="start the dev services and load their variables: `catalog-bot dev up` then "
+            '`eval "$(catalog-bot dev env)"`; for a real bucket export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+        )
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
+            os.environ[name] = shlex.split(value)[0] if value.strip() else ""
+    err_console.print(f"loaded S3 credentials of the dev services from {path}")
+    return True
 
 
 def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Dataset]:
@@ -72,10 +112,12 @@ class RichReporter:
 
     def dataset_finished(self, outcome: DatasetOutcome) -> None:
         """Show the final status of the dataset."""
-        colour = {"published": "green", "unchanged": "cyan", "failed": "red"}[outcome.status]
+        colour = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}[outcome.status]
         total = self.progress.tasks[self.tasks[outcome.dataset]].total
+        # The bar counts steps looked at; the status says how many did work, as the summary's "steps ran".
+        ran = f"{outcome.ran}/{len(outcome.steps)} steps ran"
         self.progress.update(
-            self.tasks[outcome.dataset], completed=total, step=f"[{colour}]{outcome.status}[/{colour}]"
+            self.tasks[outcome.dataset], completed=total, step=f"[{colour}]{outcome.status}[/{colour}] ({ran})"
         )
 
 
@@ -104,7 +146,7 @@ def _fmt_time(metrics: dict[str, Any]) -> str:
 
 
 def summary_table(report: PublishReport) -> Table:
-    """One row per dataset: status, rows/cells, bbox, time range, bytes, duration, steps run."""
+    """One row per dataset: status, rows/cells, bbox, time range, bytes, duration, steps that did work."""
     table = Table(title="publish summary", title_justify="left")
     for name, justify in (
         ("dataset", "left"),
@@ -114,10 +156,10 @@ def summary_table(report: PublishReport) -> Table:
         ("time range", "left"),
         ("bytes", "right"),
         ("duration", "right"),
-        ("steps run", "right"),
+        ("steps ran", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    colours = {"published": "green", "unchanged": "cyan", "failed": "red"}
+    colours = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}
     for o in report.outcomes:
         m = o.metrics
         count = m.get("rows") if m.get("rows") is not None else m.get("cells")
@@ -180,7 +222,7 @@ def register(app: typer.Typer) -> None:
     def publish_command(
         datasets: Annotated[list[str] | None, typer.Argument(help="dataset ids (or --all)", show_default=False)] = None,
         all_: Annotated[bool, typer.Option("--all", help="publish every dataset of the catalog")] = False,
-        catalog: Annotated[Path, typer.Option("--catalog", help="catalog repository folder")] = Path("."),
+        catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog repository folder")] = Path("."),
         env: Annotated[str | None, typer.Option("--env", help="environment (default: the catalog's, local)")] = None,
         engine: Annotated[str | None, typer.Option("--engine", help="local (in-process) or argo")] = None,
         output: Annotated[
@@ -197,6 +239,10 @@ def register(app: typer.Typer) -> None:
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment
         env_cfg = cat.config.environment(env_name)
+        if not dry_run and (engine or env_cfg.engine) == "local" and ensure_s3_credentials(env_name, env_cfg):
+            register_env_secrets()
+            cat = Catalog.open(catalog)  # ${CATALOG_BOT_DEV_*} in catalog-bot.yaml now expand to the loaded values
+            env_cfg = cat.config.environment(env_name)
         selected = select_datasets(cat, list(datasets or []), all_)
         chosen_engine = engine or env_cfg.engine
         if chosen_engine not in {"local", "argo"}:

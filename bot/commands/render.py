@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(help="dataset ids in the catalog (default: all), or Jsonnet files"),
         ] = None,
-        catalog: Annotated[Path, typer.Option("--catalog", "-c", help="catalog folder (dataset mode)")] = Path("."),
+        catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog folder (dataset mode)")] = Path("."),
         env: Annotated[str | None, typer.Option("--env", "-e", help="environment whose ext vars are used")] = None,
         lib: Annotated[
             list[Path] | None, typer.Option("--jpath", "-J", help="library folder for imports (files mode)")

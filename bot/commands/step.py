@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     def step_command(
         name: Annotated[str, typer.Argument(help=f"step name: {', '.join(PUBLISH.names())}")],
         dataset: Annotated[str, typer.Option("--dataset", "-d", help="dataset id")],
-        catalog: Annotated[Path, typer.Option("--catalog", help="catalog repository folder")] = Path("."),
+        catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog repository folder")] = Path("."),
         env: Annotated[str | None, typer.Option("--env", help="environment (default: the catalog's, local)")] = None,
         work: Annotated[
             Path | None,

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(help="dataset ids (default: all) or JSON files (STAC, datapackage, table/grid schema)"),
         ] = None,
-        catalog: Annotated[Path, typer.Option("--catalog", "-c", help="catalog folder (for dataset ids)")] = Path("."),
+        catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog folder (for dataset ids)")] = Path("."),
         env: Annotated[
             str | None, typer.Option("--env", "-e", help="environment whose ext vars render collections")
         ] = None,
@@ -85,6 +85,9 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[
             int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")
         ] = None,
+        data: Annotated[
+            bool, typer.Option("--data", help="also read each dataset's local source data (types, ranges, truncation)")
+        ] = False,
     ) -> None:
         """Validate datasets (render + STAC/Frictionless schemas + cross-checks) or files; exit 1 on errors."""
         settings = Settings.from_env()
@@ -109,6 +112,11 @@ def register(app: typer.Typer) -> None:
             for dataset_id, found in results.items():
                 problems += found
                 checked += 1 if dataset_id else 0
+            if data:
+                from bot.convert.check import check_dataset_data
+
+                for ds in [cat.dataset(i) for i in ids] if ids else cat.datasets():
+                    problems += check_dataset_data(ds)
             what = "datasets" if not files else "datasets/files"
         print_problems(problems, checked, what, output)
         if has_errors(problems):

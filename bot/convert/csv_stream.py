@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from bot.catalog.layout import Coordinates
 from bot.convert.arrow_types import NULLS, UTC_US, schema_types
-from bot.convert.common import ConversionResult, require_lonlat_crs, require_source
+from bot.convert.common import ConversionResult, require_source
 from bot.convert.geoparquet import DEFAULT_GEOMETRY, ROW_GROUP_ROWS, coordinate_names, require_columns, write_points
 from bot.errors import DataError
 
@@ -205,16 +205,15 @@ def convert_csv(
     delimiter: str = ",",
     timestamp_format: str | None = None,
     schema: dict[str, Any] | None = None,
-    crs: str = "EPSG:4326",
+    crs: str | None = None,
     block_size: int = BLOCK_SIZE,
     row_group_rows: int = ROW_GROUP_ROWS,
 ) -> ConversionResult:
     """Stream a CSV with coordinate columns into a GeoParquet file at ``dest``."""
     require_source(source)
-    require_lonlat_crs(crs, source)
     x, y = coordinate_names(coords)
     geometry = coords.geometry or DEFAULT_GEOMETRY
     batches = csv_batches(
         source, coords, delimiter=delimiter, timestamp_format=timestamp_format, schema=schema, block_size=block_size
     )
-    return write_points(batches, source, dest, x, y, geometry, schema, row_group_rows)
+    return write_points(batches, source, dest, x, y, geometry, schema, row_group_rows, source_crs=crs)

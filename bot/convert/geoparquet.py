@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,14 @@ GEOPARQUET_VERSION = "1.1.0"
 BBOX_COLUMN = "bbox"
 DEFAULT_GEOMETRY = "geometry"
 ROW_GROUP_ROWS = 256_000
+BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 BOT_METADATA_KEY = "catalog_bot"
-COMPRESSION = "snappy"
+# zstd (level 1, Arrow's default) with dictionary encoding on every column
+# (Arrow falls back to plain pages where a dictionary does not pay): point
+# data is then ~1.1x a plain pandas Parquet of the same columns instead of
+# 2.6-2.9x with snappy, no dictionary on floats/WKB and a covering column
+# (benchmarks/bench_geoparquet_size.py).
+COMPRESSION = "zstd"
 
 
 # ---------------------------------------------------------------------------
@@ -84,16 +90,33 @@ def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: 
 
 
 class GeoParquetWriter:
-    """Write record batches as row groups and the ``geo`` metadata at the end.
+    """Write record batches as row groups and valid GeoParquet 1.1 ``geo`` metadata at the end.
 
     The bbox and geometry types are accumulated while writing, so the file
-    metadata is exact without a second pass over the data.
+    metadata is exact without a second pass over the data.  ``covering``:
+    whether the batches carry the ``bbox`` covering struct column.  Point
+    data is written without one: for a point it would repeat x and y twice
+    more (the biggest part of the file), while the x/y columns' own
+    row-group statistics serve the same pruning (pygeoapi's ``x_field`` /
+    ``y_field``) and ``geo.bbox`` gives the extent.  ``crs`` is PROJJSON
+    when the stored coordinates are not OGC:CRS84 (None: omitted, which
+    GeoParquet defines as OGC:CRS84).
     """
 
-    def __init__(self, path: Path, geometry: str, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        geometry: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        covering: bool = True,
+        crs: dict[str, Any] | None = None,
+    ) -> None:
         self.path = path
         self.geometry = geometry
         self.extra = extra or {}
+        self.covering = covering
+        self.crs = crs
         self.rows = 0
         self.bounds = [np.inf, np.inf, -np.inf, -np.inf]
         self.types: set[str] = set()
@@ -102,24 +125,21 @@ class GeoParquetWriter:
     def write(
         self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
     ) -> None:
-        """Append one row group (``batch`` already has geometry + bbox columns)."""
+        """Append one row group (``batch`` already has the geometry and, with ``covering``, the bbox column)."""
         if batch.num_rows == 0:
             return
         if self._writer is None:
-            stats = [n for n in batch.schema.names if n != self.geometry and n != BBOX_COLUMN]
-            stats += [f"{BBOX_COLUMN}.{k}" for k in ("xmin", "ymin", "xmax", "ymax")]
-            # Dictionary encoding only where values repeat (codes, names, flags); on
-            # coordinates, times and WKB it is tried and abandoned: pure cost.
-            dictionary = [
-                f.name
-                for f in batch.schema
-                if pa.types.is_string(f.type) or pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)
-            ]
+            if self.covering and BBOX_COLUMN not in batch.schema.names:
+                raise ValueError(f"covering requested but no {BBOX_COLUMN!r} column")  # a converter bug
+            # Statistics on everything but the WKB (min/max of bytes prune nothing).
+            stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
+            if self.covering:
+                stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
             self._writer = pq.ParquetWriter(
                 self.path,
                 batch.schema,
                 compression=COMPRESSION,
-                use_dictionary=dictionary,
+                use_dictionary=True,
                 write_statistics=stats,
                 store_schema=False,
             )
@@ -136,28 +156,28 @@ class GeoParquetWriter:
         ]
         self.types.update(types)
 
+    def geo_metadata(self) -> dict[str, Any]:
+        """The ``geo`` file metadata (GeoParquet 1.1.0) of what was written."""
+        column: dict[str, Any] = {
+            "encoding": "WKB",
+            "geometry_types": sorted(self.types),
+            "bbox": [float(b) for b in self.bounds],
+        }
+        if self.crs is not None:
+            column["crs"] = self.crs
+        if self.covering:
+            column["covering"] = {"bbox": {k: [BBOX_COLUMN, k] for k in BBOX_FIELDS}}
+        return {"version": GEOPARQUET_VERSION, "primary_column": self.geometry, "columns": {self.geometry: column}}
+
     def close(self) -> None:
         """Add the GeoParquet metadata and finish the footer."""
         if self._writer is None:
             return
-        geo = {
-            "version": GEOPARQUET_VERSION,
-            "primary_column": self.geometry,
-            "columns": {
-                self.geometry: {
-                    "encoding": "WKB",
-                    "geometry_types": sorted(self.types),
-                    "bbox": [float(b) for b in self.bounds],
-                    "covering": {
-                        "bbox": {k: [BBOX_COLUMN, k] for k in ("xmin", "ymin", "xmax", "ymax")},
-                    },
-                }
-            },
-        }
+        derived = [self.geometry, BBOX_COLUMN] if self.covering else [self.geometry]
         self._writer.add_key_value_metadata(
             {
-                "geo": json.dumps(geo),
-                BOT_METADATA_KEY: json.dumps({"derived_columns": [self.geometry, BBOX_COLUMN], **self.extra}),
+                "geo": json.dumps(self.geo_metadata()),
+                BOT_METADATA_KEY: json.dumps({"derived_columns": derived, **self.extra}),
             }
         )
         self._writer.close()
@@ -194,9 +214,16 @@ def require_columns(names: list[str], wanted: dict[str, str | None], file: str) 
 
 
 def add_point_geometry(
-    batch: pa.RecordBatch, x: str, y: str, geometry: str, *, file: str, first_row: int
+    batch: pa.RecordBatch,
+    x: str,
+    y: str,
+    geometry: str,
+    *,
+    file: str,
+    first_row: int,
+    to_lonlat: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[pa.RecordBatch, tuple[float, float, float, float]]:
-    """Append WKB points + the bbox covering column to a batch (checks ranges)."""
+    """Append WKB points to a batch (checks ranges); no covering column (see :class:`GeoParquetWriter`)."""
     for name in (x, y):
         if not pa.types.is_floating(batch.schema.field(name).type) and not pa.types.is_integer(
             batch.schema.field(name).type
@@ -209,10 +236,13 @@ def add_point_geometry(
             )
     xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
     ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
+        missing = np.isnan(xs) | np.isnan(ys)
+        lonlat = to_lonlat(np.column_stack([xs, ys]))
+        xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
     check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
     geom = points_wkb(xs, ys)
-    cover = bbox_struct(xs, ys, xs, ys)
-    out = pa.RecordBatch.from_arrays([*batch.columns, geom, cover], names=[*batch.schema.names, geometry, BBOX_COLUMN])
+    out = pa.RecordBatch.from_arrays([*batch.columns, geom], names=[*batch.schema.names, geometry])
     return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
 
 
@@ -225,8 +255,20 @@ def write_points(
     geometry: str,
     schema: dict[str, Any] | None,
     row_group_rows: int = ROW_GROUP_ROWS,
+    *,
+    source_crs: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ConversionResult:
+    """Batches with x/y columns -> GeoParquet points (reprojected to lon/lat when ``source_crs`` is not)."""
+    from bot.convert.common import lonlat_transform
+
     _, descriptions = schema_types(schema)
+    to_lonlat = lonlat_transform(source_crs, file=str(source)) if source_crs else None
+    extra = dict(extra or {})
+    if descriptions:
+        extra["descriptions"] = descriptions
+    if to_lonlat is not None:
+        extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
     # One writer thread: encoding + compressing row group N (GIL released in
     # Arrow) overlaps parsing + building geometry for row group N+1.  At most
     # one write is in flight, so memory stays at a few batches.
@@ -246,18 +288,19 @@ def write_points(
         group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
 
     with atomic_output(dest) as tmp:
-        writer = GeoParquetWriter(tmp, geometry, {"descriptions": descriptions} if descriptions else None)
+        writer = GeoParquetWriter(tmp, geometry, extra or None, covering=False)
         try:
             for batch, first_row in batches:
-                for reserved in (geometry, BBOX_COLUMN):
-                    if reserved in batch.schema.names:
-                        raise DataError(
-                            f"the source already has a column named {reserved!r}, which the converter creates",
-                            file=str(source),
-                            field=reserved,
-                            hint="rename that column in the source",
-                        )
-                out, bounds = add_point_geometry(batch, x, y, geometry, file=str(source), first_row=first_row)
+                if geometry in batch.schema.names:
+                    raise DataError(
+                        f"the source already has a column named {geometry!r}, which the converter creates",
+                        file=str(source),
+                        field=geometry,
+                        hint="rename that column in the source, or set coordinates.geometry to another name",
+                    )
+                out, bounds = add_point_geometry(
+                    batch, x, y, geometry, file=str(source), first_row=first_row, to_lonlat=to_lonlat
+                )
                 group.append(out)
                 group_bounds = [
                     min(group_bounds[0], bounds[0]),
@@ -285,5 +328,112 @@ def write_points(
             raise
         finally:
             pool.shutdown(wait=True)
+    files, size = list_files(dest)
+    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)
+
+
+def _geometry_types(geoms: np.ndarray) -> set[str]:
+    """GeoParquet geometry type names (``Point``, ``Polygon Z`` ...) present in a shapely array."""
+    import shapely
+
+    valid = geoms[~shapely.is_missing(geoms)]
+    if valid.size == 0:
+        return set()
+    names = shapely.get_type_id(valid)
+    zs = shapely.has_z(valid)
+    kinds = {
+        0: "Point",
+        1: "LineString",
+        2: "LineString",
+        3: "Polygon",
+        4: "MultiPoint",
+        5: "MultiLineString",
+        6: "MultiPolygon",
+        7: "GeometryCollection",
+    }
+    return {kinds[int(k)] + (" Z" if z else "") for k, z in set(zip(names.tolist(), zs.tolist(), strict=True))}
+
+
+def write_wkb(
+    batches: Iterator[tuple[pa.RecordBatch, int]],
+    source: Path,
+    dest: Path,
+    geometry: str,
+    *,
+    drop: Iterable[str] = (),
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ConversionResult:
+    """Batches with a WKB ``geometry`` column -> GeoParquet 1.1 (re-encoded, never passed through).
+
+    Why re-encode a file that already is GeoParquet: its ``geo`` metadata may
+    be pre-1.0 (version 0.4, WKT ``crs``, a single ``geometry_type``), name a
+    wrong primary column, or lack a bbox; rewriting row group by row group
+    (bounded memory) yields one valid shape for every output.  ``drop``:
+    source columns not carried over (an old covering column).
+    ``transform``: coordinates ``(n, 2)`` -> longitude/latitude (reprojection).
+    Extents are checked to be longitude/latitude after the transform.
+    """
+    import shapely
+
+    file = str(source)
+    dropped = set(drop)
+    with atomic_output(dest) as tmp:
+        writer: GeoParquetWriter | None = None
+        try:
+            for batch, first_row in batches:
+                if geometry not in batch.schema.names:
+                    raise DataError(
+                        f"geometry column {geometry!r} is missing", file=file, field=geometry, hint="fix coordinates"
+                    )
+                keep = [n for n in batch.schema.names if n not in dropped]
+                batch = batch.select(keep)
+                idx = batch.schema.get_field_index(geometry)
+                try:
+                    geoms = shapely.from_wkb(batch.column(idx).to_numpy(zero_copy_only=False))
+                except Exception as exc:  # shapely raises GEOSException variants for bad WKB
+                    raise DataError(
+                        f"invalid WKB geometry in rows {first_row}..{first_row + batch.num_rows - 1}: {exc}",
+                        file=file,
+                        field=geometry,
+                        hint="re-export the file with valid geometries",
+                    ) from None
+                if transform is not None:
+                    geoms = shapely.transform(geoms, transform)
+                    wkb = pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
+                    batch = batch.set_column(idx, pa.field(geometry, pa.binary()), wkb)
+                bounds = shapely.bounds(geoms)
+                present = ~np.isnan(bounds[:, 0])
+                total = (np.inf, np.inf, -np.inf, -np.inf)
+                if present.any():  # rows without geometry are kept; they add nothing to the extent
+                    filled = np.where(present[:, None], bounds, 0.0)  # row i of the batch stays index i
+                    for xs, ys in ((filled[:, 0], filled[:, 1]), (filled[:, 2], filled[:, 3])):
+                        check_lonlat(xs, ys, file=file, xname=geometry, yname=geometry, first_row=first_row)
+                    b = bounds[present]
+                    total = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+                types = _geometry_types(geoms)
+                if writer is None:
+                    covering = types - {"Point", "Point Z"} != set()
+                    writer = GeoParquetWriter(tmp, geometry, extra, covering=covering)
+                if writer.covering:
+                    cover = bbox_struct(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+                    if BBOX_COLUMN in batch.schema.names:
+                        raise DataError(
+                            f"the source has a column {BBOX_COLUMN!r}, which the converter creates",
+                            file=file,
+                            field=BBOX_COLUMN,
+                            hint="rename that column in the source",
+                        )
+                    batch = batch.append_column(BBOX_COLUMN, cover)
+                writer.write(batch, total, types)
+            if writer is None or writer.rows == 0:
+                raise DataError("the source has no rows", file=file, hint="upload the complete file")
+            if not writer.types:
+                raise DataError("no row has a geometry", file=file, field=geometry, hint="fill in the geometries")
+            writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     files, size = list_files(dest)
     return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)

@@ -10,9 +10,11 @@ same with 1 or N workers.
   streamed into one GeoParquet file whose ``geo`` metadata (bbox, geometry
   types) covers all of them.  Downstream steps read one file, as for a
   single source.
-- Gridded: every file becomes a Zarr part; the parts are appended along the
-  time dimension into one Zarr store (one part in memory at a time, lazily
-  through dask), which is consolidated at the end.
+- Gridded (NetCDF): the store's metadata is written once from all files'
+  coordinates, then each file writes its own time region of the one Zarr
+  store, in parallel (no combine pass); the time chunk divides every file's
+  length so no chunk is shared.  (Zarr parts of other converters are
+  appended along time by :func:`_combine_zarr`.)
 
 The output appears atomically (:func:`~bot.convert.common.atomic_output`);
 on any error nothing is left at its path.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import shutil
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -63,9 +66,13 @@ def convert_many(
     """Convert ``sources`` (in this order) into ``out_dir/<name>.<parquet|zarr>``."""
     if not sources:
         raise DataError("the source lists no files", field="source.paths", hint="check the paths or patterns")
+    dest = out_dir / f"{name}.{spec.output}"
+    if spec.output == "zarr" and spec.source.format == "netcdf":
+        _grid_by_regions(spec, sources, dest, jobs=jobs)
+        files, size = list_files(dest)
+        return ConversionResult(path=dest, format="zarr", rows=None, files=files, bytes=size)
     parts_dir = out_dir / f".parts-{uuid.uuid4().hex[:8]}"
     parts_dir.mkdir(parents=True)
-    dest = out_dir / f"{name}.{spec.output}"
     try:
         parts = convert_parts(spec, sources, parts_dir, schema, jobs=jobs)
         if spec.output == "parquet":
@@ -177,3 +184,88 @@ def _drop_encoding(ds: Any) -> Any:
     for var in copy.variables.values():
         var.encoding = {}
     return copy
+
+
+def _grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs: int) -> None:
+    """NetCDF files -> one Zarr store: metadata once, then each file written into its time region.
+
+    Why regions: every file owns a disjoint slab of the time axis, so the
+    workers write different chunks of the same store with no combine pass
+    (no second decompress/compress of the data).  The time chunk divides
+    every file's length, so no chunk is shared by two files.  Memory per
+    worker is one dask chunk at a time (synchronous scheduler).
+    """
+    import xarray as xr
+
+    from bot.convert.grid import ZARR_FORMAT, _open_netcdf, check_grid, choose_chunks, zarr_consolidate, zarr_encoding
+
+    time_dim = spec.coordinates.t
+    if time_dim is None:
+        raise DataError(
+            "many gridded files need a time dimension to concatenate along",
+            field="coordinates.t",
+            hint="set coordinates.t in pipeline.yaml to the files' time dimension",
+        )
+    order = []
+    for source in sources:
+        ds = _open_netcdf(source)
+        try:
+            check_grid(ds, spec.coordinates, source.name)
+            if time_dim not in ds.dims:
+                raise DataError(f"dimension {time_dim!r} is missing", file=source.name, field="coordinates.t")
+            order.append((ds[time_dim].values[0], str(source), int(ds.sizes[time_dim])))
+        finally:
+            ds.close()
+    order.sort()
+    for (a, first, _), (b, second, _) in itertools.pairwise(order):
+        if a == b:
+            raise DataError(
+                f"{Path(first).name} and {Path(second).name} start at the same {time_dim} {a}",
+                field="source.paths",
+                hint="list each period once",
+            )
+    ordered = [Path(path) for _, path, _ in order]
+    lengths = [n for _, _, n in order]
+    template = xr.open_mfdataset(
+        ordered, combine="nested", concat_dim=time_dim, data_vars="minimal", coords="minimal", compat="override",
+        join="override", chunks={}, parallel=False,
+    )  # fmt: skip
+    try:
+        itemsize = max(v.dtype.itemsize for v in template.data_vars.values())
+        sizes = {str(k): int(v) for k, v in template.sizes.items()}
+        plan = choose_chunks(sizes, itemsize, dict(spec.chunks), time_dim=time_dim)
+        plan[time_dim] = math.gcd(plan[time_dim], *lengths)  # every file starts on a chunk boundary
+        encoding = zarr_encoding(template, plan)
+        with atomic_output(dest) as tmp:
+            template.to_zarr(
+                tmp, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding
+            )
+            starts = [0, *itertools.accumulate(lengths)]
+            work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan) for i, src in enumerate(ordered)]
+            if jobs <= 1 or len(work) <= 1:
+                for item in work:
+                    _write_region(item)
+            else:
+                with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
+                    list(pool.map(_write_region, work))
+            zarr_consolidate(tmp)
+    finally:
+        template.close()
+
+
+def _write_region(args: tuple[Path, Path, str, int, int, dict[str, int]]) -> None:
+    """Write one file's data variables into ``store`` at time ``[start, stop)`` (the store's encoding applies)."""
+    import dask
+
+    from bot.convert.grid import _open_netcdf
+
+    source, store, time_dim, start, stop, plan = args
+    ds = _open_netcdf(source, dict(plan))
+    try:
+        region = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims or name == time_dim])
+        for var in region.variables.values():
+            var.encoding = {}
+        with dask.config.set(scheduler="synchronous"):
+            region.to_zarr(store, region={time_dim: slice(start, stop)}, zarr_format=2, consolidated=False)
+    finally:
+        ds.close()

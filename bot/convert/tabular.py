@@ -12,9 +12,13 @@ module keeps the import path of their public names.  Choices, and why:
   polars was tried (pip-installed, same batching): its parse was not faster
   enough on this 2-core machine to justify a dependency; duckdb would need
   its spatial extension (a download) for WKB.
-* **Snappy** compression (the Parquet/GeoParquet ecosystem default): writing
-  was ~2x faster than zstd for ~25% bigger files; dictionary encoding only for
-  string/integer/boolean columns.
+* **zstd** compression with dictionary encoding on every column (Arrow falls
+  back to plain pages where a dictionary does not pay).  Snappy without
+  dictionaries on floats/WKB plus a covering column made point data 2.6-2.9x
+  a plain pandas Parquet of the same columns; now ~1.1x for logger/station
+  data (tests/test_geoparquet.py).  Data whose every point is distinct (ship
+  tracks) still pays ~21 bytes/row for the WKB (~1.7x): the geometry column
+  pygeoapi and GeoParquet readers need.
 * **Explicit types**: a curated ``tableschema.json`` gives the column types
   (Frictionless -> Arrow, :data:`FRICTIONLESS_TO_ARROW`).  Coordinate columns
   are always read as float64, so an integer-looking first block cannot fix the
@@ -28,9 +32,12 @@ module keeps the import path of their public names.  Choices, and why:
   per row written into one buffer; no shapely object per row).  Z stays a
   plain column: pygeoapi's Parquet provider and most readers expect 2-D points.
 * **GeoParquet 1.1** ``geo`` file metadata (encoding WKB, geometry types,
-  bbox, no ``crs`` = OGC:CRS84) plus a ``bbox`` covering struct column
-  (xmin/ymin/xmax/ymax) with row-group statistics, so readers (and
-  :mod:`bot.metadata.datadriven`) get extents from the footer alone.  The file
+  bbox, no ``crs`` = OGC:CRS84), written afresh for every output -- a
+  GeoParquet source of any version (0.4 included) is re-encoded, never
+  passed through.  Non-point geometry also gets a ``bbox`` covering struct
+  column (xmin/ymin/xmax/ymax) with row-group statistics; points do not (it
+  would repeat x/y twice; their x/y columns carry the statistics), so readers
+  (and :mod:`bot.metadata.datadriven`) get extents from the footer alone.  The file
   is written without the ``ARROW:schema`` blob because pyarrow would
   otherwise prefer its (stale, bbox-less) schema metadata over the ``geo``
   key we can only add after the last row group.

@@ -48,7 +48,7 @@ def _property_array(name: str, values: list[Any], target: pa.DataType | None, *,
 
 
 def convert_geojson(
-    source: Path, dest: Path, coords: Coordinates, *, schema: dict[str, Any] | None = None, crs: str = "EPSG:4326"
+    source: Path, dest: Path, coords: Coordinates, *, schema: dict[str, Any] | None = None, crs: str | None = None
 ) -> ConversionResult:
     """GeoJSON FeatureCollection -> GeoParquet (in memory: GeoJSON sources are small)."""
     import shapely
@@ -131,11 +131,18 @@ def convert_geojson(
     ]
     geom_types = {g.geom_type + (" Z" if z else "") for g, z in zip(geoms, shapely.has_z(garr).tolist(), strict=True)}
     wkb = pa.array(shapely.to_wkb(garr, flavor="iso"), pa.binary())
-    cover = bbox_struct(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    batch = pa.RecordBatch.from_arrays([*columns, wkb, cover], names=[*names, geometry, BBOX_COLUMN])
+    # A covering column only where it says more than the coordinates (see GeoParquetWriter).
+    covering = geom_types != {"Point"}
+    arrays, labels = [*columns, wkb], [*names, geometry]
+    if covering:
+        arrays.append(bbox_struct(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3]))
+        labels.append(BBOX_COLUMN)
+    batch = pa.RecordBatch.from_arrays(arrays, names=labels)
     total = (float(bounds[:, 0].min()), float(bounds[:, 1].min()), float(bounds[:, 2].max()), float(bounds[:, 3].max()))
     with atomic_output(dest) as tmp:
-        writer = GeoParquetWriter(tmp, geometry, {"descriptions": descriptions} if descriptions else None)
+        writer = GeoParquetWriter(
+            tmp, geometry, {"descriptions": descriptions} if descriptions else None, covering=covering
+        )
         try:
             writer.write(batch, total, geom_types)
             writer.close()

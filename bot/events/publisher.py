@@ -17,18 +17,23 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.adapters.git import GitRepo
 from bot.config import Settings
 from bot.errors import BotError, CommandError, ServiceError
 from bot.logging import get_logger, mask, register_secret
 
+if TYPE_CHECKING:
+    from bot.adapters.argo import ArgoClient
+    from bot.adapters.github import GitHub
+
 log = get_logger("events.publisher")
 
 OVERLAY_SUBJECT = "catalog-bot: datasets/ of "
 """Subject of the local commits :meth:`bot.events.context.BotContext.trusted` makes."""
 
+FINAL_OK = {"succeeded", "success", "done", "cached"}
 FINAL_BAD = {"failed", "failure", "error", "errored"}
 
 
@@ -49,10 +54,19 @@ class Run:
 
     @property
     def commit_state(self) -> str:
-        """The commit-status state this run maps to (never ``pending``: statuses are always final)."""
+        """The commit-status state this run maps to.
+
+        ``pending`` while the run continues elsewhere (an Argo workflow was
+        only *submitted*): a required check must not turn green before the
+        data is published.  The workflow's exit handler (``catalog-bot argo
+        report``) replaces it with the outcome; :func:`reconcile_statuses`
+        covers workflows that vanished without running their handler.
+        """
         if self.status in FINAL_BAD:
             return "failure"
-        return "success"
+        if self.status in FINAL_OK:
+            return "success"
+        return "pending"
 
 
 @runtime_checkable
@@ -232,3 +246,39 @@ def publisher_for(
     if engine == "argo":
         return ArgoPublisher(repo_dir, settings, repository)
     raise BotError(f"unknown engine {engine!r}", hint="use engine: local or engine: argo in catalog-bot.yaml")
+
+
+def reconcile_statuses(gh: GitHub, client: ArgoClient, sha: str) -> list[dict[str, Any]]:
+    """Finish ``pending`` publish statuses of ``sha`` whose Argo workflow ended without reporting.
+
+    Why: an exit handler runs only when the workflow itself ends; a workflow
+    deleted mid-run (or whose handler failed all retries) leaves its status
+    ``pending`` forever.  The status link names the workflow
+    (``<ui>/workflows/<namespace>/<name>``): gone -> ``error``, finished ->
+    its phase, running -> untouched.  Returns what was changed.
+    """
+    from bot.events.argo_report import ARGO_STATES
+    from bot.events.context import STATUS_PREFIX
+
+    latest: dict[str, dict[str, Any]] = {}
+    for status in gh.statuses(sha):  # newest first
+        latest.setdefault(str(status.get("context")), status)
+    changed = []
+    for context, status in sorted(latest.items()):
+        url = str(status.get("target_url") or "")
+        if not context.startswith(STATUS_PREFIX + "/") or status.get("state") != "pending" or "/workflows/" not in url:
+            continue
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            wf = client.get(name)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+            state, text = "error", f"Argo workflow {name} was deleted before it finished"
+        else:
+            if not wf.finished:
+                continue
+            state, text = ARGO_STATES.get(wf.phase, "error"), f"{wf.phase} (Argo; exit handler did not report)"
+        gh.set_status(sha, state, context, text, url)
+        changed.append({"context": context, "workflow": name, "state": state})
+    return changed

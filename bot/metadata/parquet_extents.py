@@ -184,7 +184,7 @@ def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetad
         if all(parts.values()):
             bbox = [parts["xmin"][0], parts["ymin"][0], parts["xmax"][1], parts["ymax"][1]]  # type: ignore[index]
             source = "covering-statistics"
-    if bbox is None and coords.x and coords.y:
+    if bbox is None and coords.x and coords.y and not bot.get("xy_crs"):
         xs = _stats_minmax(md, coords.x)
         ys = _stats_minmax(md, coords.y)
         source = "column-statistics"
@@ -216,7 +216,9 @@ def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetad
         if col_role == "geometry":
             ftype, fmt = "geojson", None
         constraints = None
-        if col_role == "x":
+        if bot.get("xy_crs"):  # native projected x/y columns (the geometry is lon/lat)
+            pass
+        elif col_role == "x":
             constraints = {"minimum": -180, "maximum": 180}
         elif col_role == "y":
             constraints = {"minimum": -90, "maximum": 90}

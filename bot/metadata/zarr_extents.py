@@ -196,6 +196,9 @@ def extract_zarr_metadata(path: Path, coords: Coordinates) -> DataDrivenMetadata
         if dims == [name]:
             continue
         attrs = {k: v for k, v in arr.attrs.items() if k != "_ARRAY_DIMENSIONS"}
+        fill = getattr(arr.metadata, "fill_value", None) if arr.metadata.zarr_format == 2 else None
+        if fill is not None and "_FillValue" not in attrs:
+            attrs["_FillValue"] = fill  # xarray reads a v2 array's fill_value as _FillValue (CF masking)
         is_data = arr.ndim >= 2 or any(d in (coords.x, coords.y) for d in dims)
         variables.append(
             VariableInfo(

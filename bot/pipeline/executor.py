@@ -44,8 +44,14 @@ from bot.config import CONFIG_FILE
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
 from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
+from bot.pipeline.guard import MOVING_STEPS, Guard, guarded, run_ordering
 
-Outcome = Literal["published", "unchanged", "failed"]
+Outcome = Literal["published", "unchanged", "failed", "superseded"]
+
+# The per-dataset publish lock (bot.adapters.lease): renewed every third of
+# the lease while held; a publish waits this long for another one to finish.
+LEASE_TTL = 120.0
+LEASE_WAIT = 1800.0
 
 # Which catalog inputs a step reads ("catalog" = every file of the dataset and
 # the shared lib/profiles/config).  Narrow sets keep an edit of a title from
@@ -380,6 +386,49 @@ def run_dataset(
         outcome.duration = time.perf_counter() - started
         reporter.dataset_finished(outcome)
         return outcome
+    if any(step.name in MOVING_STEPS for step in dag):
+        try:
+            with guarded(ctx.store(), dataset.id, run_ordering(run), ttl=LEASE_TTL, wait=LEASE_WAIT) as guard:
+                outcome.metrics["lock_wait"] = round(guard.lease.waited, 3)
+                if guard.superseded:
+                    outcome.status = "superseded"
+                    outcome.steps = [StepRun(s.name, "skipped", f"superseded: {guard.superseded}") for s in dag]
+                else:
+                    _run_steps(run, ctx, dag, force, reporter, outcome, guard)
+        except BotError as exc:  # the lock could not be taken or released
+            if outcome.status != "failed":
+                outcome.status, outcome.error = "failed", StepError(dag.steps[0].name, dataset.id, exc)
+                outcome.steps.append(StepRun("lock", "failed", str(exc)))
+    else:
+        _run_steps(run, ctx, dag, force, reporter, outcome, None)
+    if outcome.status == "published" and outcome.ran == 0:
+        outcome.status = "unchanged"
+    outcome.metrics = {**outcome.metrics, **_summary_metrics(outcome.steps)}
+    outcome.duration = time.perf_counter() - started
+    reporter.dataset_finished(outcome)
+    return outcome
+
+
+def _before_moving(guard: Guard, step: Step, ctx: StepContext) -> None:
+    try:
+        guard.before_moving_step()
+    except BotError as exc:
+        raise StepError(step.name, ctx.id, exc) from exc
+
+
+def _run_steps(
+    run: RunContext,
+    ctx: StepContext,
+    dag: DAG,
+    force: bool,
+    reporter: Reporter,
+    outcome: DatasetOutcome,
+    guard: Guard | None,
+) -> None:
+    """The steps of one dataset in order; a half-moved dataset re-runs every moving step (repair)."""
+    repair = guard is not None and guard.half_moved
+    if repair:
+        outcome.metrics["repaired"] = True
     env_fp = environment_fingerprint(run)
     fingerprints: dict[str, str] = {}
     inputs_cache: dict[Any, Any] = {}
@@ -388,37 +437,39 @@ def run_dataset(
         if failed:
             outcome.steps.append(StepRun(step.name, "not-run"))
             continue
-        reporter.step_started(dataset.id, step.name)
+        reporter.step_started(ctx.id, step.name)
         t0 = time.perf_counter()
         try:
             fp = step_fingerprint(step, ctx, fingerprints, env_fp, inputs_cache)
         except OSError as exc:
             fp = f"unreadable:{exc}"
         fingerprints[step.name] = fp
-        record = read_record(run.output, dataset.id, step.name)
+        record = read_record(run.output, ctx.id, step.name)
         skip_reason = _when_skip(step, ctx)
         if skip_reason is not None:
             step_run = StepRun(step.name, "skipped", skip_reason)
-        elif not force and up_to_date(record, fp):
+        elif not (force or (repair and step.name in MOVING_STEPS)) and up_to_date(record, fp):
             assert record is not None
             step_run = StepRun(step.name, "cached", "up to date", metrics=dict(record.get("metrics") or {}))
         else:
-            _record_path(run.output, dataset.id, step.name).unlink(missing_ok=True)
+            _record_path(run.output, ctx.id, step.name).unlink(missing_ok=True)
             try:
+                if guard is not None and step.name in MOVING_STEPS:
+                    _before_moving(guard, step, ctx)
                 result = call_step(step, ctx)
             except StepError as exc:
                 failed = True
                 outcome.status, outcome.error = "failed", exc
                 step_run = StepRun(step.name, "failed", str(exc.cause), time.perf_counter() - t0)
                 outcome.steps.append(step_run)
-                reporter.step_finished(dataset.id, step_run)
+                reporter.step_finished(ctx.id, step_run)
                 continue
             step_run = StepRun(step.name, result.status, result.message, time.perf_counter() - t0, dict(result.metrics))
             write_json_atomic(
-                _record_path(run.output, dataset.id, step.name),
+                _record_path(run.output, ctx.id, step.name),
                 {
                     "step": step.name,
-                    "dataset": dataset.id,
+                    "dataset": ctx.id,
                     "fingerprint": fp,
                     "status": result.status,
                     "message": result.message,
@@ -430,13 +481,12 @@ def run_dataset(
             )
         step_run.duration = step_run.duration or time.perf_counter() - t0
         outcome.steps.append(step_run)
-        reporter.step_finished(dataset.id, step_run)
-    if outcome.status != "failed" and outcome.ran == 0:
-        outcome.status = "unchanged"
-    outcome.metrics = _summary_metrics(outcome.steps)
-    outcome.duration = time.perf_counter() - started
-    reporter.dataset_finished(outcome)
-    return outcome
+        reporter.step_finished(ctx.id, step_run)
+    if guard is not None and not failed:
+        try:
+            guard.finished()
+        except BotError as exc:
+            outcome.status, outcome.error = "failed", StepError(dag.steps[-1].name, ctx.id, exc)
 
 
 def publish(

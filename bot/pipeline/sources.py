@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.download import Limits
+from bot.adapters.download import Limits, not_modified
 from bot.adapters.http_source import AddressGuard, HttpSource
 from bot.adapters.objectstore import file_sha256
+from bot.adapters.opendap_source import dap_validators, fetch_subset
 from bot.adapters.s3_source import S3Source
 from bot.config import NetworkConfig
 from bot.errors import BotError, DataError
 from bot.pipeline.context import StepContext, write_json_atomic
 from bot.sources.addresses import AllowList
 from bot.sources.manifest import SourceRecord, Validators, local_name
+from bot.sources.thredds import MAX_CATALOG_BYTES, ThreddsDataset, parse_catalog, select
 from bot.sources.uri import glob_prefix, is_glob, parse_source
 
 SOURCES_DIR = ".sources"
@@ -82,11 +86,14 @@ class Readers:
 
 
 def _located(ctx: StepContext, exc: BotError) -> DataError:
-    """An adapter error re-raised against ``pipeline.yaml`` ``source.path`` (file, field, fix)."""
-    message = str(exc).split("\n", 1)[0]
-    message = message.removeprefix("[source.path]: ")
-    hint = exc.hint or "check source.path, or retry if the server was briefly unavailable"
-    field = "source.paths" if ctx.spec.source.paths is not None else "source.path"
+    """An adapter error re-raised against ``pipeline.yaml`` and the source field (file, field, fix)."""
+    message = re.sub(r"^\[[^\]]+\]: ", "", exc.message.split("\n", 1)[0])
+    hint = exc.hint or "check the source in pipeline.yaml, or retry if the server was briefly unavailable"
+    src = ctx.spec.source
+    field = next(f"source.{k}" for k in ("paths", "opendap", "thredds", "path") if getattr(src, k) is not None)
+    own = getattr(exc, "field", None)
+    if isinstance(own, str) and own.startswith("source.") and own != "source.path":
+        field = own  # the adapter knows better (source.variables, source.subset...)
     return DataError(message, file=ctx.dataset.rel("pipeline.yaml"), field=field, hint=hint)
 
 
@@ -98,6 +105,8 @@ def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | N
     pattern that matches nothing is an error (an empty prefix usually means a
     typo or a missing upload, never "publish nothing").
     """
+    if ctx.spec.source.thredds is not None:
+        return [(url, None) for url in crawl_thredds(ctx, readers)]
     found: dict[str, Validators | None] = {}
     for entry in ctx.spec.source.entries:
         ref = parse_source(entry)
@@ -132,10 +141,25 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
 
     Remote files by their validators (one ``HEAD`` each, or the S3 listing
     for patterns: no data transferred), local files by size and mtime.
-    Never raises: an unreachable or refused source yields an ``error`` entry,
-    so the fingerprint differs from the last good run and the convert step
-    runs and reports the error with its location.
+    Never raises: an unreachable or refused source yields an ``error`` entry
+    with a random part, so the fingerprint matches no recorded run and the
+    convert step runs and reports the error with its location.
     """
+    cached = getattr(ctx, "_source_probe", None)  # the executor asks once per step group: probe once per run
+    if cached is not None:
+        return dict(cached)
+    result = _probe(ctx)
+    object.__setattr__(ctx, "_source_probe", result)
+    return dict(result)
+
+
+def _probe(ctx: StepContext) -> dict[str, Any]:
+    if ctx.spec.source.opendap is not None:
+        url = ctx.spec.source.opendap
+        try:
+            return {"opendap": url, **dap_validators(Readers(ctx).http(), url).to_dict()}
+        except (BotError, ValueError, OSError) as exc:
+            return {"opendap": url, "error": str(exc).split("\n", 1)[0], "unknown": uuid.uuid4().hex}
     try:
         readers = Readers(ctx)
         files = []
@@ -147,7 +171,9 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
             validators = listed or readers.for_uri(uri).probe(uri)
             files.append({"uri": uri, **validators.to_dict()})
     except (BotError, ValueError, OSError) as exc:
-        return {"entries": ctx.spec.source.entries, "error": str(exc).split("\n", 1)[0]}
+        # Unknown state never matches a recorded run: convert runs (its conditional requests keep an
+        # unchanged remote from downloading) and reports the error if it persists.
+        return {"entries": ctx.spec.source.entries, "error": str(exc).split("\n", 1)[0], "unknown": uuid.uuid4().hex}
     return {"entries": ctx.spec.source.entries, "files": files}
 
 
@@ -164,6 +190,13 @@ def _manifest(folder: Path) -> dict[str, SourceRecord]:
 
 def _local(ctx: StepContext, rel: str) -> tuple[Path, SourceRecord]:
     src = (ctx.dataset.dir / rel).resolve()
+    if src.exists() and not src.is_relative_to(ctx.catalog.root.resolve()):
+        raise DataError(
+            f"source file {rel!r} resolves outside the catalog ({src})",
+            file=ctx.dataset.rel("pipeline.yaml"),
+            field="source.paths" if ctx.spec.source.paths is not None else "source.path",
+            hint="commit the file itself, not a link to a file elsewhere on the machine",
+        )
     if not src.exists():
         raise DataError(
             f"source file {rel!r} does not exist (looked for {src})",
@@ -185,6 +218,12 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
     ``pipeline.yaml``, the source field, the URI and the fix.
     """
     readers = Readers(ctx)
+    if ctx.spec.source.opendap is not None:
+        try:
+            path, record = _resolve_opendap(ctx, readers)
+        except BotError as exc:
+            raise _located(ctx, exc) from exc
+        return [path], [record]
     try:
         planned = expand(ctx, readers)
     except BotError as exc:
@@ -218,3 +257,80 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
         if records:
             write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
     return [path for path, _ in results], [record for _, record in results]
+
+
+def _resolve_opendap(ctx: StepContext, readers: Readers) -> tuple[Path, SourceRecord]:
+    """The server-side subset as a local NetCDF; re-read only when the grid or the request changed."""
+    src = ctx.spec.source
+    url = src.opendap or ""
+    ref = parse_source(url)
+    readers.guard.check(url, ref.host or "", ref.port or 80)
+    validators = dap_validators(readers.http(), url)
+    request = json.dumps(
+        {"variables": src.variables, "subset": src.subset.model_dump(mode="json") if src.subset else None},
+        sort_keys=True,
+    )
+    folder = ctx.work / SOURCES_DIR
+    records = _manifest(folder)
+    dest = folder / local_name(url + request, ref.name + ".subset.nc")
+    key = f"{url} {request}"
+    previous = records.get(key)
+    if previous is not None and dest.is_file() and previous.validators.etag == validators.etag:
+        record = not_modified(url, dest, previous)
+    else:
+        c = ctx.spec.coordinates
+        record = fetch_subset(
+            url,
+            dest,
+            variables=src.variables,
+            bbox=src.subset.bbox if src.subset else None,
+            time=src.subset.time if src.subset else None,
+            coords=(c.x, c.y, c.t),
+            limits=readers.limits,
+            validators=validators,
+        )
+        record = SourceRecord(**{**record.__dict__, "sha256": file_sha256(dest)})
+    records[key] = record
+    write_json_atomic(folder / MANIFEST, {"sources": {k: v.to_dict() for k, v in sorted(records.items())}})
+    ctx.log(f"opendap {url}: {record.status} ({record.bytes_transferred} bytes)")
+    return dest, record
+
+
+MAX_CATALOGS = 50
+
+
+def crawl_thredds(ctx: StepContext, readers: Readers) -> list[str]:
+    """The HTTPServer URLs of the datasets a ``thredds:`` source selects (catalogRefs followed, bounded).
+
+    Every catalog document is fetched through the HTTP source adapter (address
+    rules, size cap, retries) and parsed with the hardened XML parser.
+    """
+    spec = ctx.spec.source.thredds
+    assert spec is not None
+    queue: list[str] = [spec.catalog]
+    seen: set[str] = set()
+    datasets: list[ThreddsDataset] = []
+    while queue and len(seen) < MAX_CATALOGS:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        body, _ = readers.http().get_small(url, limit=MAX_CATALOG_BYTES)
+        parsed = parse_catalog(body, url)
+        datasets += parsed.datasets
+        queue += [ref for ref in parsed.refs if ref not in seen]
+    chosen = select(datasets, spec.match, spec.since)
+    if not chosen:
+        raise DataError(
+            f"THREDDS catalog {spec.catalog} has no dataset matching match={spec.match!r}"
+            + (f" since {spec.since}" if spec.since else "")
+            + f" ({len(datasets)} dataset(s) in {len(seen)} catalog(s))",
+            hint="check thredds.match (a regular expression searched in each dataset's urlPath) and thredds.since",
+        )
+    missing = [d.name for d in chosen if d.http_url is None]
+    if missing:
+        raise DataError(
+            f"THREDDS catalog {spec.catalog}: dataset {missing[0]!r} has no HTTPServer access",
+            hint="use a catalog whose datasets offer the HTTPServer service, or an opendap: source",
+        )
+    return [d.http_url for d in chosen if d.http_url]

@@ -49,8 +49,10 @@ def parse_source(text: str) -> SourceURI:
     text = text.strip()
     if not text:
         raise ValueError("source path is empty; give a file relative to the dataset folder or an https:// / s3:// URI")
-    if ".." in text.replace("\\", "/").split("/") and "://" not in text:
-        raise ValueError(f"{text!r} leaves the dataset folder; keep source files inside it")
+    if text.startswith("//"):
+        raise ValueError(f"{text!r} has no scheme; write https://{text[2:]}")
+    if "://" not in text and (".." in text.replace("\\", "/").split("/") or text.startswith(("/", "\\", "~"))):
+        raise ValueError(f"{text!r} leaves the dataset folder; give a path relative to it (e.g. data/file.csv)")
     match = _SCHEME.match(text)
     if match is None or (len(match.group(1)) == 1 and text[1:3] in (":\\", ":/")):  # no scheme (or C:\)
         if text.startswith("//"):

@@ -84,15 +84,17 @@ def _source_name(ctx: StepContext) -> str:
 def check_extents(ctx: StepContext) -> StepResult:
     """Spatial/temporal extents from the converted data; empty or impossible extents stop the publish."""
     from bot.metadata.datadriven import check_extents as check
+    from bot.metadata.extents import extent_fallback
 
     path, _ = converted(ctx)
     meta = extract_metadata(ctx, path)
-    problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in check(meta)]
+    texts, fallback = extent_fallback(check(meta), ctx.curated_json(DATAPACKAGE))
+    problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in texts]
     if problems:
         raise ValidationFailed(problems, context=f"extent check of {ctx.id}")
     summary = _extent_summary(meta.to_dict())
     record = ctx.write_artifact(CHECK_EXTENTS, "extents.json", summary)
-    return StepResult(message=f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
+    return StepResult(message=fallback or f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
 
 
 def _data_extents(ctx: StepContext) -> dict[str, Any] | None:

@@ -77,6 +77,7 @@ def validate_stac(ctx: StepContext, doc: Mapping[str, Any], kind: str, file: str
 
 def generate_stac_item(ctx: StepContext) -> StepResult:
     """The STAC item for the published data (assets: data, datapackage, schema), validated."""
+    from bot.metadata.extents import curated_bbox, fill_datacube_extents
     from bot.stac.build import MEDIA_JSON, AssetInfo, build_item
 
     package = ctx.read_artifact(FRICTIONLESS, DATAPACKAGE)
@@ -122,7 +123,7 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         provenance={**ctx.run.provenance, "environment": ctx.run.env_name},
         coordinates=ctx.spec.coordinates.model_dump(),
         table_columns=stac_fields.get("table_columns"),
-        datacube=stac_fields.get("datacube"),
+        datacube=fill_datacube_extents(stac_fields.get("datacube"), curated_bbox(package)),
     )
     from bot.sources.manifest import stac_source_links
 
