@@ -57,9 +57,9 @@ sys.exit(main())
 
 
 def ensure_venv() -> Path:
-    """Create pydap's virtual environment if it is missing (idempotent)."""
+    """Create pydap's virtual environment unless it is there with exactly these pins (idempotent)."""
     marker = VENV / ".installed"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == "\n".join(PACKAGES):
         return VENV
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *PACKAGES], check=True)

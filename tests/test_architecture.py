@@ -173,11 +173,6 @@ def test_only_config_reads_the_environment() -> None:
     )
 
 
-# metadata/pygeoapi.load_schema (owned by the metadata work, unused) still builds Settings from the
-# environment; remove the entry when it goes.
-SETTINGS_FROM_ENV_PENDING = {"bot.metadata.pygeoapi"}
-
-
 def test_pure_layer_is_given_its_settings() -> None:
     """Pure modules receive the schema registry / settings; only the commands read the environment."""
     callers = sorted(
@@ -185,4 +180,4 @@ def test_pure_layer_is_given_its_settings() -> None:
         for path in BOT.rglob("*.py")
         if _within(_module_name(path), PURE_PACKAGES) and "Settings.from_env" in path.read_text(encoding="utf-8")
     )
-    assert set(callers) <= SETTINGS_FROM_ENV_PENDING, callers
+    assert callers == [], callers

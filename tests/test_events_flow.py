@@ -10,6 +10,7 @@ repository, and validated against octokit's webhook schema.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,18 @@ class World:
             p["pull_request"][side]["repo"]["full_name"] = REPO
         assert webhook_errors("pull_request", p) == []
         return p
+
+    def cli_env(self, home: Path) -> dict[str, str]:
+        """The PR job's environment: the schema mirror and nothing else (no token, no secrets)."""
+        return {"PATH": os.environ["PATH"], "CATALOG_BOT_SCHEMAS": str(self.settings.schemas_dir), "HOME": str(home)}
+
+    def replay_pr_with_cli(self, number: int, work: Path) -> subprocess.CompletedProcess[str]:
+        """``catalog-bot event`` in a fresh process on PR ``number``'s delivery, its report under ``work/out``."""
+        payload = work / "event.json"
+        payload.write_text(json.dumps(self.pr_payload(number)))
+        cmd = ["catalog-bot", "event", "--event", "pull_request", "--payload", str(payload)]
+        cmd += ["--catalog", str(self.clone), "--artifact-out", str(work / "out")]
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.cli_env(work))
 
     def comment_payload(
         self, number: int, body: str, user: str, *, action: str = "created", user_type: str = "User"
@@ -531,37 +544,14 @@ def test_tokens_never_reach_comments_requests_summaries_logs_or_artifacts(
 def test_cli_replays_a_delivery_from_a_file(world: World, tmp_path: Path) -> None:
     world.change("feature", title="CLI title")
     pr = world.server.open_pr(REPO, "feature")["number"]
-    payload = tmp_path / "event.json"
-    payload.write_text(json.dumps(world.pr_payload(pr)))
-    env = {
-        "PATH": __import__("os").environ["PATH"],
-        "CATALOG_BOT_SCHEMAS": str(world.settings.schemas_dir),
-        "HOME": str(tmp_path),
-    }
-    proc = subprocess.run(
-        [
-            "catalog-bot",
-            "event",
-            "--event",
-            "pull_request",
-            "--payload",
-            str(payload),
-            "--catalog",
-            str(world.clone),
-            "--artifact-out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    proc = world.replay_pr_with_cli(pr, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "report written" in proc.stdout and load_pr_report(tmp_path / "out").pr == pr
     bad = subprocess.run(
         ["catalog-bot", "event", "--event", "push", "--payload", str(tmp_path / "missing.json")],
         capture_output=True,
         text=True,
-        env=env,
+        env=world.cli_env(tmp_path),
     )
     assert bad.returncode == 2 and "not found" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -16,6 +16,7 @@ import pytest
 
 from bot.adapters.github import BOT_EMAIL, open_or_update_bot_pr
 from bot.errors import AuthError, ServiceError
+from tests.conftest import init_repo
 from tests.github_server import TOKEN, FakeGitHub, make_client, running
 
 REPO = "octo/catalog"
@@ -28,14 +29,7 @@ def github(tmp_path: Path) -> Iterator[FakeGitHub]:
 
 @pytest.fixture
 def repo(github: FakeGitHub, tmp_path: Path) -> FakeGitHub:
-    src = tmp_path / "src"
-    src.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main", str(src)], check=True)
-    (src / "README.md").write_text("catalog\n")
-    subprocess.run(["git", "-C", str(src), "add", "-A"], check=True)
-    subprocess.run(
-        ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"], check=True
-    )
+    src = init_repo(tmp_path / "src", "init", {"README.md": "catalog\n"})
     github.add_repo(REPO, src)
     github.add_issue(REPO, "PR-like thread", "body")
     return github

@@ -9,7 +9,6 @@ over real HTTP, with PyGithub-independent raw requests.
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import init_repo
 from tests.github_contract import contract
 from tests.github_routes import ROUTES
 from tests.github_server import TOKEN, FakeGitHub, make_client
@@ -30,14 +30,7 @@ def github(tmp_path: Path) -> Iterator[FakeGitHub]:
     """A double whose contract errors each test inspects itself (not asserted empty at teardown)."""
     (tmp_path / "github").mkdir()
     server = FakeGitHub(tmp_path / "github").start()
-    src = tmp_path / "src"
-    src.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main", str(src)], check=True)
-    (src / "README.md").write_text("catalog\n")
-    subprocess.run(["git", "-C", str(src), "add", "-A"], check=True)
-    subprocess.run(
-        ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "i"], check=True
-    )
+    src = init_repo(tmp_path / "src", "i", {"README.md": "catalog\n"})
     server.add_repo(REPO, src)
     server.add_issue(REPO, "Dataset request: rivers", "body")
     yield server

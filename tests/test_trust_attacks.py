@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import subprocess
 import threading
@@ -361,27 +360,8 @@ def test_the_unprivileged_check_also_ends_a_bomb_within_its_limit(world: World, 
     pr = world.server.open_pr(REPO, "bomb", user="stranger")["number"]
     subprocess.run(["git", "-C", str(world.clone), "fetch", "-q", "origin", "bomb"], check=True)
     subprocess.run(["git", "-C", str(world.clone), "checkout", "-q", "FETCH_HEAD"], check=True)  # the PR job's checkout
-    payload = tmp_path / "event.json"
-    payload.write_text(json.dumps(world.pr_payload(pr)))
-    env = {"PATH": os.environ["PATH"], "CATALOG_BOT_SCHEMAS": str(world.settings.schemas_dir), "HOME": str(tmp_path)}
     started = time.monotonic()
-    proc = subprocess.run(
-        [
-            "catalog-bot",
-            "event",
-            "--event",
-            "pull_request",
-            "--payload",
-            str(payload),
-            "--catalog",
-            str(world.clone),
-            "--artifact-out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    proc = world.replay_pr_with_cli(pr, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - started < 60
     report = load_pr_report(tmp_path / "out")
