@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UsageError
 
 CONFIG_FILE = "catalog-bot.yaml"
 DEFAULT_OUTPUT = "_published"
@@ -542,3 +543,40 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-looking environment variables (for the log masker)."""
     env = os.environ if environ is None else environ
     return [v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= 6]
+
+
+DEV_ENV_KEYS = ("AWS_", "CATALOG_BOT_DEV_")
+
+
+def dev_env_file() -> Path:
+    """Where ``catalog-bot dev up`` (scripts/dev_services.py) writes the dev services' variables."""
+    state = os.environ.get("CATALOG_BOT_DEV_STATE")
+    return Path(state) / "dev.env" if state else Path(__file__).resolve().parents[1] / ".dev-services" / "dev.env"
+
+
+def ensure_s3_credentials(env_name: str, env_cfg: Any) -> Path | None:
+    """S3 without credentials: load the dev services' env file when it exists, else say what to run.
+
+    Why: boto3's ``NoCredentialsError`` after minutes of conversion tells a
+    newcomer nothing.  Only ``AWS_*`` and ``CATALOG_BOT_DEV_*`` lines are
+    taken from the file, and only when the environment does not set them.
+    Returns the file it loaded, if any (the caller re-reads the catalog
+    configuration, whose ``${CATALOG_BOT_DEV_*}`` URLs may have changed).
+    """
+    if env_cfg.object_store.kind != "s3" or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    if Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials").is_file():
+        return None
+    path = dev_env_file()
+    if not path.is_file():
+        raise UsageError(
+            f"environment {env_name!r} publishes to S3 but no credentials are set (AWS_ACCESS_KEY_ID is empty)",
+            hint="start the dev services and load their variables: `catalog-bot dev up` then "
+            '`eval "$(catalog-bot dev env)"`; for a real bucket export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+        )
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
+            os.environ[name] = shlex.split(value)[0] if value.strip() else ""
+    return path

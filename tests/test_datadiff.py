@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.git import WORKTREE, GitRepo
 from bot.catalog.check import run_check
 from bot.catalog.datadiff import DataSummary, compare, extent_lines, extent_map, geojson_block, time_lines
 from bot.catalog.report import Report
@@ -102,7 +103,7 @@ def _check(repo: Path, edit: Callable[[Path], None]) -> Report:
     edit(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "pr")
-    return run_check(repo, "main", "pr", Settings.from_env())
+    return run_check(GitRepo(repo), "main", "pr", Settings.from_env())
 
 
 def _golden(name: str, text: str) -> None:
@@ -308,7 +309,9 @@ def test_a_source_outside_the_catalog_is_not_read(catalog_repo: Path, tmp_path: 
 
     git(catalog_repo, "checkout", "-q", "-b", "pr")
     escape(catalog_repo)
-    report = run_check(catalog_repo, "main", settings=Settings.from_env())  # the working tree, as a local check
+    report = run_check(
+        GitRepo(catalog_repo), "main", WORKTREE, Settings.from_env()
+    )  # the working tree, as a local check
     section = report.data[REEF]
     assert section.notes == ["source data/link.csv points outside the catalog folder: not read"]
     assert "abc123" not in report.to_json() and "abc123" not in "\n".join(report.to_markdown())

@@ -140,7 +140,7 @@ def report(
 @argo_app.command("reconcile")
 def reconcile(
     sha: str = typer.Option(..., "--sha", help="commit whose pending publish statuses to check"),
-    catalog: Path = typer.Option(Path("."), "--catalog"),
+    catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
     env: str = typer.Option("prod", "--env"),
     repository: str = typer.Option("", "--repository"),
 ) -> None:

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         layer: str = typer.Option(None, "--layer", help="layer of a multi-layer file (GeoPackage)"),
         crs: str = typer.Option(None, "--crs", help="source CRS when the file has none (EPSG code, WKT, PROJJSON)"),
         group: str = typer.Option(None, "--group", help="NetCDF group holding the variables"),
-        catalog: Path = typer.Option(Path("."), "--catalog", "-c", help="catalog folder"),
+        catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog folder"),
         force: bool = typer.Option(False, "--force", help="replace an existing dataset folder"),
     ) -> None:
         """Read the file's metadata, convert it once, and write pipeline.yaml, the schema, datapackage.json and
