@@ -324,6 +324,9 @@ class ActWorld:
         p["comment"].update(id=stored["id"], body=body)
         p["comment"]["user"].update(login=user, type="User")
         p["sender"].update(login=user, type="User")
+        # What GitHub puts there: collaborators (write and up) are COLLABORATOR, others NONE.
+        role = self.repo.permissions.get(user, "none")
+        p["comment"]["author_association"] = "COLLABORATOR" if role in {"write", "maintain", "admin"} else "NONE"
         assert webhook_errors("issue_comment", p, lenient=True) == []
         return p
 

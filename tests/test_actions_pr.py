@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.events.handlers import CHECK_MARKER
+from bot.events.context import CHECK_MARKER
 from tests.act_harness import REPO, ActWorld, act_session, act_world  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.actions, pytest.mark.slow]

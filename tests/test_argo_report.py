@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from pydantic import SecretStr
-from typer.testing import CliRunner
 
 from bot.adapters.argo import ArgoClient
 from bot.catalog.layout import Catalog
-from bot.cli import app
+from bot.cli import cli
 from bot.config import Settings
 from bot.events.handlers import BotContext, handle
 from bot.events.models import parse_event
@@ -214,7 +214,7 @@ def test_an_exit_handler_without_credentials_fails_loudly(monkeypatch: pytest.Mo
     monkeypatch.delenv("CATALOG_BOT_TOKEN", raising=False)
     monkeypatch.setenv("token", GH_TOKEN)
     args = ["argo", "report", "--workflow", "publish-x1", "--status", "Succeeded", "--dataset", DATASET]
-    result = CliRunner().invoke(app, [*args, "--sha", "a" * 40, "--repository", REPO, "--ui-url", UI])
+    result = CliRunner().invoke(cli, [*args, "--sha", "a" * 40, "--repository", REPO, "--ui-url", UI])
     assert result.exit_code != 0
     assert "no GITHUB_TOKEN" in str(result.exception) or "no GITHUB_TOKEN" in result.output
     assert GH_TOKEN not in result.output

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from bot.adapters.github import open_or_update_bot_pr
-from bot.cli import app
+from bot.cli import cli
 from bot.config import Settings
 from tests.github_server import TOKEN, FakeGitHub, make_client, running
 
@@ -73,7 +73,7 @@ def test_the_argo_exit_handler_cli_posts_to_the_api_url(github: FakeGitHub, monk
     monkeypatch.setenv("GITHUB_API_URL", github.base_url)
     args = ["argo", "report", "--workflow", "publish-abc12", "--status", "Succeeded", "--dataset", "coral-cover"]
     args += ["--sha", sha, "--repository", REPO, "--ui-url", "https://argo.example.org", "--namespace", "data"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     [status] = github.repos[REPO].statuses
     assert status["target_url"] == "https://argo.example.org/workflows/data/publish-abc12"
