@@ -4,7 +4,7 @@ Run: python benchmarks/bench_check.py [--sizes 5,1000] [--full] [--repeat 5] [--
 
 For each catalog size builds a synthetic catalog (benchmarks/synthetic_catalog.py),
 commits it on ``main``, changes the datapackage title of 5 datasets on a branch and
-times ``run_check(root, "main", "feature")``; a second branch changes only a lib
+times ``run_check(GitRepo(root), "main", "feature")``; a second branch changes only a lib
 that the same 5 datasets import.  Also times the naive approach (render and check
 every dataset, ``--all``) once on the same repository (~40 s at 1,000 datasets).
 Target: the 1,000-dataset check at most 1.5x the 5-dataset one.
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_catalog import make_catalog
 
+from bot.adapters.git import GitRepo
 from bot.catalog.check import run_check
 from bot.config import Settings
 
@@ -97,7 +98,7 @@ def main() -> None:
             t0 = time.perf_counter()
             chosen = prepare(root, n)
             roots[n] = (root, chosen, time.perf_counter() - t0)
-            run_check(root, "main", "feature", settings)  # warm-up (imports, schema registry)
+            run_check(GitRepo(root), "main", "feature", settings)  # warm-up (imports, schema registry)
         # Interleave sizes in every round, so load from other processes hits all cells alike.
         times: dict[tuple[str, int], list[float]] = {}
         errors: dict[tuple[str, int], int] = {}
@@ -106,7 +107,7 @@ def main() -> None:
                 root, chosen, _build = roots[n]
                 for scenario, head in scenarios:
                     t0 = time.perf_counter()
-                    report = run_check(root, "main", head, settings)
+                    report = run_check(GitRepo(root), "main", head, settings)
                     times.setdefault((scenario, n), []).append(time.perf_counter() - t0)
                     assert sorted(report.touched) == sorted(chosen), (report.touched, chosen)
                     errors[(scenario, n)] = len(report.errors)
@@ -114,7 +115,7 @@ def main() -> None:
         if args.naive:
             for n in sizes:
                 t0 = time.perf_counter()
-                run_check(roots[n][0], "main", "feature", settings, all_datasets=True)
+                run_check(GitRepo(roots[n][0]), "main", "feature", settings, all_datasets=True)
                 naive[n] = time.perf_counter() - t0
     print(f"check of a change touching 5 datasets: best and median of {args.repeat} interleaved runs")
     header = f"{'scenario':<19}{'datasets':>9}{'best (s)':>10}{'median (s)':>12}{'best vs 5-ds':>14}"

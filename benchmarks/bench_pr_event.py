@@ -33,6 +33,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 from bench_check import prepare  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
+from bot.adapters.git import GitRepo  # noqa: E402
 from bot.adapters.github import GitHub  # noqa: E402
 from bot.catalog.check import run_check  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -80,12 +81,12 @@ def bench_size(tmp: Path, n: int, repeat: int) -> dict:
         )
         number = server.open_pr(REPO, "feature")["number"]
         base, head = server.rev(REPO, "main"), server.rev(REPO, "feature")
-        run_check(clone, base, head, settings)  # warm-up: imports, schema registry
+        run_check(GitRepo(clone), base, head, settings)  # warm-up: imports, schema registry
 
         checks, events, local, calls, writes = [], [], [], [], []
         for i in range(repeat):
             t0 = time.perf_counter()
-            run_check(clone, base, head, settings)
+            run_check(GitRepo(clone), base, head, settings)
             checks.append(time.perf_counter() - t0)
 
             base_gh = GitHub.connect(settings, throttle=False)

@@ -50,6 +50,8 @@ COMMANDS: dict[str, str] = {
     "harvest": "Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater).",
     "dev": "Start/stop/check the local S3 (SeaweedFS), STAC API (pgstac) and pygeoapi used by `--env dev`.",
     "schemas": "Inspect and extend the offline schema registry.",
+    "dataset": "Create datasets from their data.",
+    "converters": "List installed converters (select one with `converter: NAME` in pipeline.yaml).",
 }
 # Verbs registered by another verb's module (default: the module named like the verb).
 MODULES: dict[str, str] = {"schemas": "validate"}

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import shlex
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UsageError
 
 CONFIG_FILE = "catalog-bot.yaml"
 DEFAULT_OUTPUT = "_published"
@@ -131,8 +132,55 @@ class ImageConfig(_Model):
     tag: str = "latest"
 
 
+# Names that can never be declared expandable: a ``${VAR}`` of the catalog ends
+# up in rendered templates and posted reports, so it must not reach a secret.
+_SECRET_NAME = re.compile(
+    r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH|COOKIE|SESSION|WEBHOOK|PRIVATE)|^(AWS_|ARGO_|ACTIONS_|GITHUB_)",
+    re.IGNORECASE,
+)
+
+
+class RenderLimits(_Model):
+    """Limits of the child process that evaluates (possibly pull-request) Jsonnet."""
+
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    memory_mb: int = Field(default=1024, ge=256, le=8192)
+    max_output_mb: int = Field(default=64, ge=1, le=1024)
+
+
+class NetworkConfig(_Model):
+    """Rules for remote sources (``source.path`` with ``https://``/``s3://``).
+
+    ``allow`` lists host names, addresses or networks that may be loopback,
+    link-local or private (by default those are refused, so a pull request
+    cannot make the bot fetch ``169.254.169.254`` or an internal service).
+    The limits bound what one source may cost: ``max_download_mb`` per file,
+    ``timeout_s`` per connect/read, ``deadline_s`` for one file in total,
+    ``attempts`` per request (transient faults are retried with backoff).
+    """
+
+    allow: list[str] = Field(default_factory=list)
+    max_download_mb: int = Field(default=4096, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    deadline_s: float = Field(default=3600.0, gt=0)
+    attempts: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("allow")
+    @classmethod
+    def _valid_entries(cls, value: list[str]) -> list[str]:
+        from bot.sources.addresses import AllowList
+
+        AllowList.parse(value)  # raises ValueError naming a bad network
+        return value
+
+
 class CatalogConfig(_Model):
-    """The parsed ``catalog-bot.yaml`` of a catalog repository."""
+    """The parsed ``catalog-bot.yaml`` of a catalog repository.
+
+    ``variables``: the process environment variables that ``${VAR}`` may
+    expand (declared non-secret).  Privileged jobs read this file from the
+    default branch only, so a pull request cannot add a name to the list.
+    """
 
     version: Literal[1] = 1
     title: str = "Data catalog"
@@ -142,12 +190,29 @@ class CatalogConfig(_Model):
     commands: CommandPolicy = CommandPolicy()
     image: ImageConfig = ImageConfig()
     labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
+    variables: list[str] = Field(default_factory=list)
+    render: RenderLimits = RenderLimits()
+
+    @field_validator("variables")
+    @classmethod
+    def _public_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if _SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name} looks like a secret and cannot be expanded into the catalog; "
+                    "credentials are read by the clients from the environment, never through ${VAR}"
+                )
+        return value
+
+    network: NetworkConfig = NetworkConfig()
 
     def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
         """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""
         name = name or self.default_environment
         if name in self.environments:
-            return expand_environment(self.environments[name], name, environ)
+            return expand_environment(self.environments[name], name, environ, allowed=self.variables)
         if name == "local":
             return EnvironmentConfig()
         known = ", ".join(sorted({"local", *self.environments}))
@@ -162,7 +227,9 @@ class CatalogConfig(_Model):
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = "") -> Any:
+def expand_placeholders(
+    value: Any, environ: Mapping[str, str], *, field: str = "", allowed: Collection[str] | None = None
+) -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (recursively).
 
     Why: one ``dev``/``prod`` environment block can name its endpoints by
@@ -173,11 +240,22 @@ def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = 
     without default is a :class:`ConfigError` naming the field and variable.
     Credentials never go through here: they are read by the clients from the
     process environment (``AWS_ACCESS_KEY_ID`` ...), never from the catalog.
+    With ``allowed`` (the catalog's ``variables``), any other name is an
+    error: a pull request must not be able to expand a secret into a
+    rendered field that ends up in a public comment.
     """
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if allowed is not None and name not in allowed:
+                raise ConfigError(
+                    f"${{{name}}} is not a declared variable",
+                    file=CONFIG_FILE,
+                    field=field or None,
+                    hint=f"add {name} to `variables:` in catalog-bot.yaml on the default branch "
+                    "(only non-secret names are accepted)",
+                )
             found = environ.get(name)
             if found:
                 return found
@@ -192,18 +270,27 @@ def expand_placeholders(value: Any, environ: Mapping[str, str], *, field: str = 
 
         return _PLACEHOLDER.sub(sub, value)
     if isinstance(value, Mapping):
-        return {k: expand_placeholders(v, environ, field=f"{field}.{k}" if field else str(k)) for k, v in value.items()}
+        return {
+            k: expand_placeholders(v, environ, field=f"{field}.{k}" if field else str(k), allowed=allowed)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [expand_placeholders(v, environ, field=f"{field}.{i}") for i, v in enumerate(value)]
+        return [expand_placeholders(v, environ, field=f"{field}.{i}", allowed=allowed) for i, v in enumerate(value)]
     return value
 
 
 def expand_environment(
-    env: EnvironmentConfig, name: str, environ: Mapping[str, str] | None = None
+    env: EnvironmentConfig,
+    name: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    allowed: Collection[str] | None = None,
 ) -> EnvironmentConfig:
     """``env`` with its placeholders expanded from ``environ`` (default ``os.environ``), re-validated."""
     data = env.model_dump(mode="python")
-    expanded = expand_placeholders(data, os.environ if environ is None else environ, field=f"environments.{name}")
+    expanded = expand_placeholders(
+        data, os.environ if environ is None else environ, field=f"environments.{name}", allowed=allowed
+    )
     if expanded == data:
         return env
     try:
@@ -251,18 +338,121 @@ def pydantic_to_config_error(exc: ValidationError, file: str) -> ConfigError:
 
 
 def load_yaml(path: Path) -> Any:
-    """Parse YAML with errors that carry file and line."""
+    """Parse a YAML file with errors that carry file and line (and the limits of :func:`parse_yaml`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 (byte {exc.start})", file=str(path), hint="save the file as UTF-8") from None
+    return parse_yaml(text, str(path))
+
+
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_ANCHORS = 100
+MAX_YAML_NODES = 500_000
+MAX_JSON_BYTES = 32 * 1024 * 1024
+
+
+def parse_yaml(text: str | bytes, source: str) -> Any:
+    """Parse YAML from a pull request or a remote with limits; errors name ``source`` and the line.
+
+    Why limits: aliases are references, so an "anchor bomb" (``b: [*a, *a, ...]``
+    nine levels deep) parses instantly into a graph that expands to 10^9
+    nodes the moment anything walks it (validation, diff normalisation,
+    JSON).  We count the expanded size of the composed graph (memoized, so
+    cheap) and refuse more than :data:`MAX_YAML_NODES` nodes or
+    :data:`MAX_YAML_ANCHORS` anchors, and files over :data:`MAX_YAML_BYTES`.
+    """
+    size = len(text)
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"YAML of {size:,} bytes is over the {MAX_YAML_BYTES // (1024 * 1024)} MB limit",
+            file=source,
+            hint="catalog YAML files are small; move data out of the file",
+        )
     try:
-        return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader (C or Python)
+        if (b"&" in text) if isinstance(text, bytes) else ("&" in text):
+            _check_aliases(text, source)
+        return _bounded_depth(yaml.load(text, Loader=YAML_LOADER), source)  # noqa: S506 - a safe loader
+    except RecursionError:
+        raise _too_deep(source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", file=str(path), line=line, hint="fix the YAML syntax") from None
+        raise ConfigError(f"invalid YAML: {problem}", file=source, line=line, hint="fix the YAML syntax") from None
+
+
+def _check_aliases(text: str | bytes, source: str) -> None:
+    anchors = sum(1 for ev in yaml.parse(text, Loader=YAML_LOADER) if getattr(ev, "anchor", None))
+    if anchors > MAX_YAML_ANCHORS:
+        raise ConfigError(
+            f"YAML uses {anchors} anchors (limit {MAX_YAML_ANCHORS})",
+            file=source,
+            hint="write the values out instead of using many &anchors / *aliases",
+        )
+    root = yaml.compose(text, Loader=YAML_LOADER)
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:  # post-order walk of the graph: expanded size of each node, each node once
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done or not children:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[id(node)] > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"YAML aliases expand to more than {MAX_YAML_NODES:,} values (an anchor bomb?)",
+                    file=source,
+                    hint="write the values out instead of nesting *aliases of aliases",
+                )
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def parse_json(text: str | bytes, source: str, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """``json.loads`` after a size check (the cap applies before any parsing); ``ValueError`` on bad JSON."""
+    import json
+
+    if len(text) > max_bytes:
+        raise ConfigError(
+            f"JSON of {len(text):,} bytes is over the {max_bytes // (1024 * 1024)} MB limit",
+            file=source,
+            hint="catalog JSON files are small; keep data out of them",
+        )
+    try:
+        return _bounded_depth(json.loads(text), source)
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+MAX_DEPTH = 200
+
+
+def _too_deep(source: str) -> ConfigError:
+    return ConfigError(
+        f"nested more than {MAX_DEPTH} levels deep", file=source, hint="catalog documents are shallow; flatten it"
+    )
+
+
+def _bounded_depth(doc: Any, source: str) -> Any:
+    """``doc`` unchanged, or an error when it nests deeper than :data:`MAX_DEPTH` (diffs recurse)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    seen: set[int] = set()
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(source)
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, dict | list))
+    return doc
 
 
 # libyaml's safe loader when available: ~10x faster on large configs, same results.
@@ -331,7 +521,62 @@ class Settings(_Model):
         return out
 
 
+def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Jsonnet must be evaluated in the sandbox child (:mod:`bot.catalog.sandbox`).
+
+    Always when this process holds a secret-looking variable (a CI job with a
+    token or cloud keys: the rule of docs/github.md), or when
+    ``CATALOG_BOT_RENDER_SANDBOX=1``.  A curator's plain shell renders in
+    process, which is faster for the edit-render loop.
+    """
+    env = os.environ if environ is None else environ
+    forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    return forced or bool(secret_env_values(env))
+
+
+def require_render_sandbox() -> None:
+    """From now on this process renders Jsonnet only in the sandbox (``catalog-bot event`` calls it)."""
+    os.environ["CATALOG_BOT_RENDER_SANDBOX"] = "1"
+
+
 def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-looking environment variables (for the log masker)."""
     env = os.environ if environ is None else environ
     return [v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= 6]
+
+
+DEV_ENV_KEYS = ("AWS_", "CATALOG_BOT_DEV_")
+
+
+def dev_env_file() -> Path:
+    """Where ``catalog-bot dev up`` (scripts/dev_services.py) writes the dev services' variables."""
+    state = os.environ.get("CATALOG_BOT_DEV_STATE")
+    return Path(state) / "dev.env" if state else Path(__file__).resolve().parents[1] / ".dev-services" / "dev.env"
+
+
+def ensure_s3_credentials(env_name: str, env_cfg: Any) -> Path | None:
+    """S3 without credentials: load the dev services' env file when it exists, else say what to run.
+
+    Why: boto3's ``NoCredentialsError`` after minutes of conversion tells a
+    newcomer nothing.  Only ``AWS_*`` and ``CATALOG_BOT_DEV_*`` lines are
+    taken from the file, and only when the environment does not set them.
+    Returns the file it loaded, if any (the caller re-reads the catalog
+    configuration, whose ``${CATALOG_BOT_DEV_*}`` URLs may have changed).
+    """
+    if env_cfg.object_store.kind != "s3" or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    if Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials").is_file():
+        return None
+    path = dev_env_file()
+    if not path.is_file():
+        raise UsageError(
+            f"environment {env_name!r} publishes to S3 but no credentials are set (AWS_ACCESS_KEY_ID is empty)",
+            hint="start the dev services and load their variables: `catalog-bot dev up` then "
+            '`eval "$(catalog-bot dev env)"`; for a real bucket export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+        )
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
+            os.environ[name] = shlex.split(value)[0] if value.strip() else ""
+    return path

@@ -214,6 +214,8 @@ class ServiceError(BotError):
     """An external service failed (S3, STAC API, pygeoapi, Argo, GitHub, CSW).
 
     ``url`` must already be stripped of credentials: use :func:`redact_url`.
+    ``retry_after``: seconds the service asked us to wait (a rate limit);
+    :func:`bot.adapters.retry.retry_call` honours it.
     """
 
     exit_code = EXIT_PROBLEMS
@@ -227,8 +229,10 @@ class ServiceError(BotError):
         status: int | None = None,
         hint: str | None = None,
         transient: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.service = service
+        self.retry_after = retry_after
         self.url = redact_url(url) if url else None
         self.status = status
         self.transient = transient

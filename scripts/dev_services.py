@@ -39,10 +39,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,9 @@ LIMITED_BUCKET = "catalog-limited"
 SERVICES = ("s3", "postgres", "stac", "pygeoapi")
 # stac needs postgres; asking for stac brings postgres along.
 NEEDS = {"s3": ("s3",), "postgres": ("postgres",), "stac": ("postgres", "stac"), "pygeoapi": ("pygeoapi",)}
+# Start-order edges for the parallel ``up``: a service starts once these have
+# started (stac reads postgres' port; pygeoapi is given S3's URL).
+AFTER: dict[str, tuple[str, ...]] = {"stac": ("postgres",), "pygeoapi": ("s3",)}
 PREFERRED_PORTS = {"s3": 8333, "postgres": 55432, "stac": 8082, "pygeoapi": 5055}
 
 # Versions verified together on Debian 12 / Python 3.11 (see shared services.md).
@@ -123,10 +128,16 @@ def port_free(port: int) -> bool:
 
 
 _TAKEN: set[int] = set()
+_PORT_LOCK = threading.Lock()  # services start in parallel threads: never hand one port out twice
 
 
 def free_port(preferred: int | None = None, *, below: int = 55000) -> int:
     """A free loopback port: ``preferred`` when free, else one the kernel picks (kept < ``below``)."""
+    with _PORT_LOCK:
+        return _free_port(preferred, below)
+
+
+def _free_port(preferred: int | None, below: int) -> int:
     if preferred and port_free(preferred):  # a restart may reuse its own earlier port
         _TAKEN.add(preferred)
         return preferred
@@ -164,7 +175,13 @@ def cmdline(pid: int) -> str:
 
 
 def pid_is(pid: int | None, expect: str) -> bool:
-    """True when ``pid`` is alive and its command line contains ``expect`` (PID reuse guard)."""
+    """True when ``pid`` is alive and its command line contains ``expect`` (PID reuse guard).
+
+    Why the recorded ``expect`` names the instance (its data folder, config
+    or port), not just the program: PIDs wrap quickly on a busy machine
+    (pid_max 32768), and a stale PID reused by *another* SeaweedFS must not
+    be taken for ours and stopped.
+    """
     return bool(pid) and expect in cmdline(int(pid))  # type: ignore[arg-type]
 
 
@@ -209,6 +226,8 @@ def spawn(cmd: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: 
             cwd=cwd,
             start_new_session=True,
         )
+    except FileNotFoundError:
+        raise DevError(f"command not found: {cmd[0]} (install it, or run `up` without --no-install)") from None
     finally:
         handle.close()
 
@@ -254,14 +273,21 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
 # --------------------------------------------------------------------------- installs
 
 _APT_UPDATED = False
+# Installs run in parallel threads (one per service): one lock per virtual
+# environment (postgres and stac both need the stac one) and one for apt.
+_INSTALL_LOCKS: dict[str, threading.Lock] = {name: threading.Lock() for name in [*VENV_SPECS, "apt"]}
 
 
 def ensure_apt(name: str) -> None:
     """Install a Debian package when its marker file is missing (apt-get update once per run)."""
-    global _APT_UPDATED
     package, marker = APT_PACKAGES[name]
-    if marker.exists():
-        return
+    with _INSTALL_LOCKS["apt"]:
+        if not marker.exists():
+            _apt_install(package, marker)
+
+
+def _apt_install(package: str, marker: Path) -> None:
+    global _APT_UPDATED
     if os.geteuid() != 0:
         raise DevError(f"{package} is missing and we are not root: run `sudo apt-get install -y {package}`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -281,7 +307,16 @@ def venv_bin(name: str, exe: str) -> Path:
 
 
 def ensure_venv(name: str) -> Path:
-    """Create ``.venv-services/<name>`` with its pinned requirements unless already done."""
+    """Create ``.venv-services/<name>`` with its pinned requirements unless already done.
+
+    Reused as is when its stamp matches the pinned requirements, so a CI
+    cache or a developer's second run installs nothing.
+    """
+    with _INSTALL_LOCKS[name]:
+        return _ensure_venv(name)
+
+
+def _ensure_venv(name: str) -> Path:
     spec = VENV_SPECS[name]
     venv = VENVS / name
     stamp = venv / ".catalog-bot-requirements"
@@ -312,15 +347,22 @@ def ensure_venv(name: str) -> Path:
 
 def install(services: list[str]) -> None:
     """Everything the chosen services need (idempotent, prints what it does)."""
-    if "s3" in services:
+    for name in services:
+        install_one(name)
+
+
+def install_one(name: str) -> None:
+    """What one service needs before it can start (thread-safe: ``up`` calls it per service in parallel)."""
+    if name == "s3":
         ensure_venv("seaweedfs")
-    if "postgres" in services:
+    elif name == "postgres":
         ensure_apt("postgis")
         if not (PG_BIN / "pg_ctl").exists():
             raise DevError(f"PostgreSQL 15 not found in {PG_BIN}: apt-get install -y postgresql-15")
-    if "stac" in services:
+        ensure_venv("stac")  # pypgstac migrates the database
+    elif name == "stac":
         ensure_venv("stac")
-    if "pygeoapi" in services:
+    elif name == "pygeoapi":
         ensure_venv("pygeoapi")
 
 
@@ -403,7 +445,7 @@ def start_s3(state_dir: Path, creds: dict[str, str], port: int | None = None, *,
     say(f"s3 ready at {url} in {waited:.1f}s (pid {proc.pid})")
     return {
         "pid": proc.pid,
-        "expect": "weed",
+        "expect": f"-dir={base / 'data'}",  # this instance's own data folder, not any weed
         "port": s3_port,
         "url": url,
         "ports": ports,
@@ -474,7 +516,7 @@ def start_postgres(state_dir: Path, port: int | None = None) -> dict[str, Any]:
     say(f"postgres ready on {HOST}:{pg_port} (pid {pid})")
     return {
         "pid": pid,
-        "expect": "postgres",
+        "expect": f"-D {data}",  # the postmaster of this data directory
         "port": pg_port,
         "dsn": f"{dsn_base}/stac",
         "data": str(data),
@@ -484,7 +526,7 @@ def start_postgres(state_dir: Path, port: int | None = None) -> dict[str, Any]:
 
 def postgres_healthy(info: dict[str, Any]) -> bool:
     """Alive and accepting connections."""
-    if not pid_is(info.get("pid"), "postgres"):
+    if not pid_is(info.get("pid"), info.get("expect", "postgres")):
         return False
     try:
         run([str(PG_BIN / "pg_isready"), "-h", HOST, "-p", str(info["port"])], timeout=10)
@@ -496,11 +538,11 @@ def postgres_healthy(info: dict[str, Any]) -> bool:
 def stop_postgres(info: dict[str, Any]) -> None:
     """``pg_ctl stop -m fast`` on exactly our data directory."""
     data = Path(info["data"])
-    if pid_is(info.get("pid"), "postgres") and (data / "postmaster.pid").exists():
+    if pid_is(info.get("pid"), info.get("expect", "postgres")) and (data / "postmaster.pid").exists():
         run(
             _as_postgres([str(PG_BIN / "pg_ctl"), "-w", "-D", str(data), "-m", "fast", "stop"]), timeout=60, check=False
         )
-    stop_group(int(info["pid"]), "postgres", timeout=5)
+    stop_group(int(info["pid"]), info.get("expect", "postgres"), timeout=5)
 
 
 # --------------------------------------------------------------------------- STAC API
@@ -549,12 +591,16 @@ def start_stac(state_dir: Path, pg: dict[str, Any], port: int | None = None, *, 
         lambda: http_status(f"{url}/collections") == 200, what="STAC API", timeout=timeout, proc=proc, log=log
     )
     say(f"stac api ready at {url} in {waited:.1f}s (pid {proc.pid})")
-    return {"pid": proc.pid, "expect": "stac_fastapi", "port": api_port, "url": url, "log": str(log)}
+    # The app and this port: no other live process has both.
+    expect = f"stac_fastapi.pgstac.app:create_app --factory --host {HOST} --port {api_port}"
+    return {"pid": proc.pid, "expect": expect, "port": api_port, "url": url, "log": str(log)}
 
 
 def stac_healthy(info: dict[str, Any]) -> bool:
     """Alive and listing collections (which needs the database)."""
-    return pid_is(info.get("pid"), "stac_fastapi") and http_status(f"{info['url']}/collections") == 200
+    return (
+        pid_is(info.get("pid"), info.get("expect", "stac_fastapi")) and http_status(f"{info['url']}/collections") == 200
+    )
 
 
 # --------------------------------------------------------------------------- pygeoapi
@@ -718,7 +764,7 @@ def start_pygeoapi(
     say(f"pygeoapi ready at {url} in {waited:.1f}s (pid {proc.pid})")
     return {
         "pid": proc.pid,
-        "expect": "gunicorn",
+        "expect": f"--reload-extra-file {cfg}",  # the gunicorn serving this config file
         "port": api_port,
         "url": url,
         "config": str(cfg),
@@ -729,7 +775,10 @@ def start_pygeoapi(
 
 def pygeoapi_healthy(info: dict[str, Any]) -> bool:
     """Alive and answering the conformance page."""
-    return pid_is(info.get("pid"), "gunicorn") and http_status(f"{info['url']}/conformance?f=json") == 200
+    return (
+        pid_is(info.get("pid"), info.get("expect", "gunicorn"))
+        and http_status(f"{info['url']}/conformance?f=json") == 200
+    )
 
 
 # --------------------------------------------------------------------------- state
@@ -784,7 +833,7 @@ def save_state(state_dir: Path, state: dict[str, Any]) -> None:
 
 def expand(only: list[str] | None) -> list[str]:
     """Requested services plus what they need, in start order."""
-    wanted = set()
+    wanted: set[str] = set()
     for name in only or SERVICES:
         if name not in NEEDS:
             raise DevError(f"unknown service {name!r}; use one of {', '.join(SERVICES)}")
@@ -807,37 +856,79 @@ def up(
     state.setdefault("services", {})
     if "credentials" not in state:
         state["credentials"] = {"access_key": "dev" + secrets.token_hex(8), "secret_key": secrets.token_hex(20)}
-    creds = state["credentials"]
-    if do_install:
-        install(services)
     start = time.monotonic()
-    current = state["services"]
-    for name in services:
-        info = current.get(name)
-        if info and HEALTH[name](info):
-            say(f"{name} already running (pid {info['pid']})")
-            continue
-        if info:
-            say(f"{name} recorded but not healthy: restarting")
-            stop_one(name, info)
-        prev_port = info.get("port") if info else None
-        if name == "s3":
-            current[name] = start_s3(state_dir, creds, prev_port)
-        elif name == "postgres":
-            current[name] = start_postgres(state_dir, prev_port)
-        elif name == "stac":
-            current[name] = start_stac(state_dir, current["postgres"], prev_port)
-        elif name == "pygeoapi":
-            s3_url = current.get("s3", {}).get("url")
-            current[name] = start_pygeoapi(state_dir, creds, s3_url, prev_port)
-        save_state(state_dir, state)  # record each PID at once: a later failure must not orphan it
+    _start_all(state_dir, state, services, do_install=do_install)
     save_state(state_dir, state)
-    say(f"all up in {time.monotonic() - start:.1f}s; state {state_dir / 'state.json'}; env {state_dir / 'dev.env'}")
+    say(
+        f"all up (installs and starts in parallel) in {time.monotonic() - start:.1f}s; state {state_dir / 'state.json'}; env {state_dir / 'dev.env'}"
+    )
     for key, value in sorted(state["env"].items()):
         if "SECRET" not in key and "KEY_ID" not in key:
             say(f"  {key}={value}")
     say(f'  credentials: `source {state_dir / "dev.env"}` (or eval "$(python scripts/dev_services.py env)")')
     return state
+
+
+def _start_all(state_dir: Path, state: dict[str, Any], services: list[str], *, do_install: bool) -> None:
+    """Install and start every service in its own thread, each after those it needs (``AFTER``).
+
+    Why threads: installs wait on the network and starts on the servers'
+    imports, so the services overlap instead of adding up (CI's budget).
+    Every started PID is recorded at once, so a failure elsewhere never
+    orphans it; all failures are reported together.
+    """
+    lock = threading.Lock()
+    futures: dict[str, Future[None]] = {}
+
+    def chain(name: str) -> None:
+        if do_install:
+            install_one(name)
+        for dep in AFTER.get(name, ()):
+            if dep in futures:
+                try:
+                    futures[dep].result()
+                except DevError:
+                    raise DevError(f"{name}: not started because {dep} failed") from None
+        with lock:
+            info = state["services"].get(name)
+        if info and HEALTH[name](info):
+            say(f"{name} already running (pid {info['pid']})")
+            return
+        if info:
+            say(f"{name} recorded but not healthy: restarting")
+            stop_one(name, info)
+        started = _start_one(name, state_dir, state, info.get("port") if info else None)
+        with lock:
+            state["services"][name] = started
+            save_state(state_dir, state)  # record each PID at once: a later failure must not orphan it
+
+    with ThreadPoolExecutor(max_workers=len(services) or 1, thread_name_prefix="dev-services") as pool:
+        for name in services:  # SERVICES order: what a service waits for was submitted before it
+            futures[name] = pool.submit(chain, name)
+    errors = []
+    for name, future in futures.items():
+        exc = future.exception()
+        if isinstance(exc, DevError):
+            errors.append(str(exc))
+        elif exc is not None:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    if errors:
+        raise DevError("\n".join(errors))
+
+
+def _start_one(name: str, state_dir: Path, state: dict[str, Any], prev_port: int | None) -> dict[str, Any]:
+    """Start one service (its ``AFTER`` services are already up and recorded)."""
+    creds = state["credentials"]
+    current = state["services"]
+    if name == "s3":
+        return start_s3(state_dir, creds, prev_port)
+    if name == "postgres":
+        return start_postgres(state_dir, prev_port)
+    if name == "stac":
+        return start_stac(state_dir, current["postgres"], prev_port)
+    if name == "pygeoapi":
+        return start_pygeoapi(state_dir, creds, current.get("s3", {}).get("url"), prev_port)
+    raise DevError(f"unknown service {name!r}")
 
 
 def stop_one(name: str, info: dict[str, Any]) -> None:

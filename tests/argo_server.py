@@ -10,6 +10,16 @@ can assert there were none.
 
 Workflows advance one DAG node per GET, so ``--wait`` sees real progress; a
 step named in ``fail_step`` fails with a message, like a failed pod.
+
+Exit handlers run for real: when a workflow ends (all steps done, a step
+failed, or stopped), the template named by ``spec.onExit`` is executed as a
+local process -- its container ``command + args`` with Argo's variables
+(``{{workflow.name|namespace|status|failures|parameters.X}}``) substituted
+and its ``env``/``envFrom`` resolved from :attr:`ArgoState.secrets` the way
+Kubernetes does (a missing non-optional key means the pod never starts).  So
+a rendered manifest that mounts the token under the wrong name fails here as
+it would in a cluster.  A workflow DELETEd mid-run never runs its handler,
+as in Argo.
 """
 
 from __future__ import annotations
@@ -17,8 +27,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 import threading
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -68,6 +80,23 @@ class ArgoState:
         self.fail_step: str | None = None
         self.fail_next: list[int] = []  # HTTP statuses to answer before serving normally
         self.lock = threading.Lock()
+        # Kubernetes secrets of the namespace (name -> key -> value) for exit handler env.
+        self.secrets: dict[str, dict[str, str]] = {}
+        # Environment every exit-handler process starts from (PATH, HOME...); None: no exit handlers run.
+        self.exit_base_env: dict[str, str] | None = None
+        self.exit_runs: list[ExitRun] = []
+
+
+@dataclass(frozen=True)
+class ExitRun:
+    """One exit-handler execution: what ran, with which env names, and how it ended."""
+
+    workflow: str
+    status: str
+    args: list[str]
+    env_names: list[str]
+    returncode: int
+    output: str
 
 
 def _now() -> str:
@@ -99,6 +128,7 @@ def _new_workflow(state: ArgoState, template: dict[str, Any], options: dict[str,
         },
         "status": {"phase": "Running", "startedAt": _now(), "nodes": {}, "progress": f"0/{len(tasks)}"},
         "_pending": [t["name"] for t in tasks],
+        "_template": template,
     }
 
 
@@ -131,7 +161,85 @@ def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
         status["phase"] = "Succeeded"
         status["finishedAt"] = _now()
     if status["phase"] != "Running":
-        wf["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
+        _finish(state, wf)
+
+
+def _finish(state: ArgoState, wf: dict[str, Any]) -> None:
+    """Mark a workflow completed and run its ``onExit`` template (once)."""
+    wf["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
+    spec = wf["_template"]["spec"]
+    if state.exit_base_env is None or not spec.get("onExit") or wf.get("_exited"):
+        return
+    wf["_exited"] = True
+    handler = next(t for t in spec["templates"] if t["name"] == spec["onExit"])
+    container = handler["container"]
+    values = {
+        "workflow.name": wf["metadata"]["name"],
+        "workflow.namespace": wf["metadata"]["namespace"],
+        "workflow.status": wf["status"]["phase"],
+        "workflow.failures": json.dumps(
+            [
+                {
+                    "displayName": n["displayName"],
+                    "message": n.get("message", ""),
+                    "templateName": n["templateName"],
+                    "phase": n["phase"],
+                    "podName": n["id"],
+                    "finishedAt": n.get("finishedAt", ""),
+                }
+                for n in wf["status"]["nodes"].values()
+                if n["phase"] in ("Failed", "Error")
+            ]
+        ),
+        **{f"workflow.parameters.{p['name']}": p.get("value", "") for p in wf["spec"]["arguments"]["parameters"]},
+    }
+
+    def subst(text: str) -> str:
+        return re.sub(r"\{\{([^}]+)\}\}", lambda m: values.get(m.group(1).strip(), m.group(0)), text)
+
+    argv = [subst(a) for a in [*container.get("command", []), *container.get("args", [])]]
+    env, problem = _pod_env(state, container)
+    if problem:  # the kubelet refuses to start the container: CreateContainerConfigError
+        state.exit_runs.append(ExitRun(values["workflow.name"], values["workflow.status"], argv, [], -1, problem))
+        return
+    proc = subprocess.run(
+        argv, env={**state.exit_base_env, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+    state.exit_runs.append(
+        ExitRun(
+            values["workflow.name"],
+            values["workflow.status"],
+            argv,
+            sorted(env),
+            proc.returncode,
+            proc.stdout + proc.stderr,
+        )
+    )
+
+
+def _pod_env(state: ArgoState, container: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """Resolve ``envFrom`` and ``env`` like Kubernetes; returns (env, problem)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        ref = source.get("secretRef", {})
+        secret = state.secrets.get(ref.get("name", ""))
+        if secret is None:
+            if not ref.get("optional"):
+                return {}, f'secret "{ref.get("name")}" not found'
+            continue
+        env.update(secret)
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        ref = item.get("valueFrom", {}).get("secretKeyRef", {})
+        value = state.secrets.get(ref.get("name", ""), {}).get(ref.get("key", ""))
+        if value is None:
+            if not ref.get("optional"):
+                return {}, f"couldn't find key {ref.get('key')} in Secret {ref.get('name')}"
+            continue
+        env[item["name"]] = value
+    return env, ""
 
 
 def _matches(labels: dict[str, str], selector: str) -> bool:
@@ -252,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _workflows(self, method: str, name: str | None, action: str | None) -> None:
         st = self.state
+        wf: dict[str, Any] | None
         if method == "POST" and name == "submit":
             body = self._body(P + "WorkflowSubmitRequest")
             if body is None:
@@ -291,8 +400,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             wf["_pending"] = []
             wf["status"].update(phase="Failed", message=body.get("message") or "Stopped", finishedAt=_now())
-            wf["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
+            _finish(st, wf)
             self._send(200, _public(wf), P + "Workflow")
+        elif method == "DELETE" and name and action is None:
+            if st.workflows.pop(name, None) is None:
+                self._error(404, f'workflows.argoproj.io "{name}" not found')
+                return
+            self._send(200, {}, P + "WorkflowDeleteResponse")
         else:
             self._error(404, "not implemented in the test server")
 
@@ -304,6 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._route("PUT")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
 
 
 class ArgoTestServer:

@@ -1,21 +1,41 @@
-"""Shared fixtures: paths to the example catalog and the offline schema mirror."""
+"""Shared fixtures: paths to the example catalog, the offline schema mirror, the published example."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+# session fixtures: the remote-source test servers (pydap OPeNDAP, nginx on loopback)
+from tests.opendap_server import opendap  # noqa: F401
+
 # session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
 from tests.services import dev_services  # noqa: F401
+from tests.source_servers import nginx  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "catalog_templates" / "example"
 SHARED = Path(os.environ.get("CATALOG_BOT_SHARED", REPO.parent / "shared"))
 SCHEMAS = Path(os.environ.get("CATALOG_BOT_SCHEMAS", SHARED / "contracts" / "schemas"))
+SERVICE_FIXTURES = {"dev_services", "dev_env", "pygeoapi_lock"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the dev services is a ``services`` test, marked or not.
+
+    Why: ``-m "not services"`` (the inner loop) must never start a private
+    set of servers because one test forgot its mark; this runs before the
+    ``-m`` selection.
+    """
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("services"):
+            item.add_marker(pytest.mark.services)
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +46,23 @@ def schemas_dir() -> Path:
     return SCHEMAS
 
 
+GITHUB_RUNNER_VARS = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME")
+
+
+def _offline_env(cache: Path) -> dict[str, str]:
+    """The environment of :func:`_schemas_env` for a subprocess started outside a test (session fixtures)."""
+    env = {k: v for k, v in os.environ.items() if k not in GITHUB_RUNNER_VARS}
+    env.update(CATALOG_BOT_SCHEMAS=str(SCHEMAS), CATALOG_BOT_CACHE=str(cache), CATALOG_BOT_SCHEMA_FETCH="0")
+    return env
+
+
 @pytest.fixture(autouse=True)
 def _schemas_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test resolves schemas offline from the shared mirror, with a private cache."""
     monkeypatch.setenv("CATALOG_BOT_SCHEMAS", str(SCHEMAS))
     monkeypatch.setenv("CATALOG_BOT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("CATALOG_BOT_SCHEMA_FETCH", "0")  # offline: the mirror only (a test turns it on)
-    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME"):
+    for name in GITHUB_RUNNER_VARS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -56,10 +86,56 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 
+def init_repo(path: Path, message: str = "init", files: dict[str, str] | None = None) -> Path:
+    """``path`` (with ``files`` written into it) as a git repository with one commit on ``main``."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        (path / name).write_text(text)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", message)
+    return path
+
+
 @pytest.fixture
 def catalog_repo(example_catalog: Path) -> Path:
     """The example catalog as a real git repository with one commit on ``main``."""
-    git(example_catalog, "init", "-q", "-b", "main")
-    git(example_catalog, "add", "-A")
-    git(example_catalog, "commit", "-q", "-m", "initial catalog")
-    return example_catalog
+    return init_repo(example_catalog, "initial catalog")
+
+
+@pytest.fixture(scope="session")
+def published_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output of ``catalog-bot publish --all`` on the example catalog, made once per test run.
+
+    Why shared: publishing the example (three conversions, metadata, STAC,
+    pygeoapi config) is the costliest step of the tests that only *read* its
+    output (pygeoapi serving it, Frictionless validating it).  It runs once
+    for all xdist workers (a lock and a marker in the run's shared temp
+    folder) through the real CLI in a fresh interpreter, as a user runs it.
+    Consumers must not modify it; a test that edits output publishes its own.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this run
+    base = root / "published-example"
+    base.mkdir(exist_ok=True)
+    done = base / "done"
+    with (base / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(base / "catalog", ignore_errors=True)
+            shutil.rmtree(base / "out", ignore_errors=True)
+            catalog, out = base / "catalog", base / "out"
+            shutil.copytree(EXAMPLE, catalog)
+            proc = subprocess.run(
+                [sys.executable, "-m", "bot", "publish", "--catalog", str(catalog), "--output", str(out), "--all"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=base,
+                env=_offline_env(root / "cache"),
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"publish of the example failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+            done.write_text("ok")
+    return base / "out"

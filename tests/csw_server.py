@@ -27,9 +27,9 @@ PACKAGES = ["pycsw==2.6.2", "SQLAlchemy<2", "OWSLib==0.28.1", "pygeometa==0.19.0
 
 
 def ensure_venv() -> Path:
-    """Create the pycsw virtual environment if it is missing (idempotent)."""
+    """Create the pycsw virtual environment unless it is there with exactly these pins (idempotent)."""
     marker = VENV / ".installed"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == "\n".join(PACKAGES):
         return VENV
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *PACKAGES], check=True)

@@ -11,6 +11,11 @@ otherwise does it start a private set in a temporary folder for this session
 and stop exactly those at the end.  When they cannot be started the tests
 are skipped locally but fail under CI (``CI=true``), so a broken install can
 never pass as "all skipped".
+
+A private set lives under :func:`private_state_dir`, not pytest's tmp_path:
+PostgreSQL runs as the ``postgres`` user, which cannot reach
+``/tmp/pytest-of-root`` (pytest keeps that folder at mode 0700 and resets it
+whenever any pytest session starts, so fixing the mode once is not enough).
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
+import shutil
+import stat
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +38,26 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "dev_services.py"
+PRIVATE_BASE = Path(tempfile.gettempdir()) / f"catalog-bot-services-{os.geteuid()}"
+TRAVERSE = 0o711  # others (the postgres user) may pass through, never list or write
+
+
+def private_state_dir(prefix: str) -> Path:
+    """A fresh folder for privately started services that the ``postgres`` user can reach.
+
+    One base per user under the system temp folder, owned by us and mode
+    0711 (checked with lstat: a link or someone else's folder there is
+    refused rather than followed); each call gets its own mkdtemp below it.
+    The caller removes it (after stopping what runs in it).
+    """
+    PRIVATE_BASE.mkdir(mode=TRAVERSE, exist_ok=True)
+    info = PRIVATE_BASE.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise RuntimeError(f"{PRIVATE_BASE} is not a folder owned by uid {os.geteuid()}; remove it")
+    os.chmod(PRIVATE_BASE, TRAVERSE)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=PRIVATE_BASE))
+    os.chmod(path, TRAVERSE)
+    return path
 
 
 def load_dev_module() -> ModuleType:
@@ -107,7 +135,7 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServices]:
+def dev_services() -> Iterator[DevServices]:
     """Attach to healthy running services, else start a private set for the session."""
     module = load_dev_module()
     candidates = [Path(os.environ["CATALOG_BOT_DEV_STATE"])] if os.environ.get("CATALOG_BOT_DEV_STATE") else []
@@ -120,16 +148,17 @@ def dev_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServic
         if state and _healthy(module, state):
             yield DevServices(state_dir, state, owned=False, module=module)
             return
-    state_dir = tmp_path_factory.mktemp("dev-services")
+    state_dir = private_state_dir("dev-services")
     try:
-        state = module.up(state_dir, do_install=not os.environ.get("CATALOG_BOT_DEV_NO_INSTALL"))
-    except module.DevError as exc:
-        module.down(state_dir)
-        _unavailable(str(exc))
-    try:
+        try:
+            state = module.up(state_dir, do_install=not os.environ.get("CATALOG_BOT_DEV_NO_INSTALL"))
+        except module.DevError as exc:
+            module.down(state_dir)
+            _unavailable(str(exc))
         yield DevServices(state_dir, state, owned=True, module=module)
     finally:
         module.down(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture

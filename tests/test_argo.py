@@ -13,9 +13,9 @@ from bot.adapters.argo import ArgoClient, normalize_token
 from bot.catalog.layout import Catalog
 from bot.cli import main
 from bot.config import Settings
-from bot.errors import AuthError, CatalogError, ServiceError, UsageError
+from bot.errors import AuthError, CatalogError, Problem, ServiceError, Severity, UsageError
 from bot.logging import mask
-from bot.pipeline.argo_lint import find_argo_schema, lint_manifest
+from bot.pipeline.argo_lint import KINDS, find_argo_schema, lint_manifest, lint_path
 from bot.pipeline.argo_render import PUBLISH_TEMPLATE, dag_edges, render_all, to_yaml
 from bot.pipeline.argo_submit import failure_report, submit
 from bot.pipeline.dag import HARVEST, PUBLISH
@@ -119,6 +119,91 @@ def test_cli_render_then_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         main(["argo", "lint", str(tmp_path / "flux")])
     assert info.value.code == 1
     assert "broken.yaml" in capsys.readouterr().out
+
+
+# ---- lint on upstream-example-shaped manifests ----------------------------------------
+
+ARGO_FIXTURES = Path(__file__).parent / "fixtures" / "argo"
+
+
+def _errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == Severity.ERROR]
+
+
+def test_upstream_shaped_manifests_lint_clean(argo_schema: Path) -> None:
+    problems = lint_path(ARGO_FIXTURES, argo_schema)
+    assert _errors(problems) == [], "\n".join(p.format() for p in problems)
+    kinds = {
+        d["kind"] for f in ARGO_FIXTURES.glob("*.yaml") for d in yaml.safe_load_all(f.read_text(encoding="utf-8")) if d
+    }
+    assert set(KINDS) <= kinds  # every Argo Workflows kind is exercised
+    notes = [(Path(p.file or "").name, p.line, p.message) for p in problems]
+    assert notes == [
+        ("resource-and-neighbours.yaml", 5, "skipped ConfigMap (v1): not an Argo Workflows kind"),
+        ("resource-and-neighbours.yaml", 14, "skipped PersistentVolumeClaim (v1): not an Argo Workflows kind"),
+        ("resource-and-neighbours.yaml", 24, "skipped Sensor (argoproj.io/v1alpha1): not an Argo Workflows kind"),
+    ]
+
+
+def _lint_text(tmp_path: Path, argo_schema: Path, fixture: str, old: str, new: str) -> list[Problem]:
+    text = (ARGO_FIXTURES / fixture).read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / fixture
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return _errors(lint_path(bad, argo_schema))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "old", "new", "needle", "message", "hint"),
+    [
+        # a typo inside an inline template is still an unknown field, reported at its own line
+        ("templates-and-refs.yaml", "inline:\n              container:", "inline:\n              containr:",
+         "containr:", "'containr' was unexpected", "did you mean 'container'?"),
+        # a templateRef to a WorkflowTemplate linted alongside must name one of its templates
+        ("templates-and-refs.yaml", "template: print-message\n            arguments:\n              parameters: [{name: message, value: a}]",
+         "template: print-mesage\n            arguments:\n              parameters: [{name: message, value: a}]",
+         "template: print-mesage", "names template 'print-mesage', which is not defined", "did you mean 'print-message'?"),
+        # Argo v4 dropped the singular `schedule`
+        ("cron.yaml", 'schedules: ["30 1 * * *"]', 'schedule: "30 1 * * *"', "schedule:",
+         "'schedule' was unexpected", "did you mean 'schedules'?"),
+        ("dag-diamond.yaml", 'depends: "A && C.Failed"', 'depends: "A && Q.Failed"', "depends:",
+         "depends names unknown task 'Q'", "name a task of this DAG"),
+        ("dag-diamond.yaml", 'depends: "A && C.Failed"', 'depends: "A && C.Finished"', "depends:",
+         "unknown result 'Finished' of task 'C'", "AnySucceeded"),
+        ("exit-handler.yaml", "onExit: exit-handler", "onExit: exit-handlr", "onExit:",
+         "spec.onExit names template 'exit-handlr'", "did you mean 'exit-handler'?"),
+        ("event-binding.yaml", "kind: WorkflowEventBinding", "kind: WorkflowEventBindin", "kind: WorkflowEventBindin",
+         "unsupported kind 'WorkflowEventBindin'", "did you mean 'WorkflowEventBinding'?"),
+        ("steps.yaml", "- - name: hello1\n            template: print-message", "- - name: hello1",
+         "- - name: hello1", "step 'hello1' names no template", "templateRef"),
+    ],
+)  # fmt: skip
+def test_lint_still_catches_mistakes_with_line_numbers(
+    tmp_path: Path, argo_schema: Path, fixture: str, old: str, new: str, needle: str, message: str, hint: str
+) -> None:
+    problems = _lint_text(tmp_path, argo_schema, fixture, old, new)
+    assert len(problems) == 1, "\n".join(p.format() for p in problems)
+    (problem,) = problems
+    assert message in problem.message and hint in (problem.hint or "")
+    text = (tmp_path / fixture).read_text(encoding="utf-8").splitlines()
+    assert needle in text[(problem.line or 0) - 1], problem.format()
+
+
+def test_template_ref_outside_the_linted_files_is_accepted(argo_schema: Path) -> None:
+    """A reference to a template installed elsewhere cannot be checked offline: no false error."""
+    docs = list(yaml.safe_load_all((ARGO_FIXTURES / "templates-and-refs.yaml").read_text(encoding="utf-8")))
+    by_name = {(d["metadata"].get("name") or d["metadata"]["generateName"]): d for d in docs}
+    for name in ("workflow-template-ref-", "cluster-workflow-template-ref-", "mixed-refs-"):
+        assert lint_manifest(by_name[name], argo_schema, name) == []
+
+
+def test_cli_lint_prints_notes_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["argo", "lint", str(ARGO_FIXTURES)])
+    assert info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "resource-and-neighbours.yaml:5: notice [argo-kind] skipped ConfigMap" in out
+    assert f"{ARGO_FIXTURES}: ok" in out.replace("\n", "")
 
 
 # ---- against the local Argo Server -------------------------------------------------
@@ -309,7 +394,7 @@ def test_cancel_stops_only_the_running_publishes_of_a_dataset(argo, tmp_path: Pa
 
 
 def test_exit_handler_reports_to_github(tmp_path: Path) -> None:
-    from bot.events.handlers import report_run
+    from bot.events.argo_report import report_run
     from tests.github_server import TOKEN as GH_TOKEN
     from tests.github_server import make_client, running
 

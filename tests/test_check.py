@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.git import WORKTREE
+from bot.adapters.git import WORKTREE, GitRepo
 from bot.catalog.check import run_check
 from bot.catalog.plan import Action
 from bot.cli import main
@@ -38,6 +38,40 @@ def plan_of(report) -> dict[str, Action]:
     return {e.dataset: e.action for e in report.entries}
 
 
+class RecordingReader:
+    """A RevisionReader that delegates to git and records every call (the check's only way to git)."""
+
+    def __init__(self, inner: GitRepo) -> None:
+        self.inner = inner
+        self.path = inner.path
+        self.prefix = inner.prefix
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self.inner, name)
+
+        def recorded(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return recorded
+
+
+def test_check_reads_revisions_only_through_the_injected_reader(catalog_repo: Path) -> None:
+    branch(catalog_repo)
+    dp = catalog_repo / REEF / "datapackage.json"
+    dp.write_text(dp.read_text().replace('"in situ"', '"in-situ"'))
+    commit(catalog_repo, "keyword")
+    reader = RecordingReader(GitRepo(catalog_repo))
+
+    report = run_check(reader, "main", "HEAD", settings(), label="my-catalog")
+
+    assert plan_of(report) == {"reef-temperature": Action.METADATA}
+    assert report.catalog == "my-catalog"
+    # cost follows the change: one batched read per revision, one diff of the trees
+    assert reader.calls.count("read_entries") == 2 and reader.calls.count("changed_files") == 1
+
+
 def test_edit_collection_title_is_metadata_with_exact_diff(catalog_repo: Path) -> None:
     branch(catalog_repo)
     path = catalog_repo / REEF / "collection.jsonnet"
@@ -46,7 +80,7 @@ def test_edit_collection_title_is_metadata_with_exact_diff(catalog_repo: Path) -
     )
     commit(catalog_repo, "retitle")
 
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
 
     assert plan_of(report) == {"reef-temperature": Action.METADATA}
     [entry] = report.entries
@@ -65,7 +99,7 @@ def test_worktree_is_the_default_head(catalog_repo: Path) -> None:
     doc["keywords"].append("logger")
     path.write_text(json.dumps(doc, indent=2))  # uncommitted
 
-    report = run_check(catalog_repo, "main", WORKTREE, settings())
+    report = run_check(GitRepo(catalog_repo), "main", WORKTREE, settings())
 
     assert plan_of(report) == {"reef-temperature": Action.METADATA}
     assert report.entries[0].diffs["datapackage"].lines() == ['+ /keywords: "logger"']
@@ -87,7 +121,7 @@ def test_lib_change_touches_only_importers(catalog_repo: Path) -> None:
     (catalog_repo / "lib" / "reef.libsonnet").write_text("{ citation: 'Reef Monitoring Lab (2024).' }\n")
     commit(catalog_repo, "new citation")
 
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
 
     assert plan_of(report) == {"reef-temperature": Action.METADATA}
     [entry] = report.entries
@@ -106,7 +140,7 @@ def test_lib_change_through_dataset_helper(catalog_repo: Path) -> None:
     branch(catalog_repo)
     (catalog_repo / "lib" / "mpa.libsonnet").write_text("{ about: 'v2' }\n")
     commit(catalog_repo, "v2")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert plan_of(report) == {"marine-protected-areas": Action.UNCHANGED}  # helper value unused in output
     assert "imports changed lib/mpa.libsonnet" in report.entries[0].reasons
 
@@ -116,7 +150,7 @@ def test_shared_lib_change_touches_every_importer(catalog_repo: Path) -> None:
     lib = catalog_repo / "lib" / "catalog.libsonnet"
     lib.write_text(lib.read_text() + "\n// a comment only\n")
     commit(catalog_repo, "comment")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
     assert set(plan_of(report).values()) == {Action.UNCHANGED}  # rendered output identical
 
@@ -130,7 +164,7 @@ def test_rename_dataset_folder(catalog_repo: Path) -> None:
     coll.write_text(coll.read_text().replace("id='reef-temperature'", "id='reef-temp'"))
     commit(catalog_repo, "rename")
 
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
 
     assert plan_of(report) == {"reef-temp": Action.RENAME}
     entry = report.entries[0]
@@ -155,7 +189,7 @@ def test_delete_and_add(catalog_repo: Path) -> None:
     coll.write_text(coll.read_text().replace("id='reef-temperature'", "id='reef-salinity'"))
     commit(catalog_repo, "delete and add")
 
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
 
     assert plan_of(report) == {"marine-protected-areas": Action.REMOVE, "reef-salinity": Action.NEW}
     assert report.entries[1].diffs["collection"].created
@@ -166,7 +200,7 @@ def test_pipeline_change_is_republish(catalog_repo: Path) -> None:
     pipe = catalog_repo / REEF / "pipeline.yaml"
     pipe.write_text(pipe.read_text().replace('schedule: "0 3 * * 1"', 'schedule: "0 4 * * 1"'))
     commit(catalog_repo, "schedule")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert plan_of(report) == {"reef-temperature": Action.REPUBLISH}
     assert report.entries[0].diffs["pipeline"].lines() == ['~ /schedule: "0 3 * * 1" -> "0 4 * * 1"']
     assert report.entries[0].reasons[0] == "pipeline.yaml changed"
@@ -177,7 +211,7 @@ def test_pipeline_comment_only_is_unchanged(catalog_repo: Path) -> None:
     pipe = catalog_repo / REEF / "pipeline.yaml"
     pipe.write_text("# reviewed\n" + pipe.read_text())
     commit(catalog_repo, "comment")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert plan_of(report) == {"reef-temperature": Action.UNCHANGED}
 
 
@@ -188,7 +222,7 @@ def test_added_field_is_breaking(catalog_repo: Path) -> None:
     schema["fields"].append({"name": "salinity", "type": "number"})
     path.write_text(json.dumps(schema, indent=2))
     commit(catalog_repo, "field")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     [entry] = report.entries
     assert entry.action is Action.REPUBLISH
     assert entry.diffs["tableschema"].breaking == ["field salinity added"]
@@ -202,7 +236,7 @@ def test_invalid_change_reports_located_problem(catalog_repo: Path) -> None:
     del doc["title"]
     path.write_text(json.dumps(doc, indent=2))
     commit(catalog_repo, "drop title")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert report.exit_code == 1
     errors = report.errors
     assert errors and all(p.dataset == "reef-temperature" for p in errors)
@@ -216,7 +250,7 @@ def test_profile_change_validates_all_without_rendering(catalog_repo: Path) -> N
     profile.setdefault("required", []).append("homepage")
     path.write_text(json.dumps(profile, indent=2))
     commit(catalog_repo, "require homepage")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
     assert all(e.action is Action.UNCHANGED and e.errors for e in report.entries)
     assert any("homepage" in p.message for p in report.errors)
@@ -235,7 +269,7 @@ def test_catalog_in_subfolder_annotations_use_repo_paths(tmp_path: Path, example
     doc["access"] = "secret"
     dp.write_text(json.dumps(doc, indent=2))
     commit(repo, "bad access")
-    report = run_check(repo / "catalog", "main", "HEAD", settings())
+    report = run_check(GitRepo(repo / "catalog"), "main", "HEAD", settings())
     assert report.exit_code == 1
     paths = {a.path for a in report.annotations() if a.level == "error"}
     assert f"catalog/{REEF}/datapackage.json" in paths
@@ -297,10 +331,10 @@ def test_all_flag_and_config_change(catalog_repo: Path) -> None:
     cfg = catalog_repo / "catalog-bot.yaml"
     cfg.write_text(cfg.read_text().replace("title: Example marine data catalog", "title: Marine catalog"))
     commit(catalog_repo, "config")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert report.entries == []
     assert any("catalog-bot.yaml changed" in n and "--all" in n for n in report.notices)
-    report = run_check(catalog_repo, "main", "HEAD", settings(), all_datasets=True)
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings(), all_datasets=True)
     assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
     assert report.exit_code == 0, [p.format() for p in report.errors]
 
@@ -309,7 +343,7 @@ def test_invalid_config_at_head_is_a_problem(catalog_repo: Path) -> None:
     branch(catalog_repo)
     (catalog_repo / "catalog-bot.yaml").write_text("version: 1\nenvironmnets: {}\n")
     commit(catalog_repo, "typo")
-    report = run_check(catalog_repo, "main", "HEAD", settings())
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     assert report.exit_code == 1
     [problem] = report.problems
     assert problem.file == "catalog-bot.yaml" and "environmnets" in (problem.hint or "") + (problem.pointer or "")
@@ -317,12 +351,12 @@ def test_invalid_config_at_head_is_a_problem(catalog_repo: Path) -> None:
 
 def test_usage_errors_not_a_catalog_and_unknown_dataset(catalog_repo: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown dataset 'nope'"):
-        run_check(catalog_repo, "main", "HEAD", settings(), datasets=["nope"])
+        run_check(GitRepo(catalog_repo), "main", "HEAD", settings(), datasets=["nope"])
     (catalog_repo / "docs").mkdir()
     (catalog_repo / "docs" / "x.md").write_text("x\n")
     commit(catalog_repo, "docs")
     with pytest.raises(UsageError, match="is not a catalog"):
-        run_check(catalog_repo / "docs", "main", "HEAD", settings())
+        run_check(GitRepo(catalog_repo / "docs"), "main", "HEAD", settings())
 
 
 def test_two_datasets_claiming_one_id(catalog_repo: Path) -> None:
@@ -336,7 +370,7 @@ def test_two_datasets_claiming_one_id(catalog_repo: Path) -> None:
     git(catalog_repo, "checkout", "-qb", "copy")
     git(catalog_repo, "add", "-A")
     git(catalog_repo, "commit", "-qm", "copy a dataset without changing its id")
-    report = run_check(catalog_repo, "main", "HEAD")
+    report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
     dup = [p for p in report.all_problems() if p.code == "duplicate-id"]
     assert {p.file for p in dup} == {
         "datasets/reef-temperature-copy/collection.jsonnet",

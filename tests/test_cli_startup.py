@@ -122,8 +122,7 @@ def test_publish_to_s3_without_credentials_says_what_to_run(tmp_path, monkeypatc
 
 
 def test_publish_to_s3_loads_the_dev_services_env_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bot.commands.publish import ensure_s3_credentials
-    from bot.config import EnvironmentConfig
+    from bot.config import EnvironmentConfig, ensure_s3_credentials
 
     state = tmp_path / "dev-state"
     state.mkdir()
@@ -136,14 +135,14 @@ def test_publish_to_s3_loads_the_dev_services_env_file(tmp_path, monkeypatch) ->
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("CATALOG_BOT_DEV_STATE", str(state))
     env = EnvironmentConfig.model_validate({"object_store": {"kind": "s3"}})
-    assert ensure_s3_credentials("dev", env) is True
+    assert ensure_s3_credentials("dev", env) == state / "dev.env"
     import os
 
     assert os.environ["AWS_ACCESS_KEY_ID"] == "devkey123"
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == "dev secret"
     assert os.environ["CATALOG_BOT_DEV_S3_URL"] == "http://127.0.0.1:18333"
     assert "OTHER" not in os.environ
-    assert ensure_s3_credentials("dev", env) is False  # set now: nothing to load
+    assert ensure_s3_credentials("dev", env) is None  # set now: nothing to load
 
 
 def test_argo_render_defaults_to_the_catalogs_default_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]

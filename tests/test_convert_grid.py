@@ -180,3 +180,24 @@ def test_dask_engine_gives_the_same_store(tmp_path: Path) -> None:
     a = convert_netcdf(src, tmp_path / "a" / "g.zarr", COORDS)
     b = convert_netcdf(src, tmp_path / "b" / "g.zarr", COORDS, engine="dask")
     xr.testing.assert_identical(xr.open_zarr(a.path).load(), xr.open_zarr(b.path).load())
+
+
+def test_netcdf_group(tmp_path: Path) -> None:
+    """Products such as Sentinel-3 or many satellite L3 files keep the variables in a named group."""
+    flat = _netcdf(tmp_path / "flat.nc")
+    src = tmp_path / "grouped.nc"
+    xr.Dataset(attrs={"title": "grouped product", "Conventions": "CF-1.8"}).to_netcdf(src)
+    with xr.open_dataset(flat) as ds:
+        ds.load().to_netcdf(src, group="PRODUCT", mode="a")
+    result = convert_dataset(
+        _spec(source={"path": "grouped.nc", "format": "netcdf", "group": "PRODUCT"}), src, tmp_path / "out"
+    )
+    with xr.open_dataset(flat) as expected, xr.open_zarr(result.path) as got:
+        xr.testing.assert_equal(expected.load(), got.load())
+    with pytest.raises(DataError, match="group 'RESULTS' does not exist") as err:
+        convert_dataset(
+            _spec(source={"path": "grouped.nc", "format": "netcdf", "group": "RESULTS"}), src, tmp_path / "o2"
+        )
+    assert err.value.field == "source.group"
+    with pytest.raises(DataError, match="its data is in group\\(s\\): PRODUCT"):  # the root group holds nothing
+        convert_dataset(_spec(source={"path": "grouped.nc", "format": "netcdf"}), src, tmp_path / "o3")

@@ -116,12 +116,21 @@ def test_tableschema_is_valid_frictionless_and_matches_curated(
     ts_schema = json.loads((schemas_dir / "frictionless-v1/schemas/table-schema.json").read_text())
     for dataset in ("reef-temperature", "marine-protected-areas"):
         path, _, coords = converted[dataset]
-        generated = extract_parquet_metadata(path, coords).to_tableschema()
+        meta = extract_parquet_metadata(path, coords)
+        generated = meta.to_tableschema(curated=True)
         jsonschema.validate(generated, ts_schema)
         curated = json.loads((example_catalog / "datasets" / dataset / "tableschema.json").read_text())
         assert [(f["name"], f["type"]) for f in generated["fields"]] == [
             (f["name"], f["type"]) for f in curated["fields"]
         ]
+        # The pipeline's generated schema also lists a covering column (polygons only), marked as the format's.
+        full = meta.to_tableschema()
+        roles = {f["name"]: f.get("role") for f in full["fields"]}
+        assert roles["geometry"] == "geometry"
+        if dataset == "marine-protected-areas":
+            assert full["fields"][-1] == {"name": "bbox", "type": "object", "role": "covering"}
+        else:
+            assert "bbox" not in roles
 
 
 def _stac_ext_validator(schemas_dir: Path, rel: str) -> jsonschema.Draft7Validator:
@@ -216,6 +225,28 @@ def test_zarr_noleap_calendar_time_decoded_from_coordinate(tmp_path: Path) -> No
     meta = extract_zarr_metadata(path, XY)
     assert meta.time_range == ("2001-01-01T00:00:00Z", "2003-01-01T00:00:00Z")
     assert meta.bbox == [100.0, -10.0, 110.0, 0.0]
+
+
+def test_non_string_zarr_attributes_become_text(tmp_path: Path, schemas_dir: Path) -> None:
+    """Real stores carry ``units: 1`` (dimensionless) or list-valued names: they must not leak as non-strings."""
+    import zarr
+
+    path = tmp_path / "attrs.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    for name, values in (("lat", [-10.0, 0.0]), ("lon", [100.0, 110.0])):
+        arr = group.create_array(name, shape=(2,), dtype="float64")
+        arr[:] = values
+        arr.attrs.update({"_ARRAY_DIMENSIONS": [name], "units": "degrees", "long_name": 7})
+    data = group.create_array("salinity", shape=(2, 2), dtype="float32")
+    data.attrs.update({"_ARRAY_DIMENSIONS": ["lat", "lon"], "units": 1, "long_name": ["sea water", "salinity"]})
+    meta = extract_zarr_metadata(path, Coordinates(x="lon", y="lat"))
+    grid = meta.to_gridschema()
+    (var,) = grid["variables"]
+    assert var["unit"] == "1" and var["description"] == "sea water salinity"
+    assert {d["name"]: d["description"] for d in grid["dimensions"]} == {"lat": "7", "lon": "7"}
+    cube = meta.to_stac_datacube()
+    _stac_ext_validator(schemas_dir, "stac-extensions/datacube/v2.2.0/json-schema/schema.json").validate(cube)
+    assert cube["cube:variables"]["salinity"]["unit"] == "1"
 
 
 def test_missing_coordinate_is_a_data_error(converted: dict) -> None:

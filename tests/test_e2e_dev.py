@@ -336,7 +336,7 @@ def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, t
         block["pygeoapi"] = {"kind": "config"}  # the shared pygeoapi reads the shared S3, not this private one
         set_environment(private_catalog, "flaky", block)
         reset(dev_env)
-        module.stop_group(s3["pid"], "weed")
+        module.stop_group(s3["pid"], s3["expect"])
         out = tmp_path / "out"
         failed = cli(
             [
@@ -379,7 +379,7 @@ def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, t
                 continue
             assert httpx.get(probe, timeout=30).status_code == 200, probe
     finally:
-        module.stop_group(s3["pid"], "weed")
+        module.stop_group(s3["pid"], s3["expect"])
         reset(dev_env)
 
 

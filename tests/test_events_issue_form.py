@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.events.issue_form import (
+from bot.metadata.issue_form import (
     END,
     LABELS,
     START,
@@ -128,6 +128,7 @@ def test_generated_files_are_valid_documents() -> None:
 
 def test_generated_dataset_passes_the_real_check(catalog_repo: Path) -> None:
     """What `/catalog generate` proposes renders and validates (the PR starts green)."""
+    from bot.adapters.git import GitRepo
     from bot.catalog.check import run_check
     from bot.config import Settings
     from tests.conftest import git
@@ -137,6 +138,6 @@ def test_generated_dataset_passes_the_real_check(catalog_repo: Path) -> None:
         (catalog_repo / rel).write_bytes(data)
     git(catalog_repo, "add", "-A")
     git(catalog_repo, "commit", "-q", "-m", "generated")
-    report = run_check(catalog_repo, "main~1", "main", Settings.from_env())
+    report = run_check(GitRepo(catalog_repo), "main~1", "main", Settings.from_env())
     assert report.touched == ["coral-cover"]
     assert [p.format() for p in report.all_problems()] == []

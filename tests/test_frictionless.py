@@ -11,6 +11,7 @@ from frictionless import Package
 
 from bot.catalog.schemas import SchemaRegistry
 from bot.errors import SchemaChanged
+from bot.metadata.datamodel import DataEntryPoint
 from bot.metadata.frictionless import (
     complete_datapackage,
     merge_schema,
@@ -53,7 +54,8 @@ def test_complete_tabular_package_is_valid_and_carries_data_facts(registry: Sche
     resource = package["resources"][0]
     assert resource["path"] == "0123/reef-temperature.parquet"
     assert resource["hash"] == f"sha256:{SHA}"
-    assert resource["bytes"] == 1234
+    # Frictionless reads Parquet through pyarrow and counts no bytes: a declared size would always fail.
+    assert "bytes" not in resource
     assert resource["mediatype"] == "application/vnd.apache.parquet"
     assert resource["schema"]["fields"][0]["name"] == "site_id"
     assert resource["description"] == curated["resources"][0]["description"]  # curated prose kept
@@ -78,9 +80,33 @@ def test_complete_gridded_package_references_the_gridschema(registry: SchemaRegi
     )
     resource = package["resources"][0]
     assert resource["gridschema"] == "gridschema.json"
+    assert resource["path"] == "beef/sea-surface-temperature.zarr"
+    assert resource["hash"] == f"sha256:{SHA}"
     assert "schema" not in resource
     assert resource["mediatype"] == "application/vnd+zarr"
     assert package["spatial"] == curated["spatial"]  # no data extent given: curated kept
+    profile = _load(EXAMPLE / "profiles" / "catalog-datapackage.json")
+    assert validate_datapackage(package, profile=profile, registry=registry) == []
+
+
+def test_gridded_package_names_the_store_entry_point(registry: SchemaRegistry) -> None:
+    """A directory cannot be a Frictionless path: the store's metadata document is, with its own bytes/hash."""
+    curated = _load(SST / "datapackage.json")
+    curated["resources"][0]["bytes"] = 5  # a stale curated size must not survive
+    package = complete_datapackage(
+        curated,
+        kind="gridded",
+        data_format="zarr",
+        data_path="beef/sea-surface-temperature.zarr",
+        size=99,
+        sha256=SHA,
+        schema_path="gridschema.json",
+        entry_point=DataEntryPoint(name=".zmetadata", bytes=42, sha256="cd" * 32),
+    )
+    resource = package["resources"][0]
+    assert resource["path"] == "beef/sea-surface-temperature.zarr/.zmetadata"
+    assert (resource["bytes"], resource["hash"]) == (42, "sha256:" + "cd" * 32)
+    assert resource["zarr"] == {"store": "beef/sea-surface-temperature.zarr", "bytes": 99, "hash": f"sha256:{SHA}"}
     profile = _load(EXAMPLE / "profiles" / "catalog-datapackage.json")
     assert validate_datapackage(package, profile=profile, registry=registry) == []
 
@@ -165,3 +191,69 @@ def test_merge_schema_keeps_curated_prose_and_adds_generated_keys() -> None:
     assert time_field["description"] == "Reading time (UTC)"
     assert time_field["format"] == "any"
     assert merged["primaryKey"] == curated["primaryKey"]
+
+
+def _generated_reef() -> dict:
+    """The generated schema of the converted reef file: file order, roles, the covering column last."""
+    curated = _load(REEF / "tableschema.json")
+    fields = []
+    for f in curated["fields"]:
+        g = {"name": f["name"], "type": f["type"]}
+        if f["name"] == "geometry":
+            g["role"] = "geometry"
+        fields.append(g)
+    fields.append({"name": "bbox", "type": "object", "role": "covering"})
+    return {"fields": fields}
+
+
+def test_format_added_covering_column_needs_no_curation() -> None:
+    curated = _load(REEF / "tableschema.json")
+    generated = _generated_reef()
+    assert schema_differences(curated, generated, "tabular") == []
+    # A curator who listed it by hand is not told it was removed or changed either.
+    listed = copy.deepcopy(curated)
+    listed["fields"].append({"name": "bbox", "type": "object"})
+    assert schema_differences(listed, generated, "tabular") == []
+
+
+def test_real_changes_are_still_caught_with_a_covering_column() -> None:
+    curated = _load(REEF / "tableschema.json")
+    generated = _generated_reef()
+    next(f for f in generated["fields"] if f["name"] == "depth")["type"] = "integer"
+    generated["fields"] = [f for f in generated["fields"] if f["name"] != "qc_flag"]
+    diffs = schema_differences(curated, generated, "tabular")
+    assert diffs == ["column 'qc_flag' removed", "column 'depth' type changed from 'number' to 'integer'"]
+    with pytest.raises(SchemaChanged):
+        schema_gate("reef-temperature", curated, generated, "tabular")
+
+
+def test_published_table_schema_is_true_to_the_file() -> None:
+    curated = _load(REEF / "tableschema.json")
+    curated["fields"].reverse()  # the curator's order is not the file's
+    merged = merge_schema(curated, _generated_reef(), "tabular")
+    assert [f["name"] for f in merged["fields"]] == [f["name"] for f in _generated_reef()["fields"]]
+    geometry = next(f for f in merged["fields"] if f["name"] == "geometry")
+    assert (geometry["type"], geometry["format"]) == ("any", "wkb")
+    assert geometry["description"] == "Point geometry built from lon/lat (WKB in GeoParquet)"
+    bbox = merged["fields"][-1]
+    assert bbox["type"] == "object" and "covering" in bbox["description"]
+    assert all("role" not in f for f in merged["fields"])
+    assert list(Package.metadata_validate({"resources": [{"name": "r", "path": "r.parquet", "schema": merged}]})) == []
+
+
+def test_packed_variable_is_described_by_its_decoded_type() -> None:
+    curated = _load(SST / "gridschema.json")
+    generated = copy.deepcopy(curated)
+    sst = generated["variables"][0]
+    sst.update(
+        type="number",
+        data_type="int16",
+        packing={"scale_factor": 0.01, "add_offset": 20.0, "_FillValue": -32768, "decoded_data_type": "float64"},
+    )
+    for declared in ("float64", "int16"):  # the decoded or the storage type
+        curated["variables"][0].update(type="number", data_type=declared)
+        assert schema_differences(curated, generated, "gridded") == []
+    curated["variables"][0].update(type="integer", data_type="int16")
+    assert schema_differences(curated, generated, "gridded") == [
+        "variable 'sst' type changed from 'integer' to 'number'"
+    ]

@@ -1,8 +1,8 @@
 """The GitHub adapter against the local GitHub simulation (real git underneath).
 
 GitHub itself cannot run here; ``tests/github_server.py`` simulates the REST
-endpoints the bot uses, validates every response against githubkit's models
-of GitHub's OpenAPI description, and keeps git data in a real bare repository.
+endpoints the bot uses, validates every request and response against GitHub's
+OpenAPI description (tests/github_contract.py), and keeps git data in a real bare repository.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from bot.adapters.github import BOT_EMAIL, open_or_update_bot_pr
 from bot.errors import AuthError, ServiceError
+from tests.conftest import init_repo
 from tests.github_server import TOKEN, FakeGitHub, make_client, running
 
 REPO = "octo/catalog"
@@ -28,14 +29,7 @@ def github(tmp_path: Path) -> Iterator[FakeGitHub]:
 
 @pytest.fixture
 def repo(github: FakeGitHub, tmp_path: Path) -> FakeGitHub:
-    src = tmp_path / "src"
-    src.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main", str(src)], check=True)
-    (src / "README.md").write_text("catalog\n")
-    subprocess.run(["git", "-C", str(src), "add", "-A"], check=True)
-    subprocess.run(
-        ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"], check=True
-    )
+    src = init_repo(tmp_path / "src", "init", {"README.md": "catalog\n"})
     github.add_repo(REPO, src)
     github.add_issue(REPO, "PR-like thread", "body")
     return github
@@ -61,7 +55,8 @@ def test_server_errors_are_retried_then_succeed(repo: FakeGitHub) -> None:
     repo.inject("PATCH", r"/issues/1$", 502, count=2)
     issue = gh.edit_issue(1, body="new body")
     assert issue["body"] == "new body"
-    assert len(sleeps) == 2 and sleeps[1] >= sleeps[0] * 0.5  # backoff with jitter
+    # the shared policy: full jitter under an exponential cap (base, then 2 * base)
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= gh.retry.base and 0 <= sleeps[1] <= 2 * gh.retry.base
 
 
 def test_exhausted_retries_name_the_url_and_status_but_never_the_token(repo: FakeGitHub) -> None:

@@ -108,7 +108,13 @@ def test_iso19139_record_maps_to_datapackage_fields(records: Path) -> None:
     assert fields["title"] == "Reef water temperature loggers"
     assert fields["keywords"] == ["ocean temperature", "coral reef"]
     assert record.keywords[0].thesaurus == "GCMD Science Keywords"
-    assert fields["licenses"] == [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}]
+    assert fields["licenses"] == [
+        {
+            "name": "CC-BY-4.0",
+            "path": "https://creativecommons.org/licenses/by/4.0/",
+            "title": "Creative Commons Attribution 4.0 International",
+        }
+    ]
     assert fields["spatial"] == {"bbox": REEF_BBOX}
     assert fields["temporal"] == {"start": "2024-01-01T00:00:00Z", "end": "2024-03-31T00:00:00Z"}
     assert fields["lineage"] == "Loggers retrieved and QC'd yearly."
@@ -181,13 +187,17 @@ def test_data_extents_win_over_the_record() -> None:
     }
     merged, source = merge_datapackage(current, fields, data)
     assert source == "data" and merged["spatial"]["bbox"] == [1, 2, 3, 4] and merged["title"] == "new"
+    assert merged["temporal"]["end"] == "2021-12-31T00:00:00Z"
+    # data extents unknown (no check-extents in this run): the datapackage's own bbox is kept,
+    # the record fills only what is missing
     merged, source = merge_datapackage(current, fields, None)
-    assert source == "record" and merged["spatial"] == {"bbox": [10, 10, 20, 20], "source": "record"}
+    assert source == "record" and merged["spatial"] == {"bbox": [0, 0, 1, 1]}
+    assert merged["temporal"] == {"start": "2020-01-01T00:00:00Z", "end": None, "source": "record"}
     assert compare(merged, merged) == []
 
 
 def test_issue_body_uses_the_issue_form_layout(records: Path) -> None:
-    from bot.events.issue_form import parse_dataset_issue
+    from bot.metadata.issue_form import parse_dataset_issue
 
     record = parse_record((records / "rec-reef.xml").read_bytes())
     body = issue_body_for_record(record, "rec-reef")
@@ -223,8 +233,12 @@ def test_updater_detects_changes_then_nothing(example_catalog: Path, csw: PycswS
     chosen = [d for d in catalog.datasets() if d.pipeline().metadata_source]
     outcomes = {o.dataset: o for o in harvest_all(catalog, chosen, lambda url: MetadataSource(url))}
     reef = outcomes["reef-temperature"]
-    assert reef.status == "changed" and reef.extent_source == "record"
+    assert reef.status == "changed" and reef.extent_source is None  # the datapackage's (data) extents are kept
+    assert reef.datapackage is not None
+    current = json.loads((example_catalog / "datasets" / "reef-temperature" / "datapackage.json").read_text())
+    assert reef.datapackage["spatial"] == current["spatial"] and reef.datapackage["temporal"] == current["temporal"]
     assert any("/lineage" in c for c in reef.changes)
+    assert not any("/spatial" in c or "/temporal" in c for c in reef.changes)
     assert outcomes["sea-surface-temperature"].status == "missing-record"
     # apply the regenerated datapackage (what merging the PR does): the next harvest finds nothing
     (example_catalog / "datasets" / "reef-temperature" / "datapackage.json").write_text(
@@ -252,7 +266,8 @@ def test_record_changed_between_harvests(
         second = harvest_all(catalog, [catalog.dataset("reef-temperature")], lambda url: MetadataSource(url))[0]
         assert second.status == "changed"
         assert any("/title" in c and "(v2)" in c for c in second.changes)
-        assert any("/temporal/end" in c for c in second.changes)
+        # the record's new end date does not replace the data-derived interval of the datapackage
+        assert not any("/temporal" in c for c in second.changes)
     finally:
         csw.load(records)
 

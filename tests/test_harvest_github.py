@@ -12,7 +12,7 @@ import yaml
 
 from bot.adapters.csw import MetadataSource
 from bot.catalog.layout import Catalog
-from bot.events.issue_form import parse_dataset_issue
+from bot.metadata.issue_form import parse_dataset_issue
 from bot.pipeline.harvest import RECORD_MARKER, create_dataset_issues, harvest_all, propose_updates
 from tests.conftest import git
 from tests.csw_server import PycswServer, mcf, write_record

@@ -192,9 +192,8 @@ def test_failure_in_the_middle_of_upload_publishes_nothing_then_rerun_completes(
     by_step = {s.step: s.status for s in done.steps}
     assert by_step["convert"] == "cached" and by_step["upload-arco-data"] == "done"  # resumed at the failed step
     package = json.loads((folder / "datapackage.json").read_text())
-    assert (folder / package["resources"][0]["path"] / "zarr.json").exists() or (
-        folder / package["resources"][0]["path"] / ".zgroup"
-    ).exists()
+    store = folder / package["resources"][0]["zarr"]["store"]  # ``path`` names the store's metadata document
+    assert (folder / package["resources"][0]["path"]).is_file() and (store / ".zgroup").is_file()
     assert (output / "stac" / "sea-surface-temperature" / "collection.json").is_file()
 
 

@@ -246,17 +246,11 @@ def serve_config(cfg: Path, tmp_path: Path, port: int) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_pygeoapi_serves_the_config_that_catalog_bot_publish_wrote(example_catalog: Path, tmp_path: Path) -> None:
+def test_pygeoapi_serves_the_config_that_catalog_bot_publish_wrote(published_example: Path, tmp_path: Path) -> None:
     """The README's main job, then a real pygeoapi on its output: items per tabular dataset, the grid's coverage."""
     if not (VENV / "pygeoapi").exists() or not (VENV / "gunicorn").exists():
         pytest.skip(f"pygeoapi venv missing at {VENV.parent}")
-    from bot.cli import main
-
-    out = tmp_path / "out"
-    with pytest.raises(SystemExit) as info:
-        main(["publish", "--catalog", str(example_catalog), "--output", str(out), "--all"])
-    assert info.value.code == 0
-    cfg = out / "pygeoapi" / "config-pygeoapi.yaml"
+    cfg = published_example / "pygeoapi" / "config-pygeoapi.yaml"
     for url in serve_config(cfg, tmp_path, _free_port()):
         with httpx.Client(base_url=url, timeout=30) as client:
             for tabular, rows in (("reef-temperature", 1820), ("marine-protected-areas", 6)):

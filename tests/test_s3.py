@@ -133,7 +133,7 @@ def test_s3_stopped_in_the_middle_of_an_upload_then_rerun_completes(dev_services
         def upload_then_die(*args, **kwargs):
             calls.append(1)
             if len(calls) == 20:
-                module.stop_group(s3["pid"], "weed")  # the server dies mid-tree
+                module.stop_group(s3["pid"], s3["expect"])  # the server dies mid-tree
             return real_upload(*args, **kwargs)
 
         client.upload_file = upload_then_die
@@ -152,4 +152,4 @@ def test_s3_stopped_in_the_middle_of_an_upload_then_rerun_completes(dev_services
         assert not all(r.skipped for r in results)
         assert len(store.list("ds/v1/ds.zarr")) == 60
     finally:
-        module.stop_group(s3["pid"], "weed")
+        module.stop_group(s3["pid"], s3["expect"])

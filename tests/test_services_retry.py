@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.adapters.http import JsonHttp
-from bot.adapters.retry import backoff_delay, default_is_transient, parse_retry_after, retry_call
+from bot.adapters.retry import backoff_delay, default_is_transient, parse_rate_limit, parse_retry_after, retry_call
 from bot.adapters.stac_api import StacApi
 from bot.config import expand_placeholders, load_catalog_config
 from bot.errors import AuthError, ConfigError, ServiceError
@@ -159,6 +159,74 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
 
 
+# Real GitHub responses (REST API docs, "Rate limits for the REST API"): header spelling as sent.
+PRIMARY = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1764410000"}
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID 8F1A:2B3C:4D5E."
+)
+
+
+def test_rate_limit_parser_primary_limit_waits_until_the_reset_plus_skew() -> None:
+    assert parse_rate_limit(403, PRIMARY, "API rate limit exceeded for user ID 1.", now=1764409990.0) == 11.0
+    assert parse_rate_limit(429, PRIMARY, "", now=1764410100.0) == 1.0  # reset already passed: one second
+
+
+def test_rate_limit_parser_retry_after_wins_in_seconds_or_as_a_date() -> None:
+    assert parse_rate_limit(403, {"Retry-After": "30", **PRIMARY}, SECONDARY_MESSAGE, now=1764409990.0) == 30.0
+    assert parse_rate_limit(
+        429, {"retry-after": "Sat, 29 Nov 2025 10:00:05 GMT"}, "", now=1764410400.0
+    ) == pytest.approx(5.0)
+    assert parse_rate_limit(429, {"Retry-After": "soon"}, "", now=0.0) == 60.0  # unreadable: a safe minute
+
+
+def test_rate_limit_parser_secondary_limit_without_header_grows_per_attempt() -> None:
+    assert parse_rate_limit(403, {}, SECONDARY_MESSAGE, now=0.0, attempt=1) == 60.0
+    assert parse_rate_limit(403, {}, SECONDARY_MESSAGE, now=0.0, attempt=3) == 180.0
+    assert parse_rate_limit(429, {}, "Too Many Requests", now=0.0, attempt=2) == 120.0
+
+
+def test_rate_limit_parser_leaves_other_errors_alone() -> None:
+    assert (
+        parse_rate_limit(403, {"X-RateLimit-Remaining": "4999"}, "Resource not accessible by integration", now=0)
+        is None
+    )
+    assert parse_rate_limit(404, PRIMARY, "Not Found", now=0.0) is None
+    assert parse_rate_limit(502, {"Retry-After": "5"}, "Bad Gateway", now=0.0) is None
+
+
+class Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"throttled for {wait}s")
+        self.retry_after = wait
+
+
+def test_max_wait_honours_a_long_server_wait_in_full_and_refuses_a_longer_one() -> None:
+    sleeps = Sleeps()
+    waits = [45.0]
+
+    def once() -> str:
+        if waits:
+            raise Throttled(waits.pop())
+        return "ok"
+
+    always = lambda exc: True  # noqa: E731
+    assert retry_call(once, service="t", max_delay=20.0, max_wait=60.0, is_transient=always, sleep=sleeps) == "ok"
+    assert sleeps == [45.0]  # not capped at max_delay: the server said when
+    with pytest.raises(Throttled):
+        retry_call(
+            lambda: (_ for _ in ()).throw(Throttled(3600.0)),
+            service="t",
+            max_wait=60.0,
+            is_transient=always,
+            sleep=sleeps,
+        )
+    assert sleeps == [45.0]  # gave up at once instead of sleeping an hour
+    waits.append(45.0)
+    assert retry_call(once, service="t", max_delay=20.0, is_transient=always, sleep=sleeps) == "ok"
+    assert sleeps == [45.0, 20.0]  # without max_wait a hint is capped, as before
+
+
 def test_deadline_stops_retrying_early() -> None:
     sleeps = Sleeps()
     with pytest.raises(ServiceError):
@@ -261,6 +329,7 @@ def test_missing_variable_names_field_and_variable() -> None:
 def test_only_the_selected_environment_is_expanded(tmp_path: Path) -> None:
     (tmp_path / "catalog-bot.yaml").write_text(
         "version: 1\n"
+        "variables: [DEV_STAC, PROD_STAC]\n"
         "environments:\n"
         "  dev:\n"
         "    stac: {kind: api, url: '${DEV_STAC:-http://127.0.0.1:8082}'}\n"

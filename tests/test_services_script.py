@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import socket
 import stat
 import subprocess
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import REPO, dev_services, load_dev_module  # noqa: F401  (fixture)
+import tests.services
+from tests.services import REPO, dev_services, load_dev_module, private_state_dir  # noqa: F401  (fixture)
 
 SCRIPT = REPO / "scripts" / "dev_services.py"
 
@@ -47,6 +50,22 @@ def test_down_stops_only_processes_whose_command_line_still_matches(module, tmp_
         for proc in (ours, stranger):
             proc.kill()
             proc.wait()
+
+
+def test_a_recycled_pid_running_another_instance_of_the_same_server_is_left_alone(module) -> None:
+    """PIDs wrap fast (pid_max 32768): a stale record must match this instance's data folder, not just 'weed'."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "weed", "mini", "-dir=/srv/other/s3/data"],
+        start_new_session=True,
+    )
+    try:
+        assert not module.stop_group(other.pid, "-dir=/srv/ours/s3/data")
+        assert other.poll() is None
+        assert module.stop_group(other.pid, "-dir=/srv/other/s3/data")
+        assert other.wait(timeout=10) is not None
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_state_and_env_files_are_private_and_complete(module, tmp_path: Path) -> None:
@@ -89,6 +108,19 @@ def test_unknown_service_is_refused(module, tmp_path: Path) -> None:
     assert module.expand(["stac"]) == ["postgres", "stac"]  # stac brings its database
 
 
+def test_parallel_up_reports_every_failure_and_records_nothing_half_started(
+    module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No server installed: S3 fails to start, and pygeoapi (which waits for S3's URL) says why it did not start."""
+    monkeypatch.setattr(module, "VENVS", tmp_path / "no-venvs")
+    with pytest.raises(module.DevError) as info:
+        module.up(tmp_path / "state", ["s3", "pygeoapi"], do_install=False)
+    message = str(info.value)
+    assert f"command not found: {tmp_path / 'no-venvs' / 'seaweedfs' / 'bin' / 'weed'}" in message
+    assert "pygeoapi: not started because s3 failed" in message
+    assert module.load_state(tmp_path / "state").get("services", {}) == {}
+
+
 def test_free_port_avoids_taken_ports(module) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -123,3 +155,45 @@ def test_up_is_idempotent_and_status_reports_healthy(dev_services, module) -> No
     assert recorded["env"]["CATALOG_BOT_DEV_S3_URL"] == dev_services.s3_url
     assert all(str(info["port"]) in (info.get("url") or str(info["port"])) for info in recorded["services"].values())
     assert os.path.exists(recorded["services"]["pygeoapi"]["config"])
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not _has_user("postgres"), reason="only root runs PostgreSQL as postgres")
+def test_private_state_dir_is_usable_by_the_postgres_user() -> None:
+    """What start_postgres does there (chown a folder to postgres, which writes in it) works, unlike under tmp_path."""
+    path = private_state_dir("t-private")
+    try:
+        own = path / "postgres"
+        own.mkdir()
+        shutil.chown(own, "postgres", "postgres")
+        probe = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "sh", "-c", 'touch "$1/PG_VERSION" && ls "$1"', "-", str(own)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.split() == ["PG_VERSION"]
+        for folder in (path, path.parent):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o711  # others pass through, never list or write
+    finally:
+        shutil.rmtree(path)
+    assert not path.exists()
+
+
+def test_private_state_dir_refuses_a_base_that_is_a_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "base"
+    link.symlink_to(elsewhere)
+    monkeypatch.setattr(tests.services, "PRIVATE_BASE", link)
+    with pytest.raises(RuntimeError, match="not a folder owned by"):
+        private_state_dir("t-link")
+    assert list(elsewhere.iterdir()) == []

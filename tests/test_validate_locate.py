@@ -38,8 +38,27 @@ def _line_of_text(needle: str, nth: int = 0) -> int:
     return lines[nth]
 
 
-def test_doc_is_json() -> None:
-    json.loads(DOC)
+def _members(node: object, pointer: str = "") -> list[tuple[str, str]]:
+    """``(pointer, key)`` of every object member in a parsed document."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            child = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+            out += [(child, key), *_members(value, child)]
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _members(value, f"{pointer}/{index}")
+    return out
+
+
+def test_every_member_is_located_at_the_line_of_its_key() -> None:
+    """Walks the parsed document (the independent truth) and checks each member's line."""
+    members = _members(json.loads(DOC))
+    assert len(members) == 11  # name, tricky, nested, list, a, a, deep, a/b, t~x, spatial, bbox
+    lines = DOC.splitlines()
+    for pointer, key in members:
+        line = json_line(DOC, pointer)
+        assert line is not None and json.dumps(key) in lines[line - 1], (pointer, line)
 
 
 def test_top_level_keys() -> None:

@@ -265,7 +265,12 @@ class ArgoClient:
 
     def ui_link(self, name: str, ui_url: str | None = None) -> str:
         """Link to the workflow in the Argo UI."""
-        return f"{(ui_url or self.url).rstrip('/')}/workflows/{self.namespace}/{name}"
+        return workflow_url(ui_url or self.url, self.namespace, name)
+
+
+def workflow_url(ui_url: str, namespace: str, name: str) -> str:
+    """The Argo UI page of one workflow (``<ui>/workflows/<namespace>/<name>``)."""
+    return f"{ui_url.rstrip('/')}/workflows/{namespace}/{name}"
 
 
 def _to_service_error(exc: ApiException, url: str, what: str) -> ServiceError:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.adapters.http import read_bounded
 from bot.adapters.retry import retry_call
 from bot.errors import ServiceError
 from bot.metadata.iso19115 import MAX_RECORD_BYTES
@@ -34,8 +35,10 @@ class MetadataSource:
         timeout: float = 10.0,
         attempts: int = 3,
         max_bytes: int = MAX_RECORD_BYTES,
+        deadline: float = 60.0,
     ) -> None:
         self.url = url
+        self.deadline = deadline
         self.timeout = timeout
         self.attempts = attempts
         self.max_bytes = max_bytes
@@ -43,37 +46,26 @@ class MetadataSource:
 
     def _get(self, params: dict[str, str] | None, what: str) -> bytes:
         def once() -> bytes:
-            try:
-                with self._client.stream("GET", self.url, params=params, timeout=self.timeout) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise ServiceError(
-                            SERVICE,
-                            f"{what}: {response.text[:300].strip() or response.reason_phrase}",
-                            url=self.url,
-                            status=response.status_code,
-                            transient=response.status_code >= 500 or response.status_code == 429,
-                        )
-                    chunks, size = [], 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise ServiceError(
-                                SERVICE,
-                                f"{what}: response larger than {self.max_bytes:,} bytes (refused)",
-                                url=self.url,
-                                hint="check the record id; huge records are refused to protect the bot",
-                            )
-                        chunks.append(chunk)
-                    return b"".join(chunks)
-            except httpx.TimeoutException:
+            response, body = read_bounded(
+                self._client,
+                "GET",
+                self.url,
+                service=SERVICE,
+                what=what,
+                deadline=self.deadline,
+                read_timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                params=params,
+            )
+            if response.status_code >= 400:
                 raise ServiceError(
-                    SERVICE, f"{what}: timed out after {self.timeout:.0f}s", url=self.url, transient=True
-                ) from None
-            except httpx.TransportError as exc:
-                raise ServiceError(
-                    SERVICE, f"{what}: cannot connect ({type(exc).__name__})", url=self.url, transient=True
-                ) from None
+                    SERVICE,
+                    f"{what}: {response.text[:300].strip() or response.reason_phrase}",
+                    url=self.url,
+                    status=response.status_code,
+                    transient=response.status_code >= 500 or response.status_code == 429,
+                )
+            return body
 
         return retry_call(once, service=SERVICE, attempts=self.attempts, base=0.2, max_delay=2.0)
 

@@ -20,16 +20,12 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from bot.catalog.revisions import WORKTREE, ChangeStatus, FileChange
 from bot.errors import ServiceError, UsageError
 
-WORKTREE = "WORKTREE"
-"""Pseudo-revision: the working tree on disk (tracked + untracked, not ignored)."""
-
-ChangeStatus = Literal["A", "M", "D", "R"]
+__all__ = ["WORKTREE", "ChangeStatus", "FileChange", "GitRepo"]
 
 # No pager, no prompts, stable (untranslated) output, no user config that
 # changes output formats (color, external diff, relative paths).
@@ -41,29 +37,6 @@ _ENV_OVERRIDES = {
     "GIT_OPTIONAL_LOCKS": "0",
 }
 _CONFIG = ("-c", "core.quotepath=off", "-c", "color.ui=never", "-c", "diff.external=", "-c", "diff.noprefix=false")
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """One changed file between two revisions.
-
-    ``status`` is A(dded), M(odified), D(eleted) or R(enamed); for renames
-    ``old_path`` is where the file came from and ``similarity`` git's score
-    (100 = same content).  A type change counts as M.
-    """
-
-    status: ChangeStatus
-    path: str
-    old_path: str | None = None
-    similarity: int | None = field(default=None, compare=False)
-
-    def paths(self) -> tuple[str, ...]:
-        """Every path this change touches (both sides of a rename)."""
-        return (self.path, self.old_path) if self.old_path else (self.path,)
-
-
-Change = FileChange
-"""Alias: the name used in the design notes."""
 
 
 class GitRepo:
@@ -84,10 +57,16 @@ class GitRepo:
 
     # -- plumbing -------------------------------------------------------
     def _run(
-        self, args: Sequence[str], *, input: bytes | None = None, usage_error: bool = False, ok: tuple[int, ...] = (0,)
+        self,
+        args: Sequence[str],
+        *,
+        input: bytes | None = None,
+        usage_error: bool = False,
+        ok: tuple[int, ...] = (0,),
+        env: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run git in :attr:`path`; failures become a located error (never a traceback)."""
-        env = {**os.environ, **_ENV_OVERRIDES}
+        env = {**os.environ, **(env or {}), **_ENV_OVERRIDES}
         try:
             proc = subprocess.run(
                 [self._git, *_CONFIG, *args], cwd=self.path, input=input, capture_output=True, env=env, check=False
@@ -133,10 +112,65 @@ class GitRepo:
             raise UsageError(f"git revision {ref!r} does not exist in {self.toplevel}", hint=hint)
         return proc_out.decode().strip()
 
-    def _try(self, args: Sequence[str]) -> bytes | None:
+    def head(self) -> str:
+        """The checked-out commit (``""`` in a repository without commits)."""
+        out = self._try(["rev-parse", "--verify", "--quiet", "HEAD"])
+        return out.decode().strip() if out is not None else ""
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether commit ``sha`` is present locally."""
+        return self._try(["cat-file", "-e", f"{sha}^{{commit}}"]) is not None
+
+    def fetch(self, spec: str, *, env: Mapping[str, str] | None = None) -> bool:
+        """``git fetch origin <spec>`` (no tags); ``env`` carries an auth header, never written to config."""
+        args = ["fetch", "-q", "--no-tags", "origin", "--", spec] if not spec.startswith("-") else []
+        if not args:
+            raise UsageError(f"refusing to fetch {spec!r}: it looks like an option")
+        return self._try(args, env=env) is not None
+
+    def overlay_commit(self, base: str, source: str, folder: str, message: str) -> str:
+        """A new local commit: the tree of ``base`` with ``folder`` (catalog-relative) taken from ``source``.
+
+        Plumbing only (a private index file, ``read-tree``/``write-tree``/
+        ``commit-tree``): no checkout, no hooks, the working tree and the
+        real index are untouched.  The commit's parents are ``source`` then
+        ``base``, so the first parent is the commit the content came from.
+        """
+        import tempfile
+
+        path = f"{self.prefix}{folder.strip('/')}"
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            self._run(["-C", str(self.toplevel), "read-tree", base], env=env)
+            self._run(["-C", str(self.toplevel), "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", path], env=env)
+            if self._try(["cat-file", "-e", f"{source}:{path}"]) is not None:
+                self._run(["-C", str(self.toplevel), "read-tree", f"--prefix={path}/", f"{source}:{path}"], env=env)
+            tree = self._run(["-C", str(self.toplevel), "write-tree"], env=env).decode().strip()
+        ident = {
+            "GIT_AUTHOR_NAME": "catalog-bot",
+            "GIT_AUTHOR_EMAIL": "catalog-bot@localhost",
+            "GIT_COMMITTER_NAME": "catalog-bot",
+            "GIT_COMMITTER_EMAIL": "catalog-bot@localhost",
+        }
+        out = self._run(["commit-tree", tree, "-p", source, "-p", base, "-m", message], env=ident)
+        return out.decode().strip()
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """Whether commit ``a`` is an ancestor of (or equal to) commit ``b``."""
+        return self._try(["merge-base", "--is-ancestor", a, b]) is not None
+
+    def subject(self, rev: str) -> str:
+        """The first line of a commit's message."""
+        return self._run(["log", "-1", "--format=%s", "--end-of-options", rev]).decode().strip()
+
+    def archive(self, rev: str) -> bytes:
+        """The whole tree of ``rev`` as an uncompressed tar (``git archive``: no hooks, no filters run)."""
+        return self._run(["-C", str(self.toplevel), "archive", "--format=tar", "--end-of-options", rev])
+
+    def _try(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> bytes | None:
         """Run git; ``None`` instead of an error on non-zero exit."""
-        env = {**os.environ, **_ENV_OVERRIDES}
-        proc = subprocess.run([self._git, *_CONFIG, *args], cwd=self.path, capture_output=True, env=env, check=False)
+        full = {**os.environ, **(env or {}), **_ENV_OVERRIDES}
+        proc = subprocess.run([self._git, *_CONFIG, *args], cwd=self.path, capture_output=True, env=full, check=False)
         return proc.stdout if proc.returncode == 0 else None
 
     def merge_base(self, a: str, b: str) -> str | None:
@@ -231,6 +265,19 @@ class GitRepo:
         request = "".join(f"{entries[p]}\n" for p in paths).encode()
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, paths)
+
+    def blob_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """Sizes of blobs without reading them (one ``git cat-file --batch-check``)."""
+        wanted = [s for s in shas if s]
+        if not wanted:
+            return {}
+        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        sizes: dict[str, int] = {}
+        for line in out.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2].isdigit():
+                sizes[parts[0]] = int(parts[2])
+        return sizes
 
     def grep_paths(self, rev: str, needles: Iterable[str], prefixes: Iterable[str]) -> set[str]:
         """Files under ``prefixes`` at ``rev`` whose text contains any of ``needles`` (fixed strings).

@@ -5,9 +5,10 @@ the bot needs a handful of endpoints, a predictable number of calls per event
 (the PR handler is budgeted, see ``benchmarks/bench_pr_event.py``) and one
 retry policy for every verb.  PyGithub's own retry does not retry PATCH and
 raises ``requests.exceptions.RetryError`` after exhausting; we switch it off
-and retry here: 5xx with exponential backoff + jitter, primary rate limits
-(403/429 with ``X-RateLimit-Remaining: 0``) by waiting for
-``X-RateLimit-Reset``, secondary limits by ``Retry-After``.  Whatever is left
+and retry with the shared policy (:mod:`bot.adapters.retry`): 5xx with
+exponential backoff + full jitter, primary rate limits (403/429 with
+``X-RateLimit-Remaining: 0``) by waiting for ``X-RateLimit-Reset``,
+secondary limits by ``Retry-After``.  Whatever is left
 becomes a :class:`bot.errors.ServiceError` naming the URL (never the token),
 the status and GitHub's message.
 
@@ -22,7 +23,6 @@ also makes GitHub Enterprise and the local test server work unchanged.
 from __future__ import annotations
 
 import base64
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from urllib.parse import quote
 import requests
 from github import Auth, Github, GithubException
 
+from bot.adapters.retry import parse_rate_limit, retry_call
 from bot.config import Settings
 from bot.errors import AuthError, ServiceError, UsageError
 from bot.logging import get_logger, mask, register_secret
@@ -49,7 +50,8 @@ REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: ``attempts`` in total, backoff ``base * 2**n`` capped, waits capped at ``max_wait``."""
+    """How hard to try: ``attempts`` in total, full-jitter backoff from ``base`` capped at ``cap``;
+    a rate limit asking for more than ``max_wait`` seconds fails at once."""
 
     attempts: int = 5
     base: float = 1.0
@@ -128,9 +130,18 @@ class GitHub:
         body: Any = None,
         retry_server_errors: bool = True,
     ) -> tuple[dict[str, Any], Any]:
-        """One REST call with the retry policy; returns ``(headers, json)``."""
-        last: ServiceError | None = None
-        for attempt in range(self.retry.attempts):
+        """One REST call under the shared retry policy (:func:`bot.adapters.retry.retry_call`).
+
+        Rate limits wait as GitHub asks (:func:`~bot.adapters.retry.parse_rate_limit`,
+        up to ``retry.max_wait``); 500/502/503/504 and connection failures back
+        off with jitter unless ``retry_server_errors`` is off (non-idempotent
+        writes).  Returns ``(headers, json)``.
+        """
+        attempt = 0
+
+        def once() -> tuple[dict[str, Any], Any]:
+            nonlocal attempt
+            attempt += 1
             self.calls += 1
             try:
                 return self.client.requester.requestJsonAndCheck(
@@ -140,55 +151,40 @@ class GitHub:
                 headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
                 data = exc.data if isinstance(exc.data, dict) else {}
                 message = str(data.get("message") or exc.message or "request failed")
-                wait = self._wait_for(exc.status, headers, message, attempt)
-                if exc.status >= 500 and not retry_server_errors:
-                    wait = None
-                last = self._error(verb, path, exc.status, message, headers)
-                if wait is None or attempt == self.retry.attempts - 1:
-                    raise last from None
-                log.warning(
-                    "GitHub %s %s: HTTP %s (%s); retrying in %.1fs", verb, path, exc.status, mask(message), wait
-                )
-                self.sleep(wait)
+                error = self._error(verb, path, exc.status, message, headers)
+                error.retry_after = parse_rate_limit(exc.status, headers, message, now=self.clock(), attempt=attempt)
+                raise error from None
             except (
                 requests.exceptions.RetryError,
                 requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout,
             ) as exc:
-                last = ServiceError(
+                raise ServiceError(
                     SERVICE,
                     f"{verb} failed: {type(exc).__name__}: {mask(str(exc))[:300]}",
                     url=self._url(path),
                     transient=True,
                     hint="GitHub is unreachable or overloaded; re-run the job later",
-                )
-                if not retry_server_errors or attempt == self.retry.attempts - 1:
-                    raise last from None
-                self.sleep(self._backoff(attempt))
-        raise last or ServiceError(SERVICE, "request failed", url=self._url(path))
+                ) from None
 
-    def _backoff(self, attempt: int) -> float:
-        return min(self.retry.cap, self.retry.base * 2**attempt) * random.uniform(0.5, 1.0)
+        def worth_retrying(exc: BaseException) -> bool:
+            if not isinstance(exc, ServiceError):
+                return False
+            if exc.retry_after is not None:
+                return True  # rate limited: waiting is the cure
+            server_side = exc.status is None or exc.status in (500, 502, 503, 504)
+            return retry_server_errors and exc.transient and server_side
 
-    def _wait_for(self, status: int, headers: Mapping[str, str], message: str, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when the error is final."""
-        if status in (500, 502, 503, 504):
-            return self._backoff(attempt)
-        if status not in (403, 429):
-            return None
-        lowered = message.lower()
-        if "retry-after" in headers:
-            try:
-                wait = float(headers["retry-after"])
-            except ValueError:
-                wait = 60.0
-        elif headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-            wait = max(0.0, float(headers["x-ratelimit-reset"]) - self.clock()) + 1.0
-        elif "secondary rate limit" in lowered or status == 429:
-            wait = 60.0 * (attempt + 1)
-        else:
-            return None  # a plain 403: permissions
-        return wait if wait <= self.retry.max_wait else None
+        return retry_call(
+            once,
+            service=f"{SERVICE} {verb} {path}",
+            attempts=self.retry.attempts,
+            base=self.retry.base,
+            max_delay=self.retry.cap,
+            max_wait=self.retry.max_wait,
+            is_transient=worth_retrying,
+            sleep=self.sleep,
+        )
 
     def _error(self, verb: str, path: str, status: int, message: str, headers: Mapping[str, str]) -> ServiceError:
         url = self._url(path)
@@ -355,20 +351,24 @@ class GitHub:
         """
         if marker not in body:
             body = f"{marker}\n{body}"
-        for attempt in range(self.retry.attempts):
+
+        def read_then_write() -> dict[str, Any]:
             existing = self.find_comment(number, marker)
             if existing is not None:
                 if existing.get("body") == _fit_comment(mask(body)):
                     return existing
                 return self.edit_comment(int(existing["id"]), body)
-            try:
-                return self.create_comment(number, body)
-            except ServiceError as exc:
-                if not exc.transient or attempt == self.retry.attempts - 1:
-                    raise
-                self.sleep(self._backoff(attempt))
-        raise ServiceError(
-            SERVICE, "could not write the comment", url=self._url(f"{self.api}/issues/{number}/comments")
+            return self.create_comment(number, body)
+
+        return retry_call(
+            read_then_write,
+            service=f"{SERVICE} comment on #{number}",
+            attempts=self.retry.attempts,
+            base=self.retry.base,
+            max_delay=self.retry.cap,
+            max_wait=self.retry.max_wait,
+            is_transient=lambda exc: isinstance(exc, ServiceError) and exc.transient,
+            sleep=self.sleep,
         )
 
     def react(self, comment_id: int, content: str) -> None:

@@ -1,8 +1,11 @@
-"""Shared HTTP plumbing for the JSON adapters (STAC API, pygeoapi admin).
+"""Shared HTTP plumbing for the adapters (STAC API, pygeoapi admin, CSW / record URLs).
 
-Why a helper and not a base class with behaviour: both adapters need the
-same three things -- one request with retries, the server's own message in
-errors, and credentials never in messages -- and nothing else in common.
+Why a helper and not a base class with behaviour: the adapters need the
+same few things -- one request with retries, the server's own message in
+errors, credentials never in messages, and a TOTAL deadline per response
+(:func:`read_bounded`) -- and nothing else in common.  A per-read timeout
+alone is not enough: a server that drips one byte every two seconds never
+trips it and holds the job until GitHub kills it.
 """
 
 from __future__ import annotations
@@ -53,8 +56,80 @@ def status_error(service: str, response: httpx.Response, what: str, *, hint: str
     err = ServiceError(service, message, url=url, status=status, hint=hint, transient=status >= 500 or status == 429)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if retry_after is not None:
-        err.retry_after = retry_after  # type: ignore[attr-defined]  # read by retry_call
+        err.retry_after = retry_after  # read by retry_call
     return err
+
+
+DEFAULT_DEADLINE = 120.0
+
+
+class DeadlineExceeded(ServiceError):
+    """A response did not complete within its total deadline (transient: worth one more try)."""
+
+
+def read_bounded(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    what: str,
+    deadline: float = DEFAULT_DEADLINE,
+    read_timeout: float = 30.0,
+    max_bytes: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    **kwargs: Any,
+) -> tuple[httpx.Response, bytes]:
+    """Send one request and read its whole body within ``deadline`` seconds (connect to last byte).
+
+    Raises :class:`DeadlineExceeded` past the deadline, a :class:`ServiceError`
+    when the body exceeds ``max_bytes`` (refused, not transient) and a transient
+    one on transport errors.  The response is returned with its body already read.
+    """
+    started = clock()
+    per_read = min(read_timeout, deadline)
+    timeout = httpx.Timeout(per_read, connect=min(10.0, deadline))
+
+    def late() -> DeadlineExceeded:
+        return DeadlineExceeded(
+            service,
+            f"{what}: no complete response within {deadline:g} s (the server sends too slowly)",
+            url=url,
+            transient=True,
+            hint="the server is overloaded or hostile; try again later",
+        )
+
+    try:
+        with client.stream(method, url, timeout=timeout, **kwargs) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded: max_bytes also bounds a gzip bomb
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise ServiceError(
+                        service,
+                        f"{what}: response larger than {max_bytes:,} bytes (refused)",
+                        url=url,
+                        hint="check the request; huge responses are refused to protect the bot",
+                    )
+                chunks.append(chunk)
+                if clock() - started > deadline:
+                    raise late()
+            body = b"".join(chunks)
+    except httpx.TimeoutException:
+        if clock() - started > deadline - 0.001:
+            raise late() from None
+        raise ServiceError(service, f"{what}: timed out after {per_read:g} s", url=url, transient=True) from None
+    except httpx.TransportError as exc:
+        raise ServiceError(
+            service,
+            f"{what}: cannot connect ({type(exc).__name__}: {exc or 'no response'})",
+            url=url,
+            transient=True,
+            hint=f"is the {service} running and reachable?",
+        ) from None
+    response._content = body  # the body as if read normally: response.text / .json() work
+    return response, body
 
 
 class JsonHttp:
@@ -70,6 +145,7 @@ class JsonHttp:
         base_delay: float = 0.5,
         max_delay: float = 20.0,
         timeout: float = 60.0,
+        deadline: float = DEFAULT_DEADLINE,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.service = service
@@ -79,6 +155,8 @@ class JsonHttp:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.sleep = sleep
+        self.timeout = timeout
+        self.deadline = deadline
 
     def url(self, path: str) -> str:
         """Absolute URL of a path below the base URL."""
@@ -89,16 +167,17 @@ class JsonHttp:
     ) -> httpx.Response:
         """One request; statuses outside ``ok`` raise ServiceError, transport errors a transient one."""
         url = self.url(path)
-        try:
-            response = self.client.request(method, url, json=json_body, params=params)
-        except httpx.TransportError as exc:
-            raise ServiceError(
-                self.service,
-                f"{method} failed: {type(exc).__name__}: {exc or 'no response'}",
-                url=url,
-                transient=True,
-                hint=f"is the {self.service} running and reachable?",
-            ) from exc
+        response, _ = read_bounded(
+            self.client,
+            method,
+            url,
+            service=self.service,
+            what=f"{method} {path}",
+            deadline=self.deadline,
+            read_timeout=self.timeout,
+            json=json_body,
+            params=params,
+        )
         if response.status_code not in ok:
             raise status_error(self.service, response, f"{method} {path}")
         return response

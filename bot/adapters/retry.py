@@ -15,22 +15,23 @@ error) is raised at once -- retrying cannot fix it.  After the last attempt
 the last exception is re-raised unchanged, so the adapter's own translation
 to ``ServiceError`` (naming service, URL, status and message) stays intact.
 
+Rate limits: :func:`parse_rate_limit` (pure) turns a throttled response's
+status, headers and message into the wait it asks for; an adapter sets it as
+the error's ``retry_after`` and passes ``max_wait`` so that a limit resetting
+too far in the future fails at once with a clear error instead of hanging.
+
 Usage::
 
     result = retry_call(lambda: client.get(url), service="stac-api")
-
-    @retrying(service="pygeoapi", attempts=3)
-    def put(...): ...
 """
 
 from __future__ import annotations
 
 import email.utils
-import functools
 import random
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from bot.errors import AuthError, ServiceError
 from bot.logging import get_logger
@@ -118,6 +119,35 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def parse_rate_limit(
+    status: int, headers: Mapping[str, str], message: str, *, now: float, attempt: int = 1
+) -> float | None:
+    """Seconds a throttled response asks us to wait, or ``None`` when it is not a rate limit.
+
+    GitHub's documented rules (REST API "Rate limits"), which other APIs
+    share: ``Retry-After`` wins; a primary limit (``X-RateLimit-Remaining: 0``)
+    lasts until ``X-RateLimit-Reset`` (epoch seconds) plus one second of clock
+    skew; a secondary limit (429, or 403 saying "secondary rate limit")
+    without a header waits at least a minute, one more per ``attempt``
+    (1-based).  A plain 403 is a permission error, not a limit.  Header names
+    are matched case-insensitively; ``now`` is the current epoch time.
+    """
+    if status not in (403, 429):
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after" in lowered:
+        parsed = parse_retry_after(lowered["retry-after"], now=now)
+        return 60.0 if parsed is None else parsed
+    if lowered.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in lowered:
+        try:
+            return max(0.0, float(lowered["x-ratelimit-reset"]) - now) + 1.0
+        except ValueError:
+            return 60.0
+    if status == 429 or "secondary rate limit" in message.lower():
+        return 60.0 * max(1, attempt)
+    return None
+
+
 def retry_after_of(exc: BaseException) -> float | None:
     """The server's requested wait: ``exc.retry_after`` or a ``Retry-After`` response header."""
     explicit = getattr(exc, "retry_after", None)
@@ -150,13 +180,17 @@ def retry_call(
     is_transient: Callable[[BaseException], bool] = default_is_transient,
     sleep: Callable[[float], None] = time.sleep,
     deadline: float | None = None,
+    max_wait: float | None = None,
 ) -> T:
     """Call ``fn()`` until it succeeds, retrying transient failures.
 
-    ``attempts`` counts the first call.  A ``Retry-After`` from the server
-    replaces the jittered delay (capped at ``max_delay`` so a bad header
-    cannot hang a workflow).  ``deadline`` (seconds of total waiting) stops
-    early.  The last exception propagates unchanged.
+    ``attempts`` counts the first call.  A server-requested wait
+    (``Retry-After``, or an error's ``retry_after``) replaces the jittered
+    delay: capped at ``max_delay`` so a bad header cannot hang a workflow, or,
+    with ``max_wait``, honoured in full up to ``max_wait`` and given up on at
+    once beyond it (a rate limit that resets in an hour).  ``deadline``
+    (seconds of total waiting) stops early.  The last exception propagates
+    unchanged.
     """
     if attempts < 1:
         raise ValueError("attempts must be >= 1")
@@ -168,9 +202,14 @@ def retry_call(
             if attempt >= attempts or not is_transient(exc):
                 raise
             hinted = retry_after_of(exc)
-            delay = (
-                min(max_delay, hinted) if hinted is not None else backoff_delay(attempt, base=base, max_delay=max_delay)
-            )
+            if hinted is None:
+                delay = backoff_delay(attempt, base=base, max_delay=max_delay)
+            elif max_wait is None:
+                delay = min(max_delay, hinted)
+            elif hinted <= max_wait:
+                delay = hinted
+            else:
+                raise
             if deadline is not None and waited + delay > deadline:
                 raise
             log.warning(
@@ -185,30 +224,3 @@ def retry_call(
             sleep(delay)
             waited += delay
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def retrying(
-    *,
-    service: str,
-    attempts: int = 5,
-    base: float = 0.5,
-    max_delay: float = 20.0,
-    is_transient: Callable[[BaseException], bool] = default_is_transient,
-) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator form of :func:`retry_call` for methods that are safe to repeat."""
-
-    def decorate(func: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> T:
-            return retry_call(
-                lambda: func(*args, **kwargs),
-                service=service,
-                attempts=attempts,
-                base=base,
-                max_delay=max_delay,
-                is_transient=is_transient,
-            )
-
-        return wrapper
-
-    return decorate

@@ -8,6 +8,7 @@ appear whole, retries) are described in :mod:`bot.adapters.objectstore`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -233,7 +234,9 @@ class S3ObjectStore(ObjectStore):
         for start in range(0, len(batch), 1000):
             chunk = batch[start : start + 1000]
             self._call(
-                "DELETE", None, lambda c=chunk: self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": c})
+                "DELETE",
+                None,
+                functools.partial(self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": chunk}),
             )
 
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:

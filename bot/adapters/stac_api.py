@@ -213,11 +213,6 @@ class StacApi:
         """All items of a collection (for recomputing its extents)."""
         return self.get_items(collection_id)
 
-    def delete_item(self, collection_id: str, item_id: str) -> bool:
-        """DELETE one item; False when it was not there."""
-        response = self.http.request("DELETE", f"collections/{collection_id}/items/{item_id}", ok=(200, 204, 404))
-        return response.status_code != 404
-
     # -- internals
 
     def _require_collection(self, collection_id: str) -> None:

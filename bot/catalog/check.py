@@ -9,7 +9,7 @@ Why it is built this way:
   Nothing is checked out; the other 995 datasets are never read.  The one
   exception is a changed ``lib/*.libsonnet``: to know who imports it we read
   every ``collection.jsonnet`` (small, one batch), never render them.
-- **Head may be the working tree** (:data:`~bot.adapters.git.WORKTREE`, the
+- **Head may be the working tree** (:data:`~bot.catalog.revisions.WORKTREE`, the
   default): a curator sees the effect of uncommitted edits before pushing.
 - **Base is the merge base** of ``--base`` and head, like a PR's diff: a
   branch that is behind main is not blamed for main's newer changes.
@@ -20,27 +20,29 @@ Why it is built this way:
   datasets are validated with the new files, and the report says explicitly
   that the others were not checked and how to check them (``--all``).
 
+- **Pure**: git is read through an injected
+  :class:`~bot.catalog.revisions.RevisionReader` (callers pass
+  :class:`bot.adapters.git.GitRepo`), schemas through the settings' registry.
+
 Rendering and validation are delegated to :mod:`bot.catalog.render` and
-:mod:`bot.catalog.validate`; import discovery to :mod:`bot.catalog.imports`.
+:mod:`bot.catalog.validate`; which datasets a change touches to
+:mod:`bot.catalog.changes` (import discovery: :mod:`bot.catalog.imports`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
+import functools
 import os
-import posixpath
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.adapters.git import WORKTREE, FileChange, GitRepo
+from bot.catalog.changes import add_importers, all_ids, classify, find_renames, is_doc_helper
+from bot.catalog.dataprobe import probe_deltas
 from bot.catalog.diff import DocumentDiff, diff_documents
 from bot.catalog.layout import (
     COLLECTION,
@@ -48,16 +50,17 @@ from bot.catalog.layout import (
     DATASET_ID,
     DATASETS_DIR,
     GRIDSCHEMA,
-    LIB_DIR,
     PIPELINE,
     PROFILES_DIR,
     TABLESCHEMA,
     Catalog,
 )
-from bot.catalog.plan import DatasetDelta, Fingerprint, make_plan, pair_renames
+from bot.catalog.plan import DatasetDelta, make_plan
 from bot.catalog.report import Report
-from bot.config import CONFIG_FILE, Settings
-from bot.errors import BotError, CatalogError, Problem, Severity, UsageError
+from bot.catalog.revisions import RevisionReader, RevisionTree, dataset_of
+from bot.catalog.schemas import SchemaRegistry
+from bot.config import CONFIG_FILE, Settings, parse_json, parse_yaml
+from bot.errors import BotError, CatalogError, ConfigError, Problem, Severity, UsageError
 
 DOC_FILES: dict[str, str] = {
     "collection": COLLECTION,
@@ -72,133 +75,30 @@ Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)``: called as datasets are rendered."""
 
 
-@dataclass
-class _Scope:
-    """Which datasets a change touches, and why."""
-
-    direct: dict[str, list[str]] = field(default_factory=dict)  # id -> changed files in its folder
-    moved: set[str] = field(default_factory=set)  # paths of pure moves (same content): not a data change
-    via: dict[str, list[str]] = field(default_factory=dict)  # id -> changed lib files it imports
-    lib: list[FileChange] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=list)
-    config: bool = False
-    git_pairs: list[tuple[str, str]] = field(default_factory=list)  # (old id, new id) from git renames
-    invalid: set[str] = field(default_factory=set)  # folder names that are not valid ids
-
-    def ids(self) -> set[str]:
-        return set(self.direct) | set(self.via)
-
-
-def classify(changes: Iterable[FileChange]) -> _Scope:
-    """Sort changed paths into dataset folders, shared libs, profiles and config (pure)."""
-    scope = _Scope()
-    for change in changes:
-        for path in change.paths():
-            parts = path.split("/")
-            if parts[0] == DATASETS_DIR and len(parts) >= 3:
-                ds = parts[1]
-                if not DATASET_ID.fullmatch(ds):
-                    scope.invalid.add(ds)
-                    continue
-                files = scope.direct.setdefault(ds, [])
-                if path not in files:
-                    files.append(path)
-            elif parts[0] == LIB_DIR and change not in scope.lib:
-                scope.lib.append(change)
-            elif parts[0] == PROFILES_DIR and path not in scope.profiles:
-                scope.profiles.append(path)
-            elif path == CONFIG_FILE:
-                scope.config = True
-        if change.status == "R" and change.old_path and change.similarity == 100:
-            scope.moved |= {change.path, change.old_path}
-        if change.status == "R" and change.old_path:
-            old, new = change.old_path.split("/"), change.path.split("/")
-            if old[0] == new[0] == DATASETS_DIR and len(old) >= 3 and len(new) >= 3 and old[1] != new[1]:
-                scope.git_pairs.append((old[1], new[1]))
-    return scope
-
-
-def dataset_of(path: str) -> str | None:
-    """The dataset id of a catalog-relative path (``datasets/<id>/...``)."""
-    parts = path.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == DATASETS_DIR else None
-
-
-class _Tree:
-    """One revision's files needed for rendering, as a folder on disk.
-
-    For :data:`WORKTREE` it is the catalog folder itself (nothing copied);
-    otherwise a temp folder filled from one ``git cat-file --batch`` by blob
-    SHA.  Source data under ``datasets/<id>/data/`` is not copied: nothing
-    here renders or validates it, and it can be large.
-    """
-
-    def __init__(self, repo: GitRepo, rev: str, datasets: Iterable[str], tmp: Path, label: str) -> None:
-        self.rev = rev
-        self.datasets_present: set[str] = set()
-        wanted = sorted(set(datasets))
-        prefixes = [LIB_DIR, PROFILES_DIR, CONFIG_FILE, *(f"{DATASETS_DIR}/{d}" for d in wanted)]
-        self.entries = repo.entries(rev, prefixes)
-        self.files = sorted(self.entries)
-        for name in self.files:
-            ds = dataset_of(name)
-            if ds:
-                self.datasets_present.add(ds)
-        if rev == WORKTREE:
-            self.root = repo.path
-            return
-        self.root = tmp / label
-        self.root.mkdir(parents=True)
-        needed = {k: v for k, v in self.entries.items() if not _is_source_data(k)}
-        for name, data in repo.read_entries(rev, needed).items():
-            target = self.root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        # Catalog.open needs datasets/ or catalog-bot.yaml to accept the folder.
-        (self.root / DATASETS_DIR).mkdir(exist_ok=True)
-
-    def read(self, rel: str) -> bytes | None:
-        path = self.root / rel
-        return path.read_bytes() if path.is_file() else None
-
-    def blob_id(self, rel: str) -> str | None:
-        """Git's blob id of a file (from the tree, or hashed from disk for the working tree)."""
-        sha = self.entries.get(rel)
-        if sha:
-            return sha
-        path = self.root / rel
-        if not path.is_file():
-            return None
-        data = path.read_bytes()
-        return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def _is_source_data(path: str) -> bool:
-    parts = path.split("/")
-    return len(parts) >= 4 and parts[0] == DATASETS_DIR and parts[2] == "data"
-
-
 def run_check(
-    catalog_root: Path | str,
+    repo: RevisionReader,
     base: str,
-    head: str = WORKTREE,
-    settings: Settings | None = None,
+    head: str,
+    settings: Settings,
     env: str = "local",
     *,
     all_datasets: bool = False,
     datasets: Iterable[str] | None = None,
     progress: Progress | None = None,
+    label: str | None = None,
 ) -> Report:
-    """Check the change from ``base`` to ``head`` of the catalog at ``catalog_root``.
+    """Check the change from ``base`` to ``head`` (:data:`WORKTREE`: the files on disk) of a catalog.
 
-    ``head`` defaults to the working tree.  ``all_datasets`` checks every
-    dataset (after a config or profile change); ``datasets`` adds named ones.
-    Raises :class:`UsageError` for bad refs or folders; everything wrong
-    *in the catalog* is reported as problems in the :class:`Report`.
+    ``repo`` reads the catalog's revisions (``GitRepo(catalog_root)``);
+    ``settings`` give the schema registry and the Jsonnet engine.
+    ``all_datasets`` checks every dataset (after a config or profile change);
+    ``datasets`` adds named ones; ``label`` names the catalog in the report
+    (default: its folder).  Raises :class:`UsageError` for bad refs or
+    folders; everything wrong *in the catalog* is reported as problems in the
+    :class:`Report`.
     """
     started = time.perf_counter()
-    settings = settings or Settings.from_env()
-    repo = GitRepo(catalog_root)
+    catalog_root = repo.path
     head_sha = repo.rev_parse(head)
     base_tip = repo.rev_parse(base)
     found_base = repo.merge_base(base_tip, head_sha)
@@ -232,7 +132,7 @@ def run_check(
     ]
 
     if scope.lib:
-        _add_importers(repo, scope, head_sha, merge_base)
+        add_importers(repo, scope, head_sha, merge_base)
     extra = set(datasets or [])
     for ds in sorted(extra):
         if not DATASET_ID.fullmatch(ds) or not (
@@ -240,7 +140,7 @@ def run_check(
         ):
             raise UsageError(f"unknown dataset {ds!r}", hint=f"name a folder under {DATASETS_DIR}/ (at base or head)")
     if all_datasets:
-        extra |= _all_ids(repo, head_sha) | _all_ids(repo, merge_base)
+        extra |= all_ids(repo, head_sha) | all_ids(repo, merge_base)
     for ds in extra:
         scope.direct.setdefault(ds, [])
     if scope.config:
@@ -254,21 +154,22 @@ def run_check(
         )
 
     ids = sorted(scope.ids())
-    registry = _registry(settings)
+    registry = SchemaRegistry.from_settings(settings)
     deltas: list[DatasetDelta] = []
     with tempfile.TemporaryDirectory(prefix="catalog-bot-check-") as tmp_name:
         tmp = Path(tmp_name)
-        base_tree = _Tree(repo, merge_base, ids, tmp, "base")
-        head_tree = _Tree(repo, head_sha, ids, tmp, "head")
+        base_tree = RevisionTree(repo, merge_base, ids, tmp, "base")
+        head_tree = RevisionTree(repo, head_sha, ids, tmp, "head")
         if scope.config or scope.profiles or ids:
             catalog_problems += _check_config(head_tree)
-        renames = _renames(scope, base_tree, head_tree, ids)
+        renames = find_renames(scope, base_tree, head_tree, ids)
         renamed_old = set(renames.values())
         base_ctx = _RenderContext(base_tree, env, registry, settings.jsonnet_engine, validate=False)
         head_ctx = _RenderContext(
-            head_tree, env, registry, settings.jsonnet_engine, validate=True, known_ids=_all_ids(repo, head_sha)
+            head_tree, env, registry, settings.jsonnet_engine, validate=True, known_ids=all_ids(repo, head_sha)
         )
         todo = [d for d in ids if d not in renamed_old]
+        head_packages: dict[str, Any] = {}
         for i, ds in enumerate(todo):
             if progress:
                 progress(ds, i, len(todo))
@@ -277,13 +178,14 @@ def run_check(
             in_head = ds in head_tree.datasets_present
             old_docs, base_problems = base_ctx.documents(old_id) if in_base else ({}, [])
             new_docs, problems = head_ctx.documents(ds) if in_head else ({}, [])
+            head_packages[ds] = new_docs.get("datapackage")
             notices += [f"at base, {p.format()}" for p in base_problems if p.severity is Severity.ERROR][:3]
             files = scope.direct.get(ds, []) + (scope.direct.get(old_id, []) if old_id != ds else [])
             data_changed = sorted(
                 {
                     f
                     for f in files
-                    if f.split("/")[-1] not in METADATA_FILES and not _is_doc_helper(f) and f not in scope.moved
+                    if f.split("/")[-1] not in METADATA_FILES and not is_doc_helper(f) and f not in scope.moved
                 }
             )
             broken = [DOC_FILES[k] for k, v in new_docs.items() if v is None]
@@ -306,6 +208,7 @@ def run_check(
             )
         if progress:
             progress("done", len(todo), len(todo))
+        data = probe_deltas(repo, deltas, base_tree, head_tree, head_packages, tmp / "probe")
         if scope.profiles and not all_datasets:
             deltas += _profile_deltas(repo, head_tree, head_sha, scope.profiles, registry, set(ids), notices)
         elif scope.profiles:
@@ -313,7 +216,7 @@ def run_check(
 
     entries = make_plan(deltas)
     return Report(
-        catalog=str(Path(catalog_root)),
+        catalog=label or str(catalog_root),
         base_ref=base,
         base_sha=merge_base,
         head_ref=head,
@@ -325,11 +228,18 @@ def run_check(
         changed_files=sorted({p for c in changes for p in c.paths()}),
         repo_prefix=repo.prefix,
         elapsed=time.perf_counter() - started,
+        data=data,
     )
 
 
 def _profile_deltas(
-    repo: GitRepo, tree: _Tree, rev: str, profiles: list[str], registry: Any, touched: set[str], notices: list[str]
+    repo: RevisionReader,
+    tree: RevisionTree,
+    rev: str,
+    profiles: list[str],
+    registry: SchemaRegistry,
+    touched: set[str],
+    notices: list[str],
 ) -> list[DatasetDelta]:
     """Untouched datasets that fail a changed profile (as ``unchanged`` entries carrying the problems)."""
     problems, checked = _profile_problems(repo, tree, rev, profiles, registry)
@@ -356,96 +266,7 @@ def _profile_deltas(
     ]
 
 
-def _is_doc_helper(path: str) -> bool:
-    """Jsonnet helpers and other text next to the documents are metadata, not data."""
-    return path.endswith((".jsonnet", ".libsonnet", ".md"))
-
-
-def _all_ids(repo: GitRepo, rev: str) -> set[str]:
-    """Every dataset id at ``rev`` (one non-recursive listing of ``datasets/``)."""
-    return {d for d in repo.list_dirs(rev, DATASETS_DIR) if DATASET_ID.fullmatch(d)}
-
-
-def _add_importers(repo: GitRepo, scope: _Scope, head: str, base: str) -> None:
-    """Datasets whose Jsonnet imports a changed lib file, at head (and at base if libs were removed/renamed).
-
-    Why in two stages: scanning 1,000 collections with the Jsonnet lexer costs
-    ~0.3 s, but only files that *name* an affected lib can import it (Jsonnet
-    import paths are string literals).  So we build the graph of ``lib/``
-    first, take every lib that reaches a changed one, and lex only the
-    dataset files whose text contains one of those file names.
-    """
-    from bot.catalog.imports import build_import_graph
-
-    changed = {p for c in scope.lib for p in c.paths()}
-    revs = [head]
-    if any(c.status in ("D", "R") for c in scope.lib):
-        revs.append(base)
-    for rev in revs:
-        lib_entries = repo.entries(rev, [LIB_DIR])
-        libs = {k: v.decode("utf-8", errors="replace") for k, v in repo.read_entries(rev, lib_entries).items()}
-        reaching = build_import_graph(libs, [LIB_DIR]).importers_of(changed) | changed
-        needles = {posixpath.basename(p) for p in reaching}
-        candidates: dict[str, str] = {}
-        while needles:  # fixed point: a dataset helper that names a lib makes its own name a needle
-            hits = {
-                p
-                for p in repo.grep_paths(
-                    rev, needles, [f":(glob){DATASETS_DIR}/**/*.jsonnet", f":(glob){DATASETS_DIR}/**/*.libsonnet"]
-                )
-                if p not in candidates
-            }
-            if not hits:
-                break
-            found = {k: v.decode("utf-8", errors="replace") for k, v in repo.read_tree(rev, sorted(hits)).items()}
-            candidates.update(found)
-            needles = {posixpath.basename(k) for k in found} - {COLLECTION}
-        graph = build_import_graph({**libs, **candidates}, [LIB_DIR])
-        for dependent in graph.dependents_of(changed):
-            ds = dataset_of(dependent)
-            if ds and DATASET_ID.fullmatch(ds):
-                via = scope.via.setdefault(ds, [])
-                via += sorted((changed & graph.dependencies_of(dependent)) - set(via))
-
-
-def _renames(scope: _Scope, base: _Tree, head: _Tree, ids: list[str]) -> dict[str, str]:
-    """``{new_id: old_id}`` for folders that were renamed (see :func:`bot.catalog.plan.pair_renames`)."""
-    removed = [d for d in ids if d in base.datasets_present and d not in head.datasets_present]
-    added = [d for d in ids if d in head.datasets_present and d not in base.datasets_present]
-    if not removed or not added:
-        return {}
-    return pair_renames(
-        {d: _fingerprint(base, d) for d in removed},
-        {d: _fingerprint(head, d) for d in added},
-        scope.git_pairs,
-    )
-
-
-def _fingerprint(tree: _Tree, ds: str) -> Fingerprint:
-    folder = f"{DATASETS_DIR}/{ds}/"
-    dp_id = None
-    source = None
-    raw = tree.read(folder + DATAPACKAGE)
-    if raw:
-        with contextlib.suppress(ValueError):
-            data = json.loads(raw)
-            dp_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-    raw = tree.read(folder + PIPELINE)
-    if raw:
-        try:
-            data = yaml.safe_load(raw)
-            if isinstance(data, dict) and data.get("source") is not None:
-                source = json.dumps(data["source"], sort_keys=True)
-        except yaml.YAMLError:
-            pass
-    empty = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # git's id of an empty file
-    blobs = frozenset(
-        sha for name in tree.files if name.startswith(folder) and (sha := tree.blob_id(name)) not in (None, empty)
-    )
-    return Fingerprint(dp_id, source, blobs)
-
-
-def _check_config(tree: _Tree) -> list[Problem]:
+def _check_config(tree: RevisionTree) -> list[Problem]:
     """``catalog-bot.yaml`` at head must parse (it drives rendering and publishing)."""
     from bot.config import load_catalog_config
 
@@ -454,12 +275,6 @@ def _check_config(tree: _Tree) -> list[Problem]:
     except CatalogError as exc:
         return [exc.to_problem(code="config")]
     return []
-
-
-def _registry(settings: Settings) -> Any:
-    from bot.catalog.schemas import SchemaRegistry
-
-    return SchemaRegistry.from_settings(settings)
 
 
 class _RenderContext:
@@ -472,7 +287,14 @@ class _RenderContext:
     """
 
     def __init__(
-        self, tree: _Tree, env: str, registry: Any, engine: str, *, validate: bool, known_ids: set[str] | None = None
+        self,
+        tree: RevisionTree,
+        env: str,
+        registry: SchemaRegistry,
+        engine: str,
+        *,
+        validate: bool,
+        known_ids: set[str] | None = None,
     ) -> None:
         self.tree = tree
         self.known_ids = known_ids
@@ -538,14 +360,16 @@ class _RenderContext:
         rel = path.relative_to(self.tree.root).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
-            return yaml.safe_load(text) if kind == "pipeline" else json.loads(text)
+            return parse_yaml(text, rel) if kind == "pipeline" else parse_json(text, rel)
+        except ConfigError as exc:
+            raise CatalogError(exc.message, file=rel, line=exc.line, hint=exc.hint) from None
         except (ValueError, yaml.YAMLError) as exc:
             line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
             raise CatalogError(f"cannot parse: {exc}", file=rel, line=line, hint="fix the syntax") from None
 
 
 def _profile_problems(
-    repo: GitRepo, tree: _Tree, rev: str, changed: list[str], registry: Any
+    repo: RevisionReader, tree: RevisionTree, rev: str, changed: list[str], registry: SchemaRegistry
 ) -> tuple[list[Problem], int]:
     """Validate every dataset's plain-JSON document against a changed profile (no rendering).
 
@@ -578,8 +402,8 @@ def _profile_problems(
             ds = dataset_of(rel)
             try:
                 text = raw.decode("utf-8")
-                doc = json.loads(text)
-            except ValueError:
+                doc = parse_json(text, rel)
+            except (ValueError, ConfigError):
                 continue  # unreadable files are reported when the dataset itself is checked
             checked += 1
             problems += schema_problems(
@@ -588,7 +412,7 @@ def _profile_problems(
                 code=code,
                 schema_name=f"the changed profile {profile_file}",
                 file=rel,
-                line_of=lambda pointer, text=text: json_line(text, pointer),
+                line_of=functools.partial(json_line, text),
                 dataset=ds,
             )
     return problems, checked

@@ -343,10 +343,6 @@ class ImportGraph:
             targets.add(dep)
             self._reverse.setdefault(dep, set()).add(importer)
 
-    def imports_of(self, path: str) -> set[str]:
-        """Direct dependencies of ``path``."""
-        return set(self.edges.get(path, ()))
-
     def dependencies_of(self, path: str) -> set[str]:
         """All files ``path`` depends on, transitively (not including itself)."""
         seen: set[str] = set()

@@ -104,9 +104,25 @@ def init_catalog(
     if not with_examples and not keep.exists():
         keep.write_text("")
         written.append(keep)
+    if not with_examples:
+        _drop_example_only(dest / "catalog-bot.yaml")
     ignore = dest / ".gitignore"
     if not ignore.exists():
         ignore.write_text(GITIGNORE, encoding="utf-8")
         written.append(ignore)
     pin_action(written, action)
     return written
+
+
+_EXAMPLE_ONLY = re.compile(r"^# >>> example only.*?^# <<< example only[^\n]*\n\n?", re.MULTILINE | re.DOTALL)
+
+
+def _drop_example_only(config: Path) -> None:
+    """Remove the example-only block (the loopback allow-list) from a new catalog's configuration.
+
+    Why: a real catalog must not let pull requests reach loopback services;
+    only the example, which runs against local dev servers, opens it.
+    """
+    if config.is_file():
+        text = config.read_text(encoding="utf-8")
+        config.write_text(_EXAMPLE_ONLY.sub("", text), encoding="utf-8")

@@ -9,6 +9,7 @@ it stays cheap on a 1,000-dataset catalog.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import CatalogConfig, load_catalog_config, load_yaml, pydantic_to_config_error
 from bot.errors import CatalogError, UsageError
+from bot.sources.uri import check_source_path, is_glob, parse_source
 
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 DATASETS_DIR = "datasets"
@@ -87,17 +89,148 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Subset(_Model):
+    """A server-side subset of an OPeNDAP grid: ``bbox`` [west, south, east, north], ``time`` [start, end]."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    time: tuple[str, str] | None = None
+
+    @field_validator("bbox")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if value is not None:
+            west, south, east, north = value
+            if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+                raise ValueError("bbox must be [west, south, east, north] with west < east and south < north")
+        return value
+
+
+class ThreddsSource(_Model):
+    """Datasets picked from a THREDDS ``catalog.xml``: ``match`` (regex on urlPath) and ``since`` (date)."""
+
+    catalog: str
+    match: str | None = None
+    since: datetime.date | None = None
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_url(cls, value: str) -> str:
+        if parse_source(value).kind != "http":
+            raise ValueError(f"thredds.catalog {value!r} must be the http(s) URL of a catalog.xml")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"thredds.match {value!r} is not a regular expression: {exc}") from None
+        return value
+
+
 class SourceSpec(_Model):
     """Where the source data is and how to read it.
 
-    ``path`` is relative to the dataset folder (or a ``s3://``/``https://`` URI).
+    ``path`` is relative to the dataset folder, or an ``https://``,
+    ``http://`` or ``s3://bucket/key`` URI (only those schemes: see
+    :mod:`bot.sources.uri`).  ``anonymous`` reads a public S3 bucket without
+    signing; ``endpoint_url`` names a non-AWS S3 store for this source.
     """
 
-    path: str
-    format: Literal["csv", "geojson", "netcdf", "parquet", "zarr"]
+    path: str | None = None
+    paths: list[str] | None = None
+    opendap: str | None = None
+    thredds: ThreddsSource | None = None
+    variables: list[str] | None = None
+    subset: Subset | None = None
+    format: Literal[
+        "csv", "geojson", "geojsonseq", "gpkg", "shapefile", "flatgeobuf", "netcdf", "parquet", "zarr", "geotiff"
+    ]
     delimiter: str = ","
     timestamp_format: str | None = None
-    crs: str = "EPSG:4326"
+    # None: the file's own CRS (vector files, GeoParquet), EPSG:4326 for CSV x/y; EPSG code, WKT or PROJJSON.
+    crs: str | None = None
+    layer: str | None = None  # which layer of a multi-layer file (GeoPackage)
+    group: str | None = None  # NetCDF group holding the variables (e.g. "PRODUCT")
+    anonymous: bool = False
+    endpoint_url: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        return check_source_path(value) if value is not None else None
+
+    @field_validator("opendap")
+    @classmethod
+    def _dap_url(cls, value: str | None) -> str | None:
+        if value is not None and parse_source(value).kind != "http":
+            raise ValueError(f"opendap {value!r} must be an http:// or https:// OPeNDAP URL")
+        return value
+
+    @field_validator("paths")
+    @classmethod
+    def _known_schemes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("paths is empty; list at least one file or pattern")
+            for entry in value:
+                check_source_path(entry)
+        return value
+
+    @property
+    def entries(self) -> list[str]:
+        """Every path or pattern of the source (``[path]`` or ``paths``)."""
+        if self.opendap is not None:
+            return [self.opendap]
+        if self.thredds is not None:
+            return [self.thredds.catalog]
+        return list(self.paths) if self.paths is not None else [self.path or ""]
+
+    @property
+    def single(self) -> str | None:
+        """The one file of a single-file source (``path`` without a glob), else None."""
+        if self.paths is None and self.path is not None and not is_glob(self.path):
+            return self.path
+        return None
+
+    @property
+    def label(self) -> str:
+        """How errors and logs name the source (the path, or the first of ``paths`` + count)."""
+        entries = self.entries
+        return entries[0] if len(entries) == 1 else f"{entries[0]} (+{len(entries) - 1} more)"
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint_url {value!r} must be an http:// or https:// URL (the S3 endpoint)")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_options(self) -> SourceSpec:
+        given = [k for k in ("path", "paths", "opendap", "thredds") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of source.path (one file or a glob), source.paths (a list), "
+                "source.opendap (a URL) or source.thredds (a catalog)"
+                + (f"; found {', '.join(given)}" if given else "")
+            )
+        if self.opendap is not None:
+            if self.format != "netcdf":
+                raise ValueError("an opendap source is a grid: use format: netcdf (and output: zarr)")
+            return self
+        if self.variables is not None or self.subset is not None:
+            raise ValueError("variables and subset apply to opendap sources only")
+        entries = self.entries
+        if (self.anonymous or self.endpoint_url) and not all(e.startswith("s3://") for e in entries):
+            raise ValueError("anonymous and endpoint_url apply to s3:// sources only")
+        if self.format == "zarr" and (any("://" in e for e in entries) or self.single is None):
+            raise ValueError(
+                "a remote Zarr store cannot be fetched as one file; use a NetCDF/CSV/GeoJSON/Parquet source"
+            )
+        return self
 
 
 class Coordinates(_Model):
@@ -240,8 +373,11 @@ class Catalog:
         return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def invalid_dataset_dirs(self) -> list[str]:
-        """Folder names under ``datasets/`` that break the id rule."""
-        return [p.name for p in self.dataset_dirs if not DATASET_ID.fullmatch(p.name)]
+        """Folder names under ``datasets/`` that break the id rule, hidden ones (``..a``) included, as ``check``."""
+        base = self.root / DATASETS_DIR
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not DATASET_ID.fullmatch(p.name))
 
     def datasets(self) -> list[Dataset]:
         """All datasets with a valid folder name, sorted by id."""

@@ -143,8 +143,8 @@ def pair_renames(
     or more is needed, so one shared boilerplate file is not enough.
     """
     git_count: dict[tuple[str, str], int] = {}
-    for old, new in git_pairs:
-        git_count[(old, new)] = git_count.get((old, new), 0) + 1
+    for pair in git_pairs:
+        git_count[pair] = git_count.get(pair, 0) + 1
     scored: list[tuple[int, str, str]] = []
     for old_id, old in removed.items():
         for new_id, new in added.items():

@@ -21,7 +21,12 @@ therefore
 * for many files (:meth:`Renderer.render_many`) renders in worker
   processes: a crash costs only the file that caused it, and with
   ``timeout`` an overrunning file is killed (an engine call in our own
-  process cannot be interrupted, so ``render_file`` has no time limit).
+  process cannot be interrupted);
+* whenever this process holds a secret (a CI job with a token or cloud
+  keys, see :func:`bot.config.render_sandbox_required`) or ``sandbox=True``,
+  EVERY evaluation happens in those workers, which are sandboxed children
+  (:mod:`bot.catalog.sandbox`: allow-listed environment, memory and time
+  limits, output cap from ``render:`` in catalog-bot.yaml).
 
 Engines: ``cpp`` (the reference, ``_jsonnet``), ``go`` (``_gojsonnet``) and
 ``rust`` (``rjsonnet``, optional).  ``auto`` renders with Go and falls back to
@@ -35,23 +40,29 @@ errors stay per file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import posixpath
 import re
+import select
 import stat
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from bot.catalog.imports import ScanResult, is_escape, scan
-from bot.config import CatalogConfig
-from bot.errors import Problem, RenderError, UsageError
+from bot.catalog.jsonnet_engines import ENGINES as ENGINES
+from bot.catalog.jsonnet_engines import JsonnetError as JsonnetError
+from bot.catalog.jsonnet_engines import RenderResult as RenderResult
+from bot.catalog.jsonnet_engines import available_engines as available_engines
+from bot.catalog.jsonnet_engines import engine_module, hint_for
+from bot.catalog.jsonnet_engines import normalize_engine as normalize_engine
+from bot.catalog.jsonnet_engines import parse_engine_error as parse_engine_error
+from bot.config import CatalogConfig, RenderLimits, render_sandbox_required
+from bot.errors import RenderError, UsageError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_STACK = 500
@@ -65,63 +76,7 @@ BATCH_SIZE = 64
 # Below this many files a process pool costs more than it saves.
 PROCESS_THRESHOLD = 48
 
-ENGINES = ("auto", "go", "cpp", "rust")
-_ALIASES = {
-    "auto": "auto",
-    "go": "go",
-    "gojsonnet": "go",
-    "go-jsonnet": "go",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "jsonnet": "cpp",
-    "rust": "rust",
-    "rjsonnet": "rust",
-    "jrsonnet": "rust",
-}
-_MODULES = {"go": "_gojsonnet", "cpp": "_jsonnet", "rust": "rjsonnet"}
 _BATCH_FILE = "<batch>.jsonnet"
-
-# file:line:col, file:line:col-col2 and file:(line:col)-(line2:col2)
-_LOCATION = re.compile(
-    r"(?P<file>[^\s:()\t][^\t\n:()]*?):(?:\((?P<pline>\d+):(?P<pcol>\d+)\)-\(\d+:\d+\)|(?P<line>\d+):(?P<col>\d+)(?:-\d+)?)"
-)
-
-
-def normalize_engine(name: str) -> str:
-    """Canonical engine name (``auto``/``go``/``cpp``/``rust``) or a usage error listing them."""
-    key = (name or "auto").strip().lower()
-    if key not in _ALIASES:
-        raise UsageError(
-            f"unknown jsonnet engine {name!r}",
-            hint="use one of auto, go (gojsonnet), cpp (jsonnet), rust (rjsonnet) -- "
-            "set with --engine or CATALOG_BOT_JSONNET_ENGINE",
-        )
-    return _ALIASES[key]
-
-
-def available_engines() -> list[str]:
-    """The engines whose Python module imports in this environment."""
-    out = []
-    for name in ("go", "cpp", "rust"):
-        try:
-            _engine_module(name)
-        except UsageError:
-            continue
-        out.append(name)
-    return out
-
-
-def _engine_module(name: str) -> ModuleType:
-    import importlib
-
-    try:
-        return importlib.import_module(_MODULES[name])
-    except ImportError:
-        package = {"go": "gojsonnet", "cpp": "jsonnet", "rust": "rjsonnet"}[name]
-        raise UsageError(
-            f"jsonnet engine {name!r} is not installed",
-            hint=f"pip install {package}, or choose another engine (auto uses go, then cpp)",
-        ) from None
 
 
 def ext_vars_for(config: CatalogConfig, env_name: str) -> dict[str, str]:
@@ -143,144 +98,6 @@ def ext_vars_for(config: CatalogConfig, env_name: str) -> dict[str, str]:
     }
     out.update({str(k): str(v) for k, v in env.ext_vars.items()})
     return out
-
-
-class JsonnetError(RenderError):
-    """A render failure located at ``file:line:column`` (catalog-relative).
-
-    ``kind`` is ``syntax`` / ``runtime`` (from the engine), ``sandbox`` (a
-    refused import or file), ``limit`` (size, nesting, time) or ``engine``
-    (this engine cannot render the file safely; ``auto`` falls back to C++).  ``trace`` keeps
-    the engine's stack frames for verbose output.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-        hint: str | None = None,
-        kind: str = "runtime",
-        trace: Iterable[str] = (),
-        engine: str | None = None,
-    ) -> None:
-        super().__init__(message, file=file, line=line, hint=hint)
-        self.column = column
-        self.kind = kind
-        self.trace = list(trace)
-        self.engine = engine
-        self.detail = message
-        if file and line and column:
-            self.message = f"{file}:{line}:{column}: {message}"
-            self.args = (self.message,)
-
-    def to_problem(self, code: str = "render", dataset: str | None = None) -> Problem:
-        """The failure as a located :class:`Problem` (with column)."""
-        return Problem(
-            code=code,
-            message=self.detail,
-            file=self.file,
-            line=self.line,
-            column=self.column,
-            hint=self.hint,
-            dataset=dataset,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (also how errors cross process boundaries)."""
-        return {
-            "message": self.detail,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "hint": self.hint,
-            "kind": self.kind,
-            "trace": self.trace,
-            "engine": self.engine,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JsonnetError:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            data["message"],
-            file=data.get("file"),
-            line=data.get("line"),
-            column=data.get("column"),
-            hint=data.get("hint"),
-            kind=data.get("kind", "runtime"),
-            trace=data.get("trace") or (),
-            engine=data.get("engine"),
-        )
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    """The outcome for one file of :meth:`Renderer.render_many` (``path`` is catalog-relative)."""
-
-    path: str
-    value: Any | None
-    error: RenderError | None = None
-    engine: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the file rendered."""
-        return self.error is None
-
-
-def parse_engine_error(message: str) -> tuple[str, str | None, int | None, int | None, list[str]]:
-    """Split an engine message into ``(headline, file, line, column, trace)``.
-
-    Formats handled: C++ ``STATIC ERROR: f:l:c: msg``, Go ``f:l:c-c2 msg``,
-    both engines' ``RUNTIME ERROR: msg`` + tab-indented frames, rjsonnet's
-    ``msg`` + space-indented frames, and ``f:(l:c)-(l2:c2)`` ranges.
-    """
-    lines = message.strip("\n").split("\n")
-    first = lines[0].strip()
-    trace = [ln.strip() for ln in lines[1:] if ln.startswith(("\t", "    ")) and ln.strip()]
-    headline, file, line, col = first, None, None, None
-    body = first
-    for prefix in ("STATIC ERROR: ", "RUNTIME ERROR: "):
-        if first.startswith(prefix):
-            body = first[len(prefix) :]
-            headline = body
-            break
-    m = _LOCATION.match(body)
-    if m:  # static errors (C++ and Go) start with the location
-        file = m.group("file")
-        line = int(m.group("line") or m.group("pline"))
-        col = int(m.group("col") or m.group("pcol"))
-        headline = body[m.end() :].lstrip(":").strip()
-    else:
-        for frame in trace:
-            fm = _LOCATION.search(frame)
-            if fm:
-                file = fm.group("file")
-                line = int(fm.group("line") or fm.group("pline"))
-                col = int(fm.group("col") or fm.group("pcol"))
-                break
-    headline = headline.rstrip(".") if headline.endswith("exceeded.") else headline
-    return headline or first, file, line, col, trace
-
-
-def _hint_for(headline: str) -> str:
-    low = headline.lower()
-    if "stack frames exceeded" in low or "stack overflow" in low:
-        return (
-            "a function calls itself without end (infinite recursion) or the data is nested deeper than "
-            "max_stack allows; make the recursion stop"
-        )
-    if "external variable" in low:
-        return (
-            "in a catalog, ext vars are environment, data_base_url, stac_api_url and environments.<env>.ext_vars "
-            "of catalog-bot.yaml (files mode: pass -V key=value); define the variable or do not use it"
-        )
-    if "expected" in low or "unexpected" in low or "unknown variable" in low or "not terminated" in low:
-        return "fix the Jsonnet syntax at this location"
-    return "fix the Jsonnet at this location (render it locally with `catalog-bot render`)"
 
 
 class _Sandbox(Exception):
@@ -347,13 +164,15 @@ class Renderer:
         max_depth: int = DEFAULT_MAX_DEPTH,
         batch_size: int = BATCH_SIZE,
         timeout: float | None = None,
+        limits: RenderLimits | None = None,
+        sandbox: bool | None = None,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         if not self.root.is_dir():
             raise UsageError(f"render root {root} is not a folder", hint="pass the catalog folder")
         self.engine = normalize_engine(engine)
         if self.engine != "auto":
-            _engine_module(self.engine)  # fail early when not installed
+            engine_module(self.engine)  # fail early when not installed
         self.lib_dirs: list[str] = []
         for lib in lib_dirs or []:
             rel = self._relative(Path(lib), what="library folder")
@@ -365,6 +184,10 @@ class Renderer:
         self.max_trace = max_trace
         self.max_depth = max_depth
         self.batch_size = max(1, batch_size)
+        self.limits = limits or RenderLimits()
+        self.sandboxed = render_sandbox_required() if sandbox is None else sandbox
+        if self.sandboxed and timeout is None:
+            timeout = self.limits.timeout_s
         self.timeout = timeout
         self._cache: dict[str, bytes] = {}
         self._scans: dict[tuple[str, int, int], ScanResult] = {}
@@ -375,13 +198,26 @@ class Renderer:
 
     def render_file(self, path: Path | str) -> Any:
         """Render one file (absolute, or relative to the root) to JSON data; raises :class:`JsonnetError`."""
+        if self.sandboxed:
+            [res] = self.render_many([path], jobs=1)
+            if res.error is not None:
+                raise res.error
+            return res.value
         rel = self.rel(path)
         text = self._source(rel, rel, None, None)
         value, _ = self._render_one(rel, text)
         return value
 
     def render_text(self, text: str, filename: str = "snippet.jsonnet") -> Any:
-        """Render Jsonnet source; ``filename`` (root-relative) names it and anchors relative imports."""
+        """Render Jsonnet source; ``filename`` (root-relative) names it and anchors relative imports.
+
+        In-process only: refused when this renderer must sandbox (untrusted text never runs next to secrets).
+        """
+        if self.sandboxed:
+            raise UsageError(
+                "render_text is not available in a sandboxed renderer",
+                hint="write the source to a file under the root and use render_file",
+            )
         rel = posixpath.normpath(filename.replace(os.sep, "/"))
         if rel.startswith("/") or is_escape(rel):
             raise UsageError(
@@ -415,7 +251,7 @@ class Renderer:
                 rels.append(str(p))
                 early[i] = RenderResult(str(p), None, exc)
         todo = list(dict.fromkeys(r for i, r in enumerate(rels) if i not in early))
-        if todo and (self.timeout is not None or (jobs > 1 and len(todo) >= PROCESS_THRESHOLD)):
+        if todo and (self.sandboxed or self.timeout is not None or (jobs > 1 and len(todo) >= PROCESS_THRESHOLD)):
             results = self._render_parallel(todo, max(1, jobs))
         else:
             results = iter(self._render_chunk(todo))
@@ -568,11 +404,11 @@ class Renderer:
             return rel, ev.main[rel].encode("utf-8")
         hit = self._resolved.get((base, rel))
         if hit is not None:  # resolved and checked before (libraries, for every collection)
-            found, found_scan = hit
-            if found_scan is not None:
-                ev.loaded[found] = found_scan
-                if ev.engine == "go" and found_scan.tailstrict:
-                    raise _Sandbox(self._go_unsafe(found, found_scan))
+            found, cached_scan = hit
+            if cached_scan is not None:
+                ev.loaded[found] = cached_scan
+                if ev.engine == "go" and cached_scan.tailstrict:
+                    raise _Sandbox(self._go_unsafe(found, cached_scan))
             return found, self._cache[found]
         importer, line, col, kind = ev.importer_of(base, rel)
         where = importer or (base + "/" if base else "<root>/")
@@ -607,7 +443,7 @@ class Renderer:
         for cand in tried:
             if cand in self._cache or os.path.lexists(self.root / cand):
                 data = self._read_bytes(cand, importer, line, col, rel)
-                found_scan: ScanResult | None = None
+                found_scan = None
                 if kind != "importbin" and cand.endswith((".jsonnet", ".libsonnet")):
                     text = self._decode(cand, data)
                     found_scan = ev.loaded[cand] = self._check_depth(cand, text)
@@ -633,7 +469,7 @@ class Renderer:
 
     def _call(self, engine: str, ev: _Evaluation, filename: str, text: str) -> str:
         """One engine call with our callback and limits; returns the manifested JSON text."""
-        module = _engine_module(engine)
+        module = engine_module(engine)
         common: dict[str, Any] = {
             "ext_vars": self.ext_vars,
             "max_stack": self.max_stack,
@@ -689,7 +525,7 @@ class Renderer:
             file=file or rel,
             line=line,
             column=col,
-            hint=_hint_for(headline),
+            hint=hint_for(headline),
             kind=kind,
             trace=trace,
             engine=engine,
@@ -769,44 +605,45 @@ class Renderer:
         }
 
     def _render_parallel(self, rels: list[str], jobs: int) -> Iterator[RenderResult]:
-        """Chunks over ``jobs`` spawned worker processes, in completion order.
+        """Chunks over ``jobs`` sandboxed child processes (:mod:`bot.catalog.sandbox`), in completion order.
 
-        A chunk whose worker dies (an engine crash) or overruns its time
-        (``timeout`` per file) is killed and its files are redone one per
-        call, so only the culprit fails -- with a clear error.
+        A chunk whose child dies (an engine crash, the memory limit) or
+        overruns its time (``timeout`` per file) is killed and its files are
+        redone one per call, so only the culprit fails -- with a clear error.
         """
-        import multiprocessing
-        from multiprocessing.connection import wait
+        from bot.catalog.sandbox import OutputTooLarge, Worker
 
-        ctx = multiprocessing.get_context("spawn")  # the Go runtime does not survive fork()
         size = min(max(1, self.batch_size), max(1, -(-len(rels) // (jobs * 4))))
         queue: deque[list[str]] = deque(rels[i : i + size] for i in range(0, len(rels), size))
         config = self._config()
-        workers: list[_Worker] = []
+        workers: list[Worker] = []
         try:
             while queue or any(w.task for w in workers):
                 while queue and len(workers) < jobs:
-                    workers.append(_Worker(ctx, config))
+                    workers.append(Worker(config, self.limits))
                 for w in workers:
                     if w.task is None and queue:
                         w.send(queue.popleft(), self.timeout)
                 busy = [w for w in workers if w.task is not None]
                 deadlines = [w.deadline for w in busy if w.deadline is not None]
                 wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-                ready = wait([w.conn for w in busy], timeout=wait_for)
+                ready, _, _ = select.select(busy, [], [], wait_for)
                 for w in busy:
                     task = w.task or []
-                    if w.conn in ready:
+                    if w in ready:
                         try:
-                            rows = w.conn.recv()
-                        except (EOFError, OSError):
-                            rows = None
-                        if rows is not None:
+                            rows = w.receive()
+                            if rows is None:
+                                continue
+                        except EOFError:
+                            failure = "crashed"
+                        except OutputTooLarge:
+                            failure = "output"
+                        else:
                             w.task, w.deadline = None, None
                             for rel, value, err, engine in rows:
                                 yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
                             continue
-                        failure = "crashed"
                     elif w.deadline is not None and time.monotonic() >= w.deadline:
                         failure = "timed out"
                     else:
@@ -830,105 +667,18 @@ class Renderer:
                 hint="look for an expensive loop (std.range over huge ranges, deep recursion); "
                 "templates should render in well under a second",
             )
+        if failure == "output":
+            from bot.catalog.sandbox import output_too_large
+
+            return output_too_large(rel, self.limits.max_output_mb * 1024 * 1024)
         return JsonnetError(
-            "the jsonnet engine crashed while rendering this file",
+            f"the jsonnet engine stopped while rendering this file: it crashed or needed more than "
+            f"{self.limits.memory_mb} MB of memory",
             file=rel,
             kind="limit",
-            hint="simplify the file (very deep nesting or recursion); "
+            hint="simplify the file (very deep nesting, recursion or huge values such as std.repeat); "
             "try `catalog-bot render --engine cpp` to see the reference engine's error",
         )
-
-
-class _Worker:
-    """One spawned render process fed chunks of paths over a pipe (so we can kill it on a timeout)."""
-
-    def __init__(self, ctx: Any, config: dict[str, Any]) -> None:
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, config), daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        self.task: list[str] | None = None
-        self.deadline: float | None = None
-        self.warm = False
-
-    def send(self, rels: list[str], timeout: float | None) -> None:
-        """Start a chunk.  Its deadline: ``timeout`` plus 1 s per further file (normal
-        files take milliseconds; an overrun chunk is redone file by file with the exact
-        limit).  The clock starts once the worker has finished its imports."""
-        if not self.warm:
-            self.warm = True
-            if self.conn.poll(120):
-                with contextlib.suppress(EOFError, OSError):
-                    self.conn.recv()  # "ready"; a worker that died shows up as EOF below
-        self.conn.send(rels)
-        self.task = rels
-        self.deadline = time.monotonic() + timeout + max(0, len(rels) - 1) if timeout else None
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.join()
-        self.conn.close()
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-        self.proc.join(timeout=5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
-        self.conn.close()
-
-
-def _worker_main(conn: Any, config: dict[str, Any]) -> None:
-    """Worker process loop: receive a chunk, send back its results; ``None`` stops.
-
-    stderr goes to /dev/null: an engine crash (the Go runtime dumps ~10^6
-    stack frames) must not flood the user's terminal or CI log; results and
-    errors travel over the pipe.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    _worker_init(config)
-    conn.send("ready")
-    while True:
-        try:
-            rels = conn.recv()
-        except EOFError:
-            return
-        if rels is None:
-            return
-        conn.send(_worker_render(rels))
-
-
-_WORKER: Renderer | None = None
-
-
-def _worker_init(config: dict[str, Any]) -> None:
-    global _WORKER
-    _WORKER = Renderer(
-        Path(config["root"]),
-        [Path(p) for p in config["lib_dirs"]],
-        config["ext_vars"],
-        config["engine"],
-        config["max_stack"],
-        config["max_bytes"],
-        max_trace=config["max_trace"],
-        max_depth=config["max_depth"],
-        batch_size=config["batch_size"],
-    )
-
-
-def _worker_render(rels: list[str]) -> list[tuple[str, Any, dict[str, Any] | None, str | None]]:
-    assert _WORKER is not None
-    out: list[tuple[str, Any, dict[str, Any] | None, str | None]] = []
-    for res in _WORKER._render_chunk(rels):
-        err = res.error
-        if err is not None and not isinstance(err, JsonnetError):
-            err = JsonnetError(err.message, file=err.file, line=err.line, hint=err.hint, kind="sandbox")
-        out.append((res.path, res.value, err.to_dict() if isinstance(err, JsonnetError) else None, res.engine))
-    return out
 
 
 def common_root(paths: Iterable[Path]) -> Path:

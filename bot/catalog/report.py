@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from bot.catalog.datadiff import DataSection
 from bot.catalog.diff import DocumentDiff
 from bot.catalog.plan import PUBLISHING, Action, PlanEntry, limited
 from bot.errors import EXIT_OK, EXIT_PROBLEMS, Problem, Severity
@@ -33,7 +34,6 @@ from bot.logging import mask
 MARKER = "<!-- catalog-bot:check -->"
 """First line of the (first) PR comment; parts 2.. use :func:`part_marker`."""
 
-GITHUB_COMMENT_LIMIT = 65536
 COMMAND_MAX_DATASETS = 20  # datasets per /catalog command (bot.events.commands.MAX_DATASETS)
 MAX_DIFF_LINES = 200  # per document in Markdown; the JSON has everything
 
@@ -136,6 +136,7 @@ class Report:
     changed_files: list[str] = field(default_factory=list)
     repo_prefix: str = ""
     elapsed: float = 0.0
+    data: dict[str, DataSection] = field(default_factory=dict)  # what the data change means (datadiff)
 
     # -- facts ----------------------------------------------------------
     @property
@@ -201,6 +202,7 @@ class Report:
             "counts": self.counts(),
             "exit_code": self.exit_code,
             "elapsed_seconds": round(self.elapsed, 3),
+            "data": {ds: section.to_dict() for ds, section in self.data.items() if section.shown},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -234,7 +236,7 @@ class Report:
         line = p.line or 1
         message = p.message + (f" (at {p.pointer})" if p.pointer else "") + (f"\nFix: {p.hint}" if p.hint else "")
         title = f"{p.dataset + ': ' if p.dataset else ''}{p.code}"
-        level: Level = p.severity.value  # type: ignore[assignment]
+        level: Level = p.severity.value
         return Annotation(self._repo_path(file), line, line, level, mask(title), mask(message), p.column)
 
     def workflow_commands(self) -> list[str]:
@@ -338,8 +340,8 @@ class Report:
         if self.entries:
             rows = ["| dataset | status | + | ~ | - |", "|---|---|--:|--:|--:|"]
             for e in self.entries:
-                a, c, r = e.counts
-                rows.append(f"| {_entry_name(e)} | {_entry_status(e)} | {a} | {c} | {r} |")
+                added, changed, removed = e.counts
+                rows.append(f"| {_entry_name(e)} | {_entry_status(e)} | {added} | {changed} | {removed} |")
             blocks.append("\n".join(rows))
         for e in self.entries:
             if e.action is Action.UNCHANGED and not e.problems:
@@ -352,8 +354,12 @@ class Report:
                 icon = "❌" if n_err else "⚠️" if n_warn else "\u2139\ufe0f"
                 summary = f"{icon} Problems in `{e.dataset}` ({len(e.problems)})"
                 blocks.append(_details(summary, _problem_list(e.problems), open_=bool(n_err)))
+            section = self.data.get(e.dataset)
+            if section is not None and section.shown:
+                blocks.append(section.markdown())
             for kind, diff in e.diffs.items():
-                blocks.append(_diff_block(e.dataset, kind, diff))
+                if not (section is not None and section.status == "new" and diff.created):
+                    blocks.append(_diff_block(e.dataset, kind, diff))
         commands = self.next_commands()
         if commands:
             if self.errors:

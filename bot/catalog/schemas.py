@@ -312,11 +312,8 @@ class SchemaRegistry:
         """Files tried for ``url``, in order (mirror, then cache)."""
         return [p for p in (self.mirror_path(url), self.cache_path(url)) if p is not None]
 
-    def not_found(self, url: str) -> SchemaNotFound:
-        """The :class:`SchemaNotFound` for ``url``, with the hint saying where to put the file."""
-        return self._not_found(url)
-
     def _not_found(self, url: str) -> SchemaNotFound:
+        """The :class:`SchemaNotFound` for ``url``, with the hint saying where to put the file."""
         rel = derive_mirror_path(url)
         if rel and self.mirror_dir:
             hint = f"put the published schema file at {self.mirror_dir / rel} (or point {ENV_HINT} to a mirror with it)"
@@ -400,7 +397,7 @@ class SchemaRegistry:
         try:
             contents = self.get(key)
         except SchemaNotFound as exc:
-            raise NoSuchResource(ref=uri) from exc
+            raise NoSuchResource(ref=uri) from exc  # type: ignore[call-arg]
         return Resource.from_contents(contents, default_specification=DRAFT7)
 
     def extension_prefixes(self, url: str) -> frozenset[str]:

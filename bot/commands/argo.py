@@ -1,4 +1,4 @@
-"""``catalog-bot argo render|lint|status|stop|report``: the Argo engine from the CLI."""
+"""``catalog-bot argo render|lint|status|stop|report|reconcile``: the Argo engine from the CLI."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.adapters.argo import WorkflowStatus
+from bot.adapters.argo import WorkflowStatus, workflow_url
 from bot.catalog.layout import Catalog
 from bot.config import Settings
-from bot.errors import EXIT_PROBLEMS, UsageError
+from bot.errors import EXIT_PROBLEMS, AuthError, Severity, UsageError
 from bot.pipeline.argo_lint import find_argo_schema, lint_path
 from bot.pipeline.argo_render import render_all, to_yaml
 from bot.pipeline.argo_submit import client_for, failure_report
@@ -66,8 +66,8 @@ def lint(path: Path = typer.Argument(..., help="manifest file or folder")) -> No
     schema = find_argo_schema(Settings.from_env().schemas_dir)
     problems = lint_path(path, schema)
     for problem in problems:
-        console.print(problem.format())
-    if problems:
+        console.print(problem.format(), markup=False, highlight=False)
+    if any(p.severity == Severity.ERROR for p in problems):
         raise typer.Exit(EXIT_PROBLEMS)
     console.print(f"{path}: ok")
 
@@ -108,23 +108,58 @@ def report(
     sha: str = typer.Option(..., "--sha"),
     pr: str = typer.Option("", "--pr"),
     repository: str = typer.Option("", "--repository"),
+    namespace: str = typer.Option("argo", "--namespace", help="the workflow's namespace (for the UI link)"),
     ui_url: str = typer.Option("", "--ui-url", help="Argo UI base URL for links"),
 ) -> None:
-    """Exit handler: report the final status to GitHub (commit status + PR comment)."""
+    """Exit handler: report the final status to GitHub (commit status + PR comment).
+
+    Fails (non-zero, so Argo retries and the run shows the error) when the
+    credentials are missing: printing the report instead would leave the
+    commit status ``pending`` forever with nobody told.
+    """
     settings = Settings.from_env()
-    link = f"{ui_url.rstrip('/')}/workflows/{workflow}" if ui_url else workflow
-    body = failure_report(status_, failures, workflow, link)
+    link = workflow_url(ui_url, namespace, workflow) if ui_url else None
+    body = failure_report(status_, failures, workflow, link or workflow)
     repo_name = repository or settings.github_repository
-    if not repo_name or settings.github_token is None:
-        console.print(body)
-        console.print("(no GITHUB_TOKEN/repository: printed instead of posted)")
-        return
-    from bot.events.handlers import report_run  # GitHub access only when posting
+    if not repo_name:
+        raise UsageError("no repository to report to", hint="pass --repository owner/name or set GITHUB_REPOSITORY")
+    if settings.github_token is None:
+        raise AuthError(
+            "GitHub",
+            f"no GITHUB_TOKEN in the exit handler of {workflow}: cannot report {status_} of {dataset}",
+            hint="give the key 'token' in the secret catalog-bot-github (mounted as GITHUB_TOKEN)",
+        )
+    from bot.events.argo_report import report_run  # GitHub access only when posting
 
     report_run(
         settings, repo_name, sha=sha, pr=int(pr) if pr else None, dataset=dataset, state=status_, body=body, url=link
     )
-    console.print(json.dumps({"reported": workflow, "status": status_}))
+    console.print(json.dumps({"reported": workflow, "status": status_, "url": link}))
+
+
+@argo_app.command("reconcile")
+def reconcile(
+    sha: str = typer.Option(..., "--sha", help="commit whose pending publish statuses to check"),
+    catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
+    env: str = typer.Option("prod", "--env"),
+    repository: str = typer.Option("", "--repository"),
+) -> None:
+    """Finish commit statuses left ``pending`` by workflows that ended without their exit handler.
+
+    A workflow deleted mid-run never runs ``onExit``; its status would stay
+    ``pending`` (a required check blocked forever).  Each pending
+    ``catalog-bot/publish/<dataset>`` status names its workflow in its link:
+    gone -> ``error``, finished -> its real outcome, still running -> left alone.
+    """
+    settings = Settings.from_env()
+    cat = Catalog.open(catalog)
+    client = client_for(cat, env, settings)
+    from bot.adapters.github import GitHub
+    from bot.events.publisher import reconcile_statuses
+
+    gh = GitHub.connect(settings, repository or settings.github_repository or "")
+    changed = reconcile_statuses(gh, client, sha)
+    console.print(json.dumps({"reconciled": changed}))
 
 
 def register(app: typer.Typer) -> None:

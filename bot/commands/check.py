@@ -92,10 +92,12 @@ def _run_with_progress(
     err: Console,
 ) -> Report:
     """Run the check; a progress bar on stderr when it is a terminal (long runs: ``--all``)."""
+    from bot.adapters.git import GitRepo
     from bot.catalog.check import run_check
 
+    repo, shown = GitRepo(root), str(root)
     if not err.is_terminal:
-        return run_check(root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets)
+        return run_check(repo, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, label=shown)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -109,7 +111,15 @@ def _run_with_progress(
             bar.update(task, description=f"rendering {label}", completed=done, total=total)
 
         return run_check(
-            root, base, head, settings, env, all_datasets=all_datasets, datasets=datasets, progress=progress
+            repo,
+            base,
+            head,
+            settings,
+            env,
+            all_datasets=all_datasets,
+            datasets=datasets,
+            progress=progress,
+            label=shown,
         )
 
 

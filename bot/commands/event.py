@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bot.config import Settings
+from bot.config import Settings, require_render_sandbox
 from bot.errors import EXIT_PROBLEMS, BotError, UsageError
 from bot.events.routing import Outcome
 from bot.logging import mask, register_env_secrets
@@ -42,7 +42,8 @@ def run_event(
 ) -> list[Outcome]:
     """Handle one event and return what each handler did (``ok=False``: the job should fail)."""
     from bot.adapters.github import GitHub
-    from bot.events.handlers import BotContext, handle
+    from bot.events.context import BotContext
+    from bot.events.handlers import handle
     from bot.events.models import parse_event
 
     try:
@@ -102,6 +103,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Handle one GitHub event: PR check, comment command, merge publish, dataset issue."""
+        # Every event job evaluates pull-request Jsonnet only in the sandbox child (limits included),
+        # also the unprivileged check that holds no secret: a bomb must end with an error, not the job.
+        require_render_sandbox()
         register_env_secrets()
         settings = Settings.from_env()
         outcomes = run_event(

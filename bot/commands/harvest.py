@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import typer
@@ -11,6 +13,7 @@ from rich.table import Table
 from bot.errors import EXIT_PROBLEMS, UsageError
 
 console = Console(highlight=False, soft_wrap=True, markup=False)
+err_console = Console(highlight=False, soft_wrap=True, markup=False, stderr=True)
 
 
 def _ids(new: str | None, new_file: Path | None) -> list[str]:
@@ -22,6 +25,31 @@ def _ids(new: str | None, new_file: Path | None) -> list[str]:
             x.strip() for x in new_file.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")
         ]
     return ids
+
+
+def _preview(location: str, record_id: str | None, *, as_json: bool, timeout: float) -> None:
+    """Print what a harvest would set from one record, so a curator can judge the mapping first."""
+    from bot.adapters.csw import MetadataSource
+    from bot.metadata.iso19115 import parse_record, record_to_datapackage_fields
+
+    if location.startswith(("http://", "https://")):
+        data = MetadataSource(location, timeout=timeout).get_url()
+    else:
+        path = Path(location)
+        if not path.is_file():
+            raise UsageError(f"{location}: no such file", hint="pass an ISO 19139 / 19115-3 XML file or an http(s) URL")
+        data = path.read_bytes()
+    record = parse_record(data, source=location, record_id=record_id)
+    fields = record_to_datapackage_fields(record)
+    for warning in record.warnings:
+        err_console.print(f"{location}: warning: {warning}")
+    if as_json:
+        sys.stdout.write(json.dumps(fields, indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(f"{location}: {record.standard} record {record.file_identifier or '(no identifier)'}")
+    for key, value in fields.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        console.print(f"  {key}: {shown}")
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +69,18 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="harvest and compare; write nothing to GitHub"),
         concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="records fetched at once"),
         timeout: float = typer.Option(10.0, "--timeout", help="seconds per CSW request"),
+        record: str = typer.Option(
+            None, "--record", help="preview: map one ISO record (a file or an http(s) URL); writes nothing"
+        ),
+        record_id: str = typer.Option(
+            None, "--record-id", help="preview: the record to pick when the document holds several"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="preview: print the mapped datapackage fields as JSON"),
     ) -> None:
         """Harvest ISO 19115 records; open dataset issues (creator) or update PRs (updater)."""
+        if record:
+            _preview(record, record_id, as_json=as_json, timeout=timeout)
+            return
         # Imported here: the harvest machinery (CSW, ISO parsing, diff) loads only when the verb runs.
         from bot.adapters.csw import MetadataSource
         from bot.adapters.notify import notify

@@ -10,8 +10,6 @@ not write into it).
 
 from __future__ import annotations
 
-import os
-import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from bot.catalog.layout import Catalog, Dataset
-from bot.config import Settings
+from bot.config import Settings, ensure_s3_credentials
 from bot.errors import EXIT_PROBLEMS, UsageError
 from bot.logging import mask, register_env_secrets
 from bot.pipeline.context import RunContext
@@ -39,44 +37,6 @@ def resolve_output(catalog: Catalog, env_name: str, output: Path | None) -> Path
     if output is not None:
         return output.resolve()
     return Path(catalog.config.environment(env_name).output).resolve()
-
-
-DEV_ENV_KEYS = ("AWS_", "CATALOG_BOT_DEV_")
-
-
-def dev_env_file() -> Path:
-    """Where ``catalog-bot dev up`` (scripts/dev_services.py) writes the dev services' variables."""
-    state = os.environ.get("CATALOG_BOT_DEV_STATE")
-    return Path(state) / "dev.env" if state else Path(__file__).resolve().parents[2] / ".dev-services" / "dev.env"
-
-
-def ensure_s3_credentials(env_name: str, env_cfg: Any) -> bool:
-    """S3 without credentials: load the dev services' env file when it exists, else say what to run.
-
-    Why: boto3's ``NoCredentialsError`` after minutes of conversion tells a
-    newcomer nothing.  Only ``AWS_*`` and ``CATALOG_BOT_DEV_*`` lines are
-    taken from the file, and only when the environment does not set them.
-    Returns True when it loaded the file (the caller re-reads the catalog
-    configuration, whose ``${CATALOG_BOT_DEV_*}`` URLs may have changed).
-    """
-    if env_cfg.object_store.kind != "s3" or os.environ.get("AWS_ACCESS_KEY_ID"):
-        return False
-    if Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials").is_file():
-        return False
-    path = dev_env_file()
-    if not path.is_file():
-        raise UsageError(
-            f"environment {env_name!r} publishes to S3 but no credentials are set (AWS_ACCESS_KEY_ID is empty)",
-            hint="start the dev services and load their variables: `catalog-bot dev up` then "
-            '`eval "$(catalog-bot dev env)"`; for a real bucket export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
-        )
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, sep, value = line.removeprefix("export ").partition("=")
-        name = name.strip()
-        if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
-            os.environ[name] = shlex.split(value)[0] if value.strip() else ""
-    err_console.print(f"loaded S3 credentials of the dev services from {path}")
-    return True
 
 
 def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Dataset]:
@@ -193,11 +153,11 @@ def print_report(report: PublishReport, run: RunContext) -> None:
     if env.stac.kind == "static":
         console.print(f"STAC:      {run.output / env.stac.root / 'catalog.json'}")
     else:
-        console.print(f"STAC:      {env.stac.url}")
+        console.print(f"STAC:      {escape(mask(str(env.stac.url)))}")
     if env.pygeoapi.kind == "config":
         console.print(f"pygeoapi:  {run.output / env.pygeoapi.root / 'config-pygeoapi.yaml'}")
     else:
-        console.print(f"pygeoapi:  {env.pygeoapi.url}")
+        console.print(f"pygeoapi:  {escape(mask(str(env.pygeoapi.url)))}")
     console.print(f"finished in {report.duration:.2f}s")
 
 
@@ -241,7 +201,9 @@ def register(app: typer.Typer) -> None:
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment
         env_cfg = cat.config.environment(env_name)
-        if not dry_run and (engine or env_cfg.engine) == "local" and ensure_s3_credentials(env_name, env_cfg):
+        loaded = None if dry_run or (engine or env_cfg.engine) != "local" else ensure_s3_credentials(env_name, env_cfg)
+        if loaded is not None:
+            err_console.print(f"loaded S3 credentials of the dev services from {loaded}")
             register_env_secrets()
             cat = Catalog.open(catalog)  # ${CATALOG_BOT_DEV_*} in catalog-bot.yaml now expand to the loaded values
             env_cfg = cat.config.environment(env_name)
@@ -257,7 +219,13 @@ def register(app: typer.Typer) -> None:
             _submit_argo(cat, selected, env_name, settings, sha)
             return
         run = RunContext(
-            cat, env_name, env_cfg, resolve_output(cat, env_name, output), settings, provenance=settings.provenance()
+            cat,
+            env_name,
+            env_cfg,
+            resolve_output(cat, env_name, output),
+            settings,
+            provenance=settings.provenance(),
+            jobs=jobs,
         )
         if dry_run:
             table = Table(title=f"plan ({env_name} -> {run.output})", title_justify="left")

@@ -9,6 +9,7 @@ in the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -85,6 +86,9 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[
             int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: all cores)")
         ] = None,
+        data: Annotated[
+            bool, typer.Option("--data", help="also read each dataset's local source data (types, ranges, truncation)")
+        ] = False,
     ) -> None:
         """Validate datasets (render + STAC/Frictionless schemas + cross-checks) or files; exit 1 on errors."""
         settings = Settings.from_env()
@@ -109,6 +113,17 @@ def register(app: typer.Typer) -> None:
             for dataset_id, found in results.items():
                 problems += found
                 checked += 1 if dataset_id else 0
+            from bot.metadata.new_dataset import placeholder_problems
+
+            for ds in [cat.dataset(i) for i in ids] if ids else cat.datasets():
+                with contextlib.suppress(OSError, ValueError):  # an unreadable file is reported above
+                    package = json.loads(ds.path("datapackage.json").read_text(encoding="utf-8"))
+                    problems += placeholder_problems(ds.id, ds.rel("datapackage.json"), package)
+            if data:
+                from bot.convert.check import check_dataset_data
+
+                for ds in [cat.dataset(i) for i in ids] if ids else cat.datasets():
+                    problems += check_dataset_data(ds)
             what = "datasets" if not files else "datasets/files"
         print_problems(problems, checked, what, output)
         if has_errors(problems):

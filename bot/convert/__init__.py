@@ -8,9 +8,12 @@ source     output   converter
 =========  =======  ============================================
 csv        parquet  :func:`bot.convert.tabular.convert_csv` (streamed)
 geojson    parquet  :func:`bot.convert.tabular.convert_geojson`
-parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet`
+gpkg, shapefile, flatgeobuf, geojsonseq
+           parquet  :func:`bot.convert.ogr.convert_ogr` (pyogrio, streamed)
+parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet` (re-encoded)
 netcdf     zarr     :func:`bot.convert.grid.convert_netcdf` (dask)
 zarr       zarr     :func:`bot.convert.grid.passthrough_zarr`
+geotiff    zarr     :func:`bot.convert.raster.convert_geotiff` (rioxarray; reprojected to lon/lat)
 =========  =======  ============================================
 
 Heavy imports (xarray, dask, shapely) happen inside the converters so that
@@ -32,8 +35,13 @@ _SUPPORTED = {
     ("csv", "parquet"),
     ("geojson", "parquet"),
     ("parquet", "parquet"),
+    ("gpkg", "parquet"),
+    ("shapefile", "parquet"),
+    ("flatgeobuf", "parquet"),
+    ("geojsonseq", "parquet"),
     ("netcdf", "zarr"),
     ("zarr", "zarr"),
+    ("geotiff", "zarr"),
 }
 
 
@@ -58,12 +66,17 @@ def convert_dataset(
     bad input; on error nothing is left at the output path.
     """
     fmt = spec.source.format
+    if spec.converter:
+        from bot.convert.plugins import run_converter
+
+        dest = output_path(spec, Path(source_path), Path(out_dir), name)
+        return run_converter(spec, Path(source_path), dest, schema, dataset=name or Path(source_path).stem)
     if (fmt, spec.output) not in _SUPPORTED:
         raise DataError(
             f"cannot convert source format {fmt!r} to {spec.output!r}",
             file="pipeline.yaml",
             field="output",
-            hint="tabular sources (csv, geojson, parquet) go to parquet; gridded (netcdf, zarr) to zarr",
+            hint="tabular and vector sources (csv, geojson, parquet, gpkg, ...) go to parquet; gridded (netcdf, zarr, geotiff) to zarr",
         )
     source_path = Path(source_path)
     dest = output_path(spec, source_path, Path(out_dir), name)
@@ -87,14 +100,22 @@ def convert_dataset(
     if fmt == "parquet":
         from bot.convert.tabular import passthrough_parquet
 
-        return passthrough_parquet(source_path, dest, coords)
+        return passthrough_parquet(source_path, dest, coords, crs=spec.source.crs)
+    if fmt in ("gpkg", "shapefile", "flatgeobuf", "geojsonseq"):
+        from bot.convert.ogr import convert_ogr
+
+        return convert_ogr(source_path, dest, coords, layer=spec.source.layer, crs=spec.source.crs, schema=schema)
+    if fmt == "geotiff":
+        from bot.convert.raster import convert_geotiff
+
+        return convert_geotiff(source_path, dest, coords, dict(spec.chunks), crs=spec.source.crs)
     from bot.convert.common import require_lonlat_crs
 
     require_lonlat_crs(spec.source.crs, source_path)
     if fmt == "netcdf":
         from bot.convert.grid import convert_netcdf
 
-        return convert_netcdf(source_path, dest, coords, dict(spec.chunks))
+        return convert_netcdf(source_path, dest, coords, dict(spec.chunks), group=spec.source.group)
     from bot.convert.grid import passthrough_zarr
 
     return passthrough_zarr(source_path, dest, coords)

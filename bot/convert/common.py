@@ -13,10 +13,12 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 from bot.errors import DataError
 
@@ -59,15 +61,48 @@ def require_source(path: Path) -> None:
         raise DataError("source file is empty (0 bytes)", file=str(path), hint="upload the complete source file")
 
 
-def require_lonlat_crs(crs: str, source: Path) -> None:
-    """We publish OGC:CRS84 only; reprojection is not part of the converters."""
-    if crs not in LONLAT_CRS:
+def require_lonlat_crs(crs: str | None, source: Path) -> None:
+    """Gridded data is published as it is stored: its CRS must be longitude/latitude (None: the default, EPSG:4326)."""
+    if crs is not None and crs not in LONLAT_CRS and lonlat_transform(crs, file=str(source)) is not None:
         raise DataError(
             f"source CRS {crs!r} is not longitude/latitude",
             file=str(source),
             field="source.crs",
-            hint="provide the data in EPSG:4326 / OGC:CRS84 (x = longitude, y = latitude) or write a custom converter",
+            hint="gridded data is not reprojected: provide it on a longitude/latitude grid, or write a converter",
         )
+
+
+def lonlat_transform(crs: Any, *, file: str, field: str = "source.crs") -> Callable[[np.ndarray], np.ndarray] | None:
+    """A function mapping ``(n, 2)`` coordinates in ``crs`` to longitude/latitude, or None when already lon/lat.
+
+    Why pyproj with ``always_xy``: EPSG:4326 is latitude-first by
+    definition, but every file format we read stores x = longitude; without
+    ``always_xy`` the axes would be swapped silently.  ``crs`` is anything
+    pyproj reads: ``EPSG:25833``, WKT, PROJJSON (dict or text).
+    """
+    import json
+
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    try:
+        source = CRS.from_user_input(json.dumps(crs) if isinstance(crs, dict) else crs)
+    except (CRSError, TypeError) as exc:
+        raise DataError(
+            f"unknown CRS {str(crs)[:80]!r}: {exc}",
+            file=file,
+            field=field,
+            hint="give the CRS as an EPSG code (e.g. EPSG:25833), WKT or PROJJSON",
+        ) from None
+    if source.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
+        return None
+    transformer = Transformer.from_crs(source, "OGC:CRS84", always_xy=True)
+
+    def to_lonlat(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return to_lonlat
 
 
 def temp_sibling(final: Path) -> Path:

@@ -107,18 +107,43 @@ def _source_chunks(ds: Any) -> dict[str, int]:
     return out
 
 
-def _open_netcdf(source: Path, chunks: dict[str, int] | None = None) -> Any:
+def _open_netcdf(source: Path, chunks: dict[str, int] | None = None, group: str | None = None) -> Any:
     import xarray as xr
 
     try:
         with warnings.catch_warnings():
             # "chunks separate the stored chunks": expected, we pick output-sized chunks on purpose.
             warnings.filterwarnings("ignore", message="The specified chunks separate", category=UserWarning)
-            return xr.open_dataset(source, chunks=chunks, cache=False)
+            return xr.open_dataset(source, chunks=chunks, cache=False, group=group)
     except (OSError, ValueError, RuntimeError) as exc:
+        if group and "group" in str(exc).lower():
+            raise DataError(
+                f"NetCDF group {group!r} does not exist ({exc})",
+                file=str(source),
+                field="source.group",
+                hint="fix source.group in pipeline.yaml (ncdump -h lists the groups)",
+            ) from None
         raise DataError(
             f"not a readable NetCDF file: {exc}", file=str(source), hint="upload a complete NetCDF-4 or NetCDF-3 file"
         ) from None
+
+
+def _refuse_empty_root(source: Path) -> None:
+    """A root group without dimensions: name the groups that hold the data, if any."""
+    try:
+        import netCDF4
+
+        with netCDF4.Dataset(source) as nc:
+            groups = sorted(nc.groups)
+    except (OSError, ImportError):
+        return
+    if groups:
+        raise DataError(
+            f"the file's root group has no dimensions; its data is in group(s): {', '.join(groups)}",
+            file=str(source),
+            field="source.group",
+            hint="set source.group in pipeline.yaml to the group to publish",
+        )
 
 
 def check_grid(ds: Any, coords: Coordinates, file: str) -> None:
@@ -187,6 +212,7 @@ def convert_netcdf(
     *,
     target_chunk_bytes: int = TARGET_CHUNK_BYTES,
     engine: str = "pipeline",
+    group: str | None = None,
 ) -> ConversionResult:
     """NetCDF -> consolidated Zarr v2, chunked, copied block by block.
 
@@ -195,14 +221,19 @@ def convert_netcdf(
     bytes when the HDF5 layout allows it -- while a thread pool decodes,
     compresses and stores the blocks read before; at most ``_IN_FLIGHT``
     blocks exist at once.  ``"dask"``: ``Dataset.to_zarr`` on the
-    dask-chunked dataset (same output; more memory, slower).
+    dask-chunked dataset (same output; more memory, slower); also used for a
+    ``group`` inside the file, which the raw block reader does not address.
     """
     import dask
 
     require_source(source)
     file = str(source)
-    probe = _open_netcdf(source)
+    if group:
+        engine = "dask"
+    probe = _open_netcdf(source, group=group)
     try:
+        if not group and not probe.sizes:
+            _refuse_empty_root(source)
         check_grid(probe, coords, file)
         unknown = sorted(set(chunks or {}) - set(probe.sizes))
         if unknown:
@@ -223,7 +254,7 @@ def convert_netcdf(
         )
     finally:
         probe.close()
-    ds = _open_netcdf(source, plan)
+    ds = _open_netcdf(source, plan, group=group)
     try:
         encoding = zarr_encoding(ds, plan)
         with atomic_output(dest) as tmp:
@@ -372,6 +403,7 @@ def _copy_blocks(source: Path, store: Path, names: list[str], plan: dict[str, in
         for name in names:
             var = raw[name].variable
             target = group[name]
+            assert isinstance(target, zarr.Array)  # created as arrays above
             fast = _hdf5_chunk_reader(h5, name, tuple(target.chunks)) if h5 is not None else None
             for index in _blocks(var.shape, tuple(target.chunks)):
                 if fast is not None:
@@ -402,7 +434,7 @@ def passthrough_zarr(source: Path, dest: Path, coords: Coordinates) -> Conversio
         raise DataError("source Zarr store does not exist", file=str(source), hint="check source.path in pipeline.yaml")
     try:
         ds = xr.open_zarr(source, consolidated=None)
-    except (OSError, ValueError, KeyError, zarr.errors.BaseZarrError) as exc:  # type: ignore[attr-defined]
+    except (OSError, ValueError, KeyError, zarr.errors.BaseZarrError) as exc:
         raise DataError(
             f"not a readable Zarr store: {exc}", file=str(source), hint="upload a complete Zarr store"
         ) from None

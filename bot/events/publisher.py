@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from bot.adapters.git import GitRepo
 from bot.config import Settings
 from bot.errors import BotError, CommandError, ServiceError
 from bot.logging import get_logger, mask, register_secret
 
+if TYPE_CHECKING:
+    from bot.adapters.argo import ArgoClient
+    from bot.adapters.github import GitHub
+
 log = get_logger("events.publisher")
+
+OVERLAY_SUBJECT = "catalog-bot: datasets/ of "
+"""Subject of the local commits :meth:`bot.events.context.BotContext.trusted` makes."""
 
 FINAL_OK = {"succeeded", "success", "done", "cached"}
 FINAL_BAD = {"failed", "failure", "error", "errored"}
@@ -48,10 +54,19 @@ class Run:
 
     @property
     def commit_state(self) -> str:
-        """The commit-status state this run maps to (never ``pending``: statuses are always final)."""
+        """The commit-status state this run maps to.
+
+        ``pending`` while the run continues elsewhere (an Argo workflow was
+        only *submitted*): a required check must not turn green before the
+        data is published.  The workflow's exit handler (``catalog-bot argo
+        report``) replaces it with the outcome; :func:`reconcile_statuses`
+        covers workflows that vanished without running their handler.
+        """
         if self.status in FINAL_BAD:
             return "failure"
-        return "success"
+        if self.status in FINAL_OK:
+            return "success"
+        return "pending"
 
 
 @runtime_checkable
@@ -74,24 +89,15 @@ def materialize(repo_dir: Path, sha: str, dest: Path) -> Path:
     commit are involved -- the tree is data.  The commit must be present
     locally (see :func:`fetch_commit`).
     """
-    top = subprocess.run(
-        ["git", "-C", str(repo_dir), "rev-parse", "--show-toplevel", "--show-prefix"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if top.returncode != 0:
-        raise ServiceError("git", f"{repo_dir} is not a git repository: {top.stderr.strip()}")
-    toplevel, prefix = [*top.stdout.splitlines(), ""][:2]
-    proc = subprocess.run(["git", "-C", toplevel, "archive", "--format=tar", sha], capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise ServiceError(
-            "git", f"cannot read commit {sha[:12]}: {mask(proc.stderr.decode(errors='replace').strip())}"
-        )
+    repo = GitRepo(repo_dir)
+    try:
+        tar_bytes = repo.archive(sha)
+    except ServiceError as exc:
+        raise ServiceError("git", f"cannot read commit {sha[:12]}: {mask(exc.message)}") from None
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
         tar.extractall(dest, filter="data")
-    return dest / prefix if prefix else dest
+    return dest / repo.prefix if repo.prefix else dest
 
 
 def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: str | None = None) -> None:
@@ -102,12 +108,10 @@ def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: st
     workflows check out with ``persist-credentials: false`` so that no file
     a rendered template could read holds a token.
     """
-    have = subprocess.run(
-        ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
-    )
-    if have.returncode == 0:
+    repo = GitRepo(repo_dir)
+    if repo.has_commit(sha):
         return
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env: dict[str, str] = {}
     if token:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         register_secret(basic)
@@ -117,25 +121,14 @@ def fetch_commit(repo_dir: Path, sha: str, refspec: str | None = None, token: st
             GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
         )
     for spec in [s for s in (refspec, sha) if s]:
-        proc = subprocess.run(
-            ["git", "-C", str(repo_dir), "fetch", "-q", "--no-tags", "origin", spec],
-            capture_output=True,
-            env=env,
-            check=False,
-        )
-        if proc.returncode == 0:
-            have = subprocess.run(
-                ["git", "-C", str(repo_dir), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
-            )
-            if have.returncode == 0:
-                return
+        if repo.fetch(spec, env=env) and repo.has_commit(sha):
+            return
     raise ServiceError("git", f"commit {sha[:12]} is not available in {repo_dir} and could not be fetched from origin")
 
 
 def _head(repo_dir: Path) -> str:
     """The checked-out commit (empty when unknown)."""
-    out = subprocess.run(["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+    return GitRepo(repo_dir).head()
 
 
 @dataclass
@@ -210,6 +203,10 @@ class ArgoPublisher:
         from bot.catalog.layout import Catalog
         from bot.pipeline import argo_submit
 
+        repo = GitRepo(self.repo_dir)
+        # A PR's overlay commit (default-branch configuration + the PR's datasets/) exists only here: the
+        # cluster clones its first parent, the PR head; the submitter reads the trusted configuration.
+        cluster_sha = repo.rev_parse(f"{sha}^1") if repo.subject(sha).startswith(OVERLAY_SUBJECT) else sha
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             runs = argo_submit.submit(
@@ -217,7 +214,7 @@ class ArgoPublisher:
                 list(datasets),
                 env_name=env,
                 settings=self.settings,
-                sha=sha,
+                sha=cluster_sha,
                 pr=pr,
                 repository=self.repository,
                 workflow=workflow,
@@ -249,3 +246,39 @@ def publisher_for(
     if engine == "argo":
         return ArgoPublisher(repo_dir, settings, repository)
     raise BotError(f"unknown engine {engine!r}", hint="use engine: local or engine: argo in catalog-bot.yaml")
+
+
+def reconcile_statuses(gh: GitHub, client: ArgoClient, sha: str) -> list[dict[str, Any]]:
+    """Finish ``pending`` publish statuses of ``sha`` whose Argo workflow ended without reporting.
+
+    Why: an exit handler runs only when the workflow itself ends; a workflow
+    deleted mid-run (or whose handler failed all retries) leaves its status
+    ``pending`` forever.  The status link names the workflow
+    (``<ui>/workflows/<namespace>/<name>``): gone -> ``error``, finished ->
+    its phase, running -> untouched.  Returns what was changed.
+    """
+    from bot.events.argo_report import ARGO_STATES
+    from bot.events.context import STATUS_PREFIX
+
+    latest: dict[str, dict[str, Any]] = {}
+    for status in gh.statuses(sha):  # newest first
+        latest.setdefault(str(status.get("context")), status)
+    changed = []
+    for context, status in sorted(latest.items()):
+        url = str(status.get("target_url") or "")
+        if not context.startswith(STATUS_PREFIX + "/") or status.get("state") != "pending" or "/workflows/" not in url:
+            continue
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            wf = client.get(name)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+            state, text = "error", f"Argo workflow {name} was deleted before it finished"
+        else:
+            if not wf.finished:
+                continue
+            state, text = ARGO_STATES.get(wf.phase, "error"), f"{wf.phase} (Argo; exit handler did not report)"
+        gh.set_status(sha, state, context, text, url)
+        changed.append({"context": context, "workflow": name, "state": state})
+    return changed

@@ -43,6 +43,15 @@ class Router:
 
         return deco
 
+    @classmethod
+    def compose(cls, *routers: Router) -> Router:
+        """One router with the routes of ``routers`` (in order), like gidgethub's ``Router(*others)``."""
+        joined = cls()
+        for other in routers:
+            for key, handlers in other._routes.items():
+                joined._routes.setdefault(key, []).extend(handlers)
+        return joined
+
     def handlers(self, event: Event) -> list[Handler]:
         """Handlers for the event: action-specific ones first, then catch-alls."""
         found = list(self._routes.get((event.name, event.action), [])) if event.action else []

@@ -25,8 +25,10 @@ from typing import Any, Literal
 
 from bot.catalog.schemas import schema_errors
 from bot.errors import Problem, SchemaChanged
+from bot.metadata.datamodel import DataEntryPoint
 
 Kind = Literal["tabular", "gridded"]
+
 
 MEDIATYPES = {"parquet": "application/vnd.apache.parquet", "zarr": "application/vnd+zarr"}
 GRIDSCHEMA_PROPERTY = "gridschema"
@@ -34,6 +36,9 @@ GRIDSCHEMA_PROPERTY = "gridschema"
 # Table Schema types that name the same thing in different tools: a GeoParquet
 # WKB column is "geojson" to Frictionless and "geometry" to some readers.
 _TYPE_ALIASES = {"geometry": "geojson", "wkb": "geojson", "float": "number", "int": "integer", "bool": "boolean"}
+
+
+COVERING_DESCRIPTION = "GeoParquet 1.1 covering: per-row bounding box (xmin, ymin, xmax, ymax) of the geometry"
 
 
 def _norm_type(value: Any) -> Any:
@@ -53,6 +58,7 @@ def complete_datapackage(
     bbox: Sequence[float] | None = None,
     temporal: Mapping[str, Any] | None = None,
     rows: int | None = None,
+    entry_point: DataEntryPoint | None = None,
 ) -> dict[str, Any]:
     """The published ``datapackage.json``: curated fields + facts from the data.
 
@@ -63,21 +69,34 @@ def complete_datapackage(
     schema inline; gridded data references the grid schema by path
     (``gridschema``), because a Table Schema cannot describe a cube.  ``bbox``
     and ``temporal`` from the data replace the curated extents when given.
+
+    What ``frictionless validate`` can check decides two details.  Parquet:
+    ``bytes`` is left out, because Frictionless reads Parquet through pyarrow,
+    not its byte loader, so it always counts ``None`` bytes and would report
+    a byte-count error; ``hash`` stays (exact, and not miscounted).  Zarr: a
+    store is a directory, which Frictionless cannot open, so ``path`` names
+    the store's metadata document (``entry_point``: ``.zmetadata`` or
+    ``zarr.json``, whose parent is the store a reader opens) with that
+    document's ``bytes``/``hash``, which Frictionless verifies; the whole
+    store's size and tree hash are under ``zarr``.
     """
     package = copy.deepcopy(dict(curated))
     name = str(package.get("name") or "")
     resources = [dict(r) for r in package.get("resources") or [] if isinstance(r, Mapping)]
     index = next((i for i, r in enumerate(resources) if r.get("name") == name), 0 if resources else None)
     resource: dict[str, Any] = resources[index] if index is not None else {"name": name or "data"}
-    resource.update(
-        {
-            "path": data_path,
-            "format": data_format,
-            "mediatype": MEDIATYPES[data_format],
-            "bytes": int(size),
-            "hash": f"sha256:{sha256}",
-        }
-    )
+    facts: dict[str, Any] = {"path": data_path, "format": data_format, "mediatype": MEDIATYPES[data_format]}
+    if entry_point is not None:
+        facts.update(
+            path=f"{data_path}/{entry_point.name}",
+            bytes=entry_point.bytes,
+            hash=f"sha256:{entry_point.sha256}",
+            zarr={"store": data_path, "bytes": int(size), "hash": f"sha256:{sha256}"},
+        )
+    else:
+        facts["hash"] = f"sha256:{sha256}"
+    resource.pop("bytes", None)
+    resource.update(facts)
     resource.pop("schema", None)
     resource.pop(GRIDSCHEMA_PROPERTY, None)
     if kind == "tabular":
@@ -106,10 +125,18 @@ def merge_schema(curated: Mapping[str, Any], generated: Mapping[str, Any], kind:
 
     Only called after the gate passed, so names and types agree; keys the
     curator did not write (unit, data_type, format from the data) are added.
+    A table schema is then made true to the file, so ``frictionless
+    validate`` reads the data against it: fields in the file's column order,
+    columns the format added (GeoParquet's covering ``bbox``) declared as
+    ``object``, and geometry declared as what Frictionless reads from
+    GeoParquet -- WKB bytes, type ``any`` with format ``wkb`` -- because the
+    ``geojson`` type would reject every cell.
     """
     out = copy.deepcopy(dict(curated))
-    sections = ("fields",) if kind == "tabular" else ("dimensions", "variables")
-    for section in sections:
+    if kind == "tabular":
+        out["fields"] = _physical_fields(out.get("fields") or [], generated.get("fields") or [])
+        return out
+    for section in ("dimensions", "variables"):
         generated_by_name = {e.get("name"): e for e in generated.get(section) or [] if isinstance(e, Mapping)}
         merged = []
         for entry in out.get(section) or []:
@@ -119,12 +146,39 @@ def merge_schema(curated: Mapping[str, Any], generated: Mapping[str, Any], kind:
     return out
 
 
+def _physical_fields(curated: Sequence[Any], generated: Sequence[Any]) -> list[dict[str, Any]]:
+    by_name = {f.get("name"): f for f in curated if isinstance(f, Mapping)}
+    fields: list[dict[str, Any]] = []
+    for gen in generated:
+        if not isinstance(gen, Mapping):
+            continue
+        role = gen.get("role")
+        cur = by_name.pop(gen.get("name"), None)
+        if cur is None and role != "covering":
+            continue  # not in the curated contract (the gate reports it)
+        extra = {k: v for k, v in gen.items() if k != "role"}
+        entry = {**{k: v for k, v in extra.items() if k not in (cur or {})}, **(cur or {})}
+        if role == "geometry":
+            entry.update(type="any", format="wkb")
+            entry.setdefault("description", "geometry (ISO WKB, GeoParquet 1.1)")
+        elif role == "covering":
+            entry.update(type="object")
+            entry.pop("format", None)
+            entry.setdefault("description", COVERING_DESCRIPTION)
+        fields.append(entry)
+    # Curated fields the file does not have (only possible if the gate was bypassed) keep their place at the end.
+    fields.extend(dict(f) for f in by_name.values())
+    return fields
+
+
 def schema_differences(curated: Mapping[str, Any], generated: Mapping[str, Any], kind: Kind) -> list[str]:
     """Every column/variable/dimension added, removed or retyped, in a stable order.
 
-    Tabular: fields by name, compared on ``type``.  Gridded: variables by name,
-    compared on ``type``, ``data_type`` and ``dimensions``; dimensions by name.
-    A side that does not state a key is not compared on it.
+    Tabular: fields by name, compared on ``type``; columns the format adds
+    (``role: covering``) are neither required nor refused.  Gridded: variables
+    by name, compared on ``type`` (the decoded type for CF-packed variables),
+    ``data_type`` (storage, or the decoded one) and ``dimensions``; dimensions
+    by name.  A side that does not state a key is not compared on it.
     """
     if kind == "tabular":
         return _section_diff(curated, generated, "fields", "column", ("type",))
@@ -138,16 +192,23 @@ def _section_diff(
 ) -> list[str]:
     old = {e.get("name"): e for e in curated.get(section) or [] if isinstance(e, Mapping)}
     new = {e.get("name"): e for e in generated.get(section) or [] if isinstance(e, Mapping)}
-    diffs = [f"{noun} {name!r} added ({_describe(new[name], keys)})" for name in new if name not in old]
+    # Columns the file format adds (GeoParquet's covering bbox) are not the curator's to list.
+    derived = {name for name, e in new.items() if e.get("role") == "covering"}
+    diffs = [
+        f"{noun} {name!r} added ({_describe(new[name], keys)})"
+        for name in new
+        if name not in old and name not in derived
+    ]
     diffs += [f"{noun} {name!r} removed" for name in old if name not in new]
     for name in old:
-        if name not in new:
+        if name not in new or name in derived:
             continue
         for key in keys:
             a, b = old[name].get(key), new[name].get(key)
             if a is None or b is None:
                 continue
-            if _norm_type(a) != _norm_type(b):
+            decoded = (new[name].get("packing") or {}).get("decoded_data_type") if key == "data_type" else None
+            if _norm_type(a) != _norm_type(b) and a != decoded:
                 diffs.append(f"{noun} {name!r} {key} changed from {a!r} to {b!r}")
     return diffs
 

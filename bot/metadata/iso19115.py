@@ -1,4 +1,4 @@
-"""ISO 19115 metadata records (ISO 19139 ``gmd`` and ISO 19115-3 ``mdb``) -> datapackage fields.
+"""ISO 19115 metadata records (ISO 19139 ``gmd``, 19115-2 ``gmi``, 19115-3 ``mdb``) -> datapackage fields.
 
 Why our own parser: records come from external catalogues, so parsing is
 hardened first (size limit, no DTD, no entity expansion, no network) and
@@ -10,6 +10,17 @@ wrappers, not in the element names we need), and ``gmx:Anchor`` values
 
 The mapping (documented in the README) is a pure function from XML bytes to
 :class:`IsoRecord`, and from a record to datapackage fields.
+
+What counts as the record: ``MD_Metadata``, ``MI_Metadata`` (19115-2, used by
+NOAA) or a national profile's root that substitutes for them (the
+Australian MCP's ``mcp:MD_Metadata``, any root with ``gco:isoType``
+naming one).  Whose contacts: only the resource's own parties
+(identification ``pointOfContact``, the resource citation's responsible
+parties) and the metadata ``contact``.  A record also cites *other* things
+-- aggregate and parent datasets, keyword thesauri, the CRS authority
+(EPSG) -- and their parties are not the dataset's; reading every
+``CI_ResponsibleParty`` in the document is what turned one record into 38
+contributors.  Placeholder end dates (year 2999 or 9999) mean "ongoing".
 """
 
 from __future__ import annotations
@@ -21,59 +32,9 @@ from typing import Any
 from lxml import etree
 
 from bot.errors import DataError
+from bot.metadata.iso_vocab import CONTRIBUTOR_ROLES, PROVIDER_ROLES, find_licence, role_code
 
 MAX_RECORD_BYTES = 2 * 1024 * 1024
-
-# ISO CI_RoleCode -> Frictionless contributor role (v1 vocabulary).
-CONTRIBUTOR_ROLES = {
-    "author": "author",
-    "originator": "author",
-    "principalInvestigator": "author",
-    "coAuthor": "author",
-    "publisher": "publisher",
-    "distributor": "publisher",
-    "custodian": "maintainer",
-    "pointOfContact": "maintainer",
-    "resourceProvider": "publisher",
-    "owner": "publisher",
-    "rightsHolder": "publisher",
-    "processor": "contributor",
-    "collaborator": "contributor",
-    "contributor": "contributor",
-    "editor": "contributor",
-    "funder": "contributor",
-    "sponsor": "contributor",
-    "user": "contributor",
-    "stakeholder": "contributor",
-    "mediator": "contributor",
-}
-# ISO CI_RoleCode -> STAC provider roles.
-PROVIDER_ROLES = {
-    "originator": "producer",
-    "author": "producer",
-    "principalInvestigator": "producer",
-    "processor": "processor",
-    "owner": "licensor",
-    "rightsHolder": "licensor",
-    "publisher": "host",
-    "distributor": "host",
-    "custodian": "host",
-}
-# Licence URL fragments -> SPDX id.
-SPDX_BY_URL = (
-    ("creativecommons.org/licenses/by/4.0", "CC-BY-4.0"),
-    ("creativecommons.org/licenses/by-nc/4.0", "CC-BY-NC-4.0"),
-    ("creativecommons.org/licenses/by-sa/4.0", "CC-BY-SA-4.0"),
-    ("creativecommons.org/licenses/by/3.0", "CC-BY-3.0"),
-    ("creativecommons.org/publicdomain/zero/1.0", "CC0-1.0"),
-    ("opendatacommons.org/licenses/odbl", "ODbL-1.0"),
-)
-SPDX_BY_TEXT = (
-    (re.compile(r"\bCC[- ]?BY[- ]?NC[- ]?4\.0\b|attribution[- ]non[- ]?commercial 4\.0", re.I), "CC-BY-NC-4.0"),
-    (re.compile(r"\bCC[- ]?BY[- ]?SA[- ]?4\.0\b", re.I), "CC-BY-SA-4.0"),
-    (re.compile(r"\bCC[- ]?BY[- ]?4\.0\b|attribution 4\.0", re.I), "CC-BY-4.0"),
-    (re.compile(r"\bCC0\b|public domain dedication", re.I), "CC0-1.0"),
-)
 
 
 class RecordNotFound(DataError):
@@ -120,6 +81,7 @@ class IsoRecord:
     parties: tuple[Party, ...] = ()
     licence: str | None = None
     licence_url: str | None = None
+    licence_title: str | None = None
     use_constraints: tuple[str, ...] = ()
     bbox: tuple[float, float, float, float] | None = None
     temporal: tuple[str | None, str | None] | None = None
@@ -200,62 +162,92 @@ def _first(root: etree._Element, path: str) -> etree._Element | None:
     return found[0] if found else None
 
 
-def _ident(root: etree._Element) -> etree._Element | None:
-    return _first(root, ".//" + _ln("identificationInfo") + "/*")
+_METADATA_ROOTS = ("MD_Metadata", "MI_Metadata")
+_IS_METADATA = (
+    "(local-name()='MD_Metadata' or local-name()='MI_Metadata'"
+    " or @*[local-name()='isoType'][contains(., 'MD_Metadata') or contains(., 'MI_Metadata')])"
+)
 
 
-def _parties(root: etree._Element, ident: etree._Element | None) -> list[Party]:
-    parties: list[Party] = []
-    # Parties of the metadata and the resource; not the CRS authority under referenceSystemInfo.
-    outside_crs = "[not(ancestor::*[local-name()='referenceSystemInfo'])]"
-    containers = root.xpath(".//" + _ln("CI_ResponsibleParty") + outside_crs) + root.xpath(
-        ".//" + _ln("CI_Responsibility") + outside_crs
-    )
-    for rp in containers:
-        role_node = _first(rp, "./" + _ln("role") + "/*")
-        role = (
-            (role_node.get("codeListValue") if role_node is not None else None) or _text(role_node) or "pointOfContact"
-        )
-        org = _text(_first(rp, ".//" + _ln("organisationName"))) or _text(
-            _first(rp, ".//" + _ln("CI_Organisation", "name"))
-        )
-        person = _text(_first(rp, ".//" + _ln("individualName"))) or _text(
-            _first(rp, ".//" + _ln("CI_Individual", "name"))
-        )
-        email = _text(_first(rp, ".//" + _ln("electronicMailAddress")))
-        url = _text(_first(rp, ".//" + _ln("CI_OnlineResource", "linkage")))
-        name = person or org
-        if name:
-            party = Party(name=name, role=role, organisation=org, email=email, url=url)
-            if party not in parties:
-                parties.append(party)
-    return parties
+def _is_metadata(node: etree._Element) -> bool:
+    return bool(node.xpath("boolean(self::*[" + _IS_METADATA + "])"))
 
 
-def _licence(ident: etree._Element | None) -> tuple[str | None, str | None, list[str]]:
+def _metadata_elements(root: etree._Element) -> list[etree._Element]:
+    """The outermost metadata records in a document (the root itself, or those in a CSW response)."""
+    if _is_metadata(root):
+        return [root]
+    return list(root.xpath(".//*[" + _IS_METADATA + "][not(ancestor::*[" + _IS_METADATA + "])]"))
+
+
+def _ident(md: etree._Element) -> etree._Element | None:
+    return _first(md, "./" + _ln("identificationInfo") + "/*")
+
+
+def _party(rp: etree._Element) -> Party | None:
+    """One ``CI_ResponsibleParty`` (19139) or ``CI_Responsibility`` (19115-3)."""
+    role_node = _first(rp, "./" + _ln("role") + "/*")
+    role = "pointOfContact"
+    if role_node is not None:
+        role = role_code(role_node.get("codeListValue"), _text(role_node)) or "pointOfContact"
+    org = _text(_first(rp, "./" + _ln("organisationName"))) or _text(_first(rp, ".//" + _ln("CI_Organisation", "name")))
+    person = _text(_first(rp, "./" + _ln("individualName"))) or _text(_first(rp, ".//" + _ln("CI_Individual", "name")))
+    email = _text(_first(rp, ".//" + _ln("electronicMailAddress")))
+    url = _text(_first(rp, ".//" + _ln("CI_OnlineResource", "linkage")))
+    name = person or org
+    return Party(name=name, role=role, organisation=org, email=email, url=url) if name else None
+
+
+def _parties(md: etree._Element, ident: etree._Element | None) -> list[Party]:
+    """The resource's own parties, then the metadata contact; one entry per (name, role)."""
+    nodes: list[etree._Element] = []
+    if ident is not None:
+        nodes += ident.xpath("./" + _ln("pointOfContact") + "/*")
+        nodes += ident.xpath("./" + _ln("citation") + "/*/" + _ln("citedResponsibleParty") + "/*")
+    nodes += md.xpath("./" + _ln("contact") + "/*")
+    parties: dict[tuple[str, str], Party] = {}
+    for node in nodes:
+        party = _party(node)
+        if party is None:
+            continue
+        key = (" ".join(party.name.split()).casefold(), party.role)
+        seen = parties.get(key)
+        if seen is None:
+            parties[key] = party
+        else:  # the same party listed twice: keep what either entry knows
+            parties[key] = Party(
+                name=seen.name,
+                role=seen.role,
+                organisation=seen.organisation or party.organisation,
+                email=seen.email or party.email,
+                url=seen.url or party.url,
+            )
+    return list(parties.values())
+
+
+def _licence(ident: etree._Element | None) -> tuple[dict[str, str] | None, list[str]]:
+    """The licence entry (catalog profile shape) and the constraint texts of the resource."""
     if ident is None:
-        return None, None, []
+        return None, []
     texts: list[str] = []
     urls: list[str] = []
-    for cons in ident.xpath(".//" + _ln("resourceConstraints") + "/*"):
-        for node in cons.xpath("./" + _ln("otherConstraints") + " | ./" + _ln("useLimitation")):
-            for anchor in node.xpath(".//" + _ln("Anchor")):
+    for cons in ident.xpath("./" + _ln("resourceConstraints") + "/*"):
+        names = ("otherConstraints", "useLimitation", "licenseName", "reference")
+        for node in cons.xpath(" | ".join(".//" + _ln(n) for n in names)):
+            for anchor in node.xpath("descendant-or-self::*[local-name()='Anchor']"):
                 href = anchor.get("{http://www.w3.org/1999/xlink}href")
                 if href:
                     urls.append(href)
             value = _text(node)
-            if value:
+            if value and value not in texts:
                 texts.append(value)
-        for node in cons.xpath(".//" + _ln("CI_OnlineResource", "linkage")):
+        for node in cons.xpath(".//" + _ln("linkage") + " | .//" + _ln("licenseLink")):
             value = _text(node)
             if value:
                 urls.append(value)
-    urls += [u for t in texts for u in re.findall(r"https?://\S+", t)]
-    spdx = next((sid for u in urls for frag, sid in SPDX_BY_URL if frag in u), None)
-    if spdx is None:
-        spdx = next((sid for t in texts for rx, sid in SPDX_BY_TEXT if rx.search(t)), None)
-    url = next((u for u in urls if any(frag in u for frag, _ in SPDX_BY_URL)), urls[0] if urls else None)
-    return spdx, url, texts
+    urls += [u.rstrip(").,;") for t in texts for u in re.findall(r"https?://[^\s\"'<>]+", t)]
+    found = find_licence(urls, texts)
+    return (found[0].entry(found[1]) if found else None), texts
 
 
 def _float(value: str | None) -> float | None:
@@ -266,40 +258,115 @@ def _float(value: str | None) -> float | None:
 
 
 def _bbox(ident: etree._Element | None) -> tuple[float, float, float, float] | None:
+    """The union of the resource's bounding boxes (the first one if any crosses the antimeridian)."""
     if ident is None:
         return None
-    box = _first(ident, ".//" + _ln("EX_GeographicBoundingBox"))
-    if box is None:
+    boxes = []
+    for box in ident.xpath("./" + _ln("extent") + "//" + _ln("EX_GeographicBoundingBox")):
+        values = [
+            _float(_text(_first(box, "./" + _ln(n))))
+            for n in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude")
+        ]
+        if all(v is not None for v in values):
+            boxes.append(tuple(float(v) for v in values if v is not None))
+    if not boxes:
         return None
-    values = [
-        _float(_text(_first(box, "./" + _ln(n))))
-        for n in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude")
-    ]
-    if any(v is None for v in values):
+    if len(boxes) == 1 or any(b[0] > b[2] for b in boxes):
+        w, s, e, n = boxes[0]
+    else:
+        w, s, e, n = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    return (w, s, e, n)
+
+
+def _placeholder(value: str) -> bool:
+    """Far-future dates catalogues write for "ongoing" (2999-12-31, 9999-01-01...)."""
+    match = re.match(r"\s*(\d{4})", value)
+    return match is not None and int(match.group(1)) >= 2999
+
+
+def _position(period: etree._Element, plain: str, nested: str) -> str | None:
+    """``gml:beginPosition`` or ``gml:begin/gml:TimeInstant/gml:timePosition`` text; ``None`` when open."""
+    node = _first(period, "./" + _ln(plain))
+    if node is None:
+        node = _first(period, "./" + _ln(nested, "TimeInstant", "timePosition"))
+    if node is None:
         return None
-    w, s, e, n = values  # type: ignore[misc]
-    return (w, s, e, n)  # type: ignore[return-value]
+    text = (node.text or "").strip()
+    if node.get("indeterminatePosition") in ("now", "unknown", "after") or not text or _placeholder(text):
+        return None
+    return text
 
 
 def _temporal(ident: etree._Element | None) -> tuple[str | None, str | None] | None:
     if ident is None:
         return None
-    period = _first(ident, ".//" + _ln("EX_TemporalExtent") + "//" + _ln("TimePeriod"))
+    extent = "./" + _ln("extent") + "//" + _ln("EX_TemporalExtent")
+    period = _first(ident, extent + "//" + _ln("TimePeriod"))
     if period is None:
-        instant = _first(ident, ".//" + _ln("EX_TemporalExtent") + "//" + _ln("TimeInstant", "timePosition"))
+        instant = _first(ident, extent + "//" + _ln("TimeInstant", "timePosition"))
         value = _text(instant) if instant is not None else None
         return (value, value) if value else None
-    begin = _first(period, "./" + _ln("beginPosition"))
-    end = _first(period, "./" + _ln("endPosition"))
-    begin_text = (begin.text or "").strip() if begin is not None else ""
-    end_text = (end.text or "").strip() if end is not None else ""
-    if end is not None and end.get("indeterminatePosition") in ("now", "unknown"):
-        end_text = ""
-    return (begin_text or None, end_text or None) if begin_text or end_text else None
+    begin = _position(period, "beginPosition", "begin")
+    end = _position(period, "endPosition", "end")
+    return (begin, end) if begin or end else None
 
 
-def parse_record(data: bytes, *, source: str = "<record>") -> IsoRecord:
-    """Parse one ISO 19139 (``gmd:MD_Metadata``) or ISO 19115-3 (``mdb:MD_Metadata``) record."""
+def _select(root: etree._Element, source: str, record_id: str | None) -> etree._Element:
+    """The one record of a response: by id when given; several without an id is an error."""
+    found = _metadata_elements(root)
+    if record_id is not None and len(found) > 1:
+        matching = [md for md in found if _file_identifier(md) == record_id]
+        if not matching:
+            ids = ", ".join(str(_file_identifier(md)) for md in found[:10])
+            raise RecordNotFound(
+                f"the response holds {len(found)} records, none with id {record_id!r} (ids: {ids})",
+                file=source,
+                hint="check the record id",
+            )
+        return matching[0]
+    if len(found) > 1:
+        raise DataError(
+            f"the response holds {len(found)} records; which one is meant is ambiguous",
+            file=source,
+            hint="give the record id (harvest --record-id, or metadata_source.record_id)",
+        )
+    if found:
+        md = found[0]
+        in_search = etree.QName(root).localname.startswith("GetRecords")
+        if record_id is not None and in_search and _file_identifier(md) not in (record_id, None):
+            raise RecordNotFound(f"the response has no record with id {record_id!r}", file=source)
+        return md
+    if etree.QName(root).localname in ("GetRecordByIdResponse", "GetRecordsResponse"):
+        raise RecordNotFound(
+            f"the catalogue has no such record ({source})",
+            file=source,
+            hint="the record may have been withdrawn; check the id",
+        )
+    raise DataError(
+        f"no ISO 19115 metadata element (MD_Metadata / MI_Metadata) in a <{etree.QName(root).localname}> document",
+        file=source,
+        hint="request outputschema=http://www.isotc211.org/2005/gmd",
+    )
+
+
+def _file_identifier(md: etree._Element) -> str | None:
+    return _text(_first(md, "./" + _ln("fileIdentifier"))) or _text(
+        _first(md, "./" + _ln("metadataIdentifier") + "//" + _ln("code"))
+    )
+
+
+def parse_record(data: bytes, *, source: str = "<record>", record_id: str | None = None) -> IsoRecord:
+    """Parse one ISO 19139 / 19115-2 / 19115-3 record (alone or in a CSW response).
+
+    ``record_id`` selects the record in a response that holds several; a
+    response with several records and no id is refused rather than read
+    as its first record.
+    """
     root = parse_xml(data, source=source)
     # A CSW GetRecordById response wraps the record; an exception report is an error.
     if etree.QName(root).localname == "ExceptionReport":
@@ -310,36 +377,32 @@ def parse_record(data: bytes, *, source: str = "<record>") -> IsoRecord:
             file=source,
             field=code.get("exceptionCode") if code is not None else None,
         )
-    md = root if etree.QName(root).localname == "MD_Metadata" else _first(root, ".//" + _ln("MD_Metadata"))
-    if md is None and etree.QName(root).localname in ("GetRecordByIdResponse", "GetRecordsResponse"):
-        raise RecordNotFound(
-            f"the catalogue has no such record ({source})",
-            file=source,
-            hint="the record may have been withdrawn; check the id",
-        )
-    if md is None:
-        raise DataError(
-            "no MD_Metadata element: not an ISO 19115 record",
-            file=source,
-            hint="request outputschema=http://www.isotc211.org/2005/gmd",
-        )
-    standard = "ISO 19115-3" if "standards.iso.org/iso/19115/-3" in (etree.QName(md).namespace or "") else "ISO 19139"
+    md = _select(root, source, record_id)
+    namespace = etree.QName(md).namespace or ""
+    standard = "ISO 19139"
+    if "standards.iso.org/iso/19115/-3" in namespace:
+        standard = "ISO 19115-3"
+    elif etree.QName(md).localname == "MI_Metadata":
+        standard = "ISO 19115-2"
+    elif namespace != "http://www.isotc211.org/2005/gmd":
+        standard = f"ISO 19139 profile ({etree.QName(md).localname} in {namespace})"
     ident = _ident(md)
-    title = _text(_first(md, ".//" + _ln("identificationInfo") + "/*/" + _ln("citation") + "/*/" + _ln("title")))
-    abstract = _text(_first(md, ".//" + _ln("identificationInfo") + "/*/" + _ln("abstract")))
+    citation = "./" + _ln("citation") + "/*/"
+    title = _text(_first(ident, citation + _ln("title"))) if ident is not None else None
+    abstract = _text(_first(ident, "./" + _ln("abstract"))) if ident is not None else None
     keywords = []
-    for block in md.xpath(".//" + _ln("MD_Keywords")):
+    for block in ident.xpath(".//" + _ln("MD_Keywords")) if ident is not None else []:
         words = tuple(w for w in (_text(k) for k in block.xpath("./" + _ln("keyword"))) if w)
         thesaurus = _text(_first(block, "./" + _ln("thesaurusName") + "//" + _ln("title")))
         if words:
             keywords.append(Keywords(words, thesaurus))
-    spdx, licence_url, constraints = _licence(ident)
-    file_id = _text(_first(md, "./" + _ln("fileIdentifier"))) or _text(
-        _first(md, "./" + _ln("metadataIdentifier") + "//" + _ln("code"))
-    )
+    licence, constraints = _licence(ident)
     identifiers = tuple(
         v
-        for v in (_text(n) for n in md.xpath(".//" + _ln("citation") + "//" + _ln("identifier") + "//" + _ln("code")))
+        for v in (
+            _text(n)
+            for n in (ident.xpath(citation + _ln("identifier") + "//" + _ln("code")) if ident is not None else [])
+        )
         if v
     )
     online = tuple(
@@ -349,7 +412,7 @@ def parse_record(data: bytes, *, source: str = "<record>") -> IsoRecord:
             protocol=_text(_first(res, "./" + _ln("protocol"))),
             description=_text(_first(res, "./" + _ln("description"))),
         )
-        for res in md.xpath(".//" + _ln("distributionInfo") + "//" + _ln("CI_OnlineResource"))
+        for res in md.xpath("./" + _ln("distributionInfo") + "//" + _ln("CI_OnlineResource"))
         if (url := _text(_first(res, "./" + _ln("linkage"))))
     )
     lineage = _text(_first(md, ".//" + _ln("LI_Lineage", "statement")))
@@ -363,14 +426,17 @@ def parse_record(data: bytes, *, source: str = "<record>") -> IsoRecord:
     temporal = _temporal(ident)
     if bbox is None and temporal is None:
         warnings.append("record has no spatial or temporal extent")
+    if constraints and licence is None:
+        warnings.append("no licence recognised in the record's constraints; set licenses by hand")
     return IsoRecord(
-        file_identifier=file_id,
+        file_identifier=_file_identifier(md),
         title=title,
         abstract=abstract,
         keywords=tuple(keywords),
         parties=tuple(_parties(md, ident)),
-        licence=spdx,
-        licence_url=licence_url,
+        licence=licence["name"] if licence else None,
+        licence_url=licence["path"] if licence else None,
+        licence_title=licence["title"] if licence else None,
         use_constraints=tuple(constraints),
         bbox=bbox,
         temporal=temporal,
@@ -405,24 +471,25 @@ def record_to_datapackage_fields(record: IsoRecord) -> dict[str, Any]:
         words += [w for w in block.words if w not in words]
     if words:
         fields["keywords"] = words
-    contributors = []
+    # One contributor per (name, role): ISO roles that map to the same role
+    # (custodian and pointOfContact are both "maintainer") merge, keeping what each knew.
+    contributors: dict[tuple[str, str], dict[str, Any]] = {}
     for party in record.parties:
-        entry: dict[str, Any] = {"title": party.name, "role": CONTRIBUTOR_ROLES.get(party.role, "contributor")}
+        role = CONTRIBUTOR_ROLES.get(party.role, "contributor")
+        entry = contributors.setdefault(
+            (" ".join(party.name.split()).casefold(), role), {"title": party.name, "role": role}
+        )
         if party.organisation and party.organisation != party.name:
-            entry["organization"] = party.organisation
+            entry.setdefault("organization", party.organisation)
         if party.email:
-            entry["email"] = party.email
+            entry.setdefault("email", party.email)
         if party.url:
-            entry["path"] = party.url
-        if entry not in contributors:
-            contributors.append(entry)
-    if contributors:
-        fields["contributors"] = contributors
-    if record.licence:
-        licence: dict[str, Any] = {"name": record.licence}
-        if record.licence_url:
-            licence["path"] = record.licence_url
-        fields["licenses"] = [licence]
+            entry.setdefault("path", party.url)
+    contributors_list = list(contributors.values())
+    if contributors_list:
+        fields["contributors"] = contributors_list
+    if record.licence and record.licence_url and record.licence_title:
+        fields["licenses"] = [{"name": record.licence, "path": record.licence_url, "title": record.licence_title}]
     if record.bbox:
         fields["spatial"] = {"bbox": list(record.bbox)}
     if record.temporal:

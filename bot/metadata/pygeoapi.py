@@ -85,26 +85,12 @@ def pygeoapi_schema_path(registry: Any) -> Path:
     )
 
 
-def default_schema_path() -> Path:
-    """The schema path from the process settings (``CATALOG_BOT_SCHEMAS``)."""
-    from bot.catalog.schemas import SchemaRegistry
-    from bot.config import Settings
-
-    return pygeoapi_schema_path(SchemaRegistry.from_settings(Settings.from_env()))
-
-
 @lru_cache(maxsize=8)
 def _load_schema(path: str, mtime: float) -> dict[str, Any]:
     data = load_yaml(Path(path))
     if not isinstance(data, dict):
         raise ConfigError("pygeoapi config schema is not a mapping", file=path, hint="restore the schema file")
     return data
-
-
-def load_schema(schema_path: Path) -> dict[str, Any]:
-    """The parsed pygeoapi config schema (cached per file version)."""
-    path = Path(schema_path)
-    return _load_schema(str(path), path.stat().st_mtime)
 
 
 @lru_cache(maxsize=16)
@@ -450,7 +436,7 @@ def assemble_config(
     datasets_dir: Path,
     out: Path,
     *,
-    schema_path: Path | None = None,
+    schema_path: Path,
     overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``config-pygeoapi.yaml``: the curated header + every resource, sorted by id.
@@ -477,7 +463,7 @@ def assemble_config(
         else:
             config[section] = values
     config["resources"] = read_resources(datasets_dir)
-    schema = Path(schema_path) if schema_path else default_schema_path()
+    schema = Path(schema_path)
     files = {rid: str(Path(datasets_dir) / f"{rid}.yaml") for rid in config["resources"]}
     problems = validate_config(config, schema, file=str(out), resource_files=files)
     if problems:

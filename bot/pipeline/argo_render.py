@@ -146,8 +146,27 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
     return template
 
 
-def _exit_handler(config: CatalogConfig) -> dict[str, Any]:
-    """Reports the final status to GitHub (comment + commit status), always."""
+GITHUB_SECRET = "catalog-bot-github"  # noqa: S105 (a Kubernetes secret name, not a secret)
+
+
+def _secret_env(name: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": GITHUB_SECRET, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+
+def _exit_handler(config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
+    """Reports the final status to GitHub (comment + commit status), always.
+
+    Why explicit ``secretKeyRef`` env and not ``envFrom``: the secret's keys
+    are named for the git artifact (``username``, ``token``), so ``envFrom``
+    would expose the token as ``$token`` while the bot reads ``GITHUB_TOKEN``
+    -- the handler would find no credentials.  ``api_url`` (optional) points
+    the bot at GitHub Enterprise Server.  Links are built from the Argo UI
+    URL (or the server URL, which serves the UI) + namespace + workflow name.
+    """
+    ui_url = env.argo.ui_url or env.argo.url or ""
     return {
         "name": "report-status",
         "container": {
@@ -158,6 +177,8 @@ def _exit_handler(config: CatalogConfig) -> dict[str, Any]:
                 "report",
                 "--workflow",
                 "{{workflow.name}}",
+                "--namespace",
+                "{{workflow.namespace}}",
                 "--status",
                 "{{workflow.status}}",
                 "--failures",
@@ -170,8 +191,13 @@ def _exit_handler(config: CatalogConfig) -> dict[str, Any]:
                 _param("pr"),
                 "--repository",
                 _param("repository"),
+                "--ui-url",
+                ui_url,
             ],
-            "envFrom": [{"secretRef": {"name": "catalog-bot-github"}}],
+            "env": [
+                _secret_env("GITHUB_TOKEN", "token"),
+                _secret_env("GITHUB_API_URL", "api_url", optional=True),
+            ],
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}},
         },
         "retryStrategy": {"limit": 3, "retryPolicy": "Always", "backoff": {"duration": "10s", "factor": 2}},
@@ -228,7 +254,7 @@ def render_workflow_template(dag: DAG, config: CatalogConfig, env: EnvironmentCo
         },
         "templates": [_dag_template(dag)]
         + [_container_template(dag, step, config, env) for step in dag]
-        + [_exit_handler(config)],
+        + [_exit_handler(config, env)],
     }
     if env.argo.artifact_repository:
         spec["artifactRepositoryRef"] = {"configMap": "artifact-repositories", "key": env.argo.artifact_repository}

@@ -8,6 +8,7 @@ server) is rejected *before* the first request, so nothing half-submits.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -115,7 +116,7 @@ def submit(
             generate_name=f"{workflow}-{dataset.id}-"[:50],
         )
         if wait:
-            wf = client.wait(wf.name, on_update=(lambda s, d=dataset.id: on_update(d, s)) if on_update else None)
+            wf = client.wait(wf.name, on_update=functools.partial(on_update, dataset.id) if on_update else None)
         runs.append(Run(dataset.id, wf.name, client.ui_link(wf.name, env.argo.ui_url), wf.phase))
     return runs
 

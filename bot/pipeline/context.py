@@ -91,6 +91,7 @@ class RunContext:
     settings: Settings
     store_factory: Callable[[str], Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    jobs: int = 1  # worker processes for a multi-file source's conversion (``--jobs``)
     _thread_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock_depth: _Depth = field(default_factory=lambda: _Depth(), repr=False)
@@ -246,8 +247,8 @@ class StepContext:
             ) from None
 
     def source_path(self) -> Path | None:
-        """The local source file (None for ``s3://``/``https://`` sources)."""
-        src = self.spec.source.path
-        if "://" in src:
+        """The local source file (None for remote sources and for many files: see bot.pipeline.sources)."""
+        src = self.spec.source.single
+        if src is None or "://" in src:
             return None
         return (self.dataset.dir / src).resolve()

@@ -6,7 +6,7 @@ test compares the two.  A step is referenced by the dotted path of a plain
 function (``module:function``) so this module imports nothing heavy and
 stays pure.
 
-Order follows the system's flow chart (DESIGN.md section 4): convert ->
+Order follows the publish flow: convert ->
 check-extents -> (harvest) -> data-driven metadata -> Frictionless metadata
 -> schema gate -> upload data, then metadata -> pygeoapi entry -> STAC item
 -> collection.

@@ -10,7 +10,7 @@ we compute a fingerprint of everything it depends on:
 - the environment (its name, its configuration, the output folder),
 - the catalog inputs the step reads (content hashes of the dataset's files,
   ``lib/``, ``profiles/``, ``catalog-bot.yaml``),
-- the source data (size + mtime; a remote URI by its text),
+- the source data (size + mtime; a remote one by its ETag / Last-Modified / size),
 - the fingerprints of the steps it depends on (so a change flows downstream).
 
 It is stored with the step's outputs in

@@ -38,6 +38,7 @@ CODE_PATHS = (
     "pipeline/steps",
     "pipeline/context.py",
     "pipeline/dag.py",
+    "pipeline/sources.py",
     "convert",
     "metadata",
     "stac",
@@ -105,7 +106,12 @@ def dataset_inputs(ctx: StepContext, groups: Iterable[str]) -> dict[str, Any]:
             inputs[ds.rel(ctx.schema_name)] = _file_digest(path) if path.is_file() else None
         elif group == "source":
             src = ctx.source_path()
-            inputs["source"] = {"uri": ctx.spec.source.path} if src is None else {"path": str(src), **_stat_tree(src)}
+            if src is None:  # remote or many files: their validators, so a changed remote re-runs convert
+                from bot.pipeline.sources import probe_inputs
+
+                inputs["source"] = probe_inputs(ctx)
+            else:
+                inputs["source"] = {"path": str(src), **_stat_tree(src)}
         elif group == "catalog":
             for name in sorted(p.name for p in ds.dir.iterdir() if p.is_file()):
                 inputs[ds.rel(name)] = _file_digest(ds.path(name))

@@ -7,10 +7,12 @@ writes.  This module wires them and owns the two promises of the harvester:
 one dataset failing never stops the others, and *no change writes nothing*
 (not an issue edit, not a blob, not a branch).
 
-Extents: when the data's own extents are known (check-extents ran, in the
-pipeline DAG or a previous publish's work folder) they win and the record's
-are ignored; otherwise the record's are used and marked
-``"source": "record"``.
+Extents: the data's win.  When the data's own extents are known (check-extents
+ran in this pipeline run) they are used; otherwise the datapackage's own
+extents are kept (they come from the data at every publish, or were curated)
+and the record's fill only what is missing, marked ``"source": "record"``.
+At publish, a dataset whose data has no spatial extent falls back to the
+datapackage's (:mod:`bot.metadata.extents`) instead of failing.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.catalog.diff import diff_documents
 from bot.catalog.layout import DATAPACKAGE, Catalog, Dataset
 from bot.errors import BotError, DataError
-from bot.events.issue_form import replace_bot_section
 from bot.metadata.iso19115 import IsoRecord, RecordNotFound, parse_record, record_to_datapackage_fields
+from bot.metadata.issue_form import replace_bot_section
 
 # Fields a harvest may set; anything else in the datapackage is curated and kept.
 HARVESTED_FIELDS = ("title", "description", "keywords", "contributors", "licenses", "lineage", "source_record")
@@ -68,22 +70,30 @@ class HarvestOutcome:
 def merge_datapackage(
     current: dict[str, Any], fields: dict[str, Any], data_extents: dict[str, Any] | None
 ) -> tuple[dict[str, Any], str | None]:
-    """The datapackage with harvested fields applied; returns it and where the extents came from."""
+    """The datapackage with harvested fields applied; returns it and where the extents came from.
+
+    Extents, per key (``spatial``, ``temporal``): the data's win when known
+    (``data_extents``, from check-extents); otherwise the record's are used
+    only where the datapackage has none or has the record's from an earlier
+    harvest (``"source": "record"``).  Extents already in the datapackage --
+    written from the data at publish, or curated (an open interval for data
+    without a time axis) -- are never replaced by the record's.  The second
+    value is ``"data"``, ``"record"``, ``"data+record"`` or ``None`` (kept).
+    """
     new = copy.deepcopy(current)
     for key in HARVESTED_FIELDS:
         if key in fields:
             new[key] = fields[key]
-    source: str | None = None
-    if data_extents and any(data_extents.get(k) for k in EXTENT_FIELDS):
-        for key in EXTENT_FIELDS:
-            if data_extents.get(key):
-                new[key] = {**data_extents[key], "source": "data"}
-        source = "data"
-    elif any(k in fields for k in EXTENT_FIELDS):
-        for key in EXTENT_FIELDS:
-            if key in fields:
-                new[key] = {**fields[key], "source": "record"}
-        source = "record"
+    used: list[str] = []
+    for key in EXTENT_FIELDS:
+        have = current.get(key)
+        if data_extents and data_extents.get(key):
+            new[key] = {**data_extents[key], "source": "data"}
+            used.append("data")
+        elif key in fields and (not have or (isinstance(have, dict) and have.get("source") == "record")):
+            new[key] = {**fields[key], "source": "record"}
+            used.append("record")
+    source = "+".join(sorted(set(used))) or None
     return new, source
 
 
@@ -104,7 +114,7 @@ def compare(current: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def harvest_record(source: RecordSource, record_id: str | None, *, label: str) -> IsoRecord:
     """Fetch and parse one record (by id from a CSW, or the source URL itself)."""
     data = source.get_record(record_id) if record_id else source.get_url()
-    return parse_record(data, source=label)
+    return parse_record(data, source=label, record_id=record_id)
 
 
 def harvest_dataset(

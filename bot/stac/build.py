@@ -150,8 +150,9 @@ def bbox_geometry(bbox: Sequence[float]) -> dict[str, Any]:
 
 def licence_id(datapackage: Mapping[str, Any]) -> str:
     """SPDX licence expression for STAC ``license`` (``other`` when unknown)."""
-    names = [lic.get("name") for lic in datapackage.get("licenses") or [] if isinstance(lic, Mapping)]
-    names = [n for n in names if n]
+    names = [
+        str(lic["name"]) for lic in datapackage.get("licenses") or [] if isinstance(lic, Mapping) and lic.get("name")
+    ]
     if not names:
         return "other"
     return names[0] if len(names) == 1 else " AND ".join(names)

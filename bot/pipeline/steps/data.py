@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.errors import DataError, Problem, ValidationFailed
+from bot.errors import Problem, ValidationFailed
 from bot.pipeline.context import StepContext, StepResult
 from bot.pipeline.steps.common import (
     CHECK_EXTENTS,
@@ -29,26 +29,17 @@ def convert(ctx: StepContext) -> StepResult:
     """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``."""
     from bot.adapters.objectstore import tree_sha256
     from bot.convert import convert_dataset
+    from bot.pipeline.sources import resolve
 
-    pipeline_rel = ctx.dataset.rel("pipeline.yaml")
-    src = ctx.source_path()
-    if src is None:
-        raise DataError(
-            f"remote source {ctx.spec.source.path!r} cannot be read by this build",
-            file=pipeline_rel,
-            field="source.path",
-            hint="download the file into the dataset folder (data/...) and point source.path at it",
-        )
-    if not src.exists():
-        raise DataError(
-            f"source file {ctx.spec.source.path!r} does not exist (looked for {src})",
-            file=pipeline_rel,
-            field="source.path",
-            hint="fix source.path (relative to the dataset folder) or add the file",
-        )
+    files, sources = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
     out = ctx.step_dir(CONVERT)
-    result = convert_dataset(ctx.spec, src, out, schema, name=ctx.id)
+    if len(files) == 1 and ctx.spec.source.single is not None:
+        result = convert_dataset(ctx.spec, files[0], out, schema, name=ctx.id)
+    else:
+        from bot.convert.many import convert_many
+
+        result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
     # Outputs of an earlier run under another name (renamed source) are stale.
     for stale in out.iterdir():
         if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
@@ -61,6 +52,7 @@ def convert(ctx: StepContext) -> StepResult:
         "bytes": result.bytes,
         "files": len(result.files),
         "sha256": digest,
+        "sources": [r.to_dict() for r in sources],
     }
     record = ctx.write_artifact(CONVERT, "result.json", info)
     return StepResult(
@@ -83,21 +75,26 @@ def _extent_summary(meta_dict: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _source_name(ctx: StepContext) -> str:
+    """The source as findings name it: the catalog-relative file, else the URI or pattern."""
+    local = ctx.source_path()
+    return ctx.dataset.rel(ctx.spec.source.single or "") if local is not None else ctx.spec.source.label
+
+
 def check_extents(ctx: StepContext) -> StepResult:
     """Spatial/temporal extents from the converted data; empty or impossible extents stop the publish."""
     from bot.metadata.datadriven import check_extents as check
+    from bot.metadata.extents import extent_fallback
 
     path, _ = converted(ctx)
     meta = extract_metadata(ctx, path)
-    problems = [
-        Problem(code="extent", message=text, file=ctx.dataset.rel(ctx.spec.source.path), dataset=ctx.id)
-        for text in check(meta)
-    ]
+    texts, fallback = extent_fallback(check(meta), ctx.curated_json(DATAPACKAGE))
+    problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in texts]
     if problems:
         raise ValidationFailed(problems, context=f"extent check of {ctx.id}")
     summary = _extent_summary(meta.to_dict())
     record = ctx.write_artifact(CHECK_EXTENTS, "extents.json", summary)
-    return StepResult(message=f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
+    return StepResult(message=fallback or f"bbox {summary['bbox']}", outputs=[record], metrics=summary)
 
 
 def _data_extents(ctx: StepContext) -> dict[str, Any] | None:
@@ -192,9 +189,14 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
     curated_schema = ctx.curated_json(ctx.schema_name)
     generated = ctx.read_artifact(DATADRIVEN, ctx.schema_name)
     extents = ctx.read_artifact(CHECK_EXTENTS, "extents.json")
-    _, info = converted(ctx)
+    path, info = converted(ctx)
     _, data_key = version_keys(ctx, info)
     schema = merge_schema(curated_schema, generated, ctx.kind)
+    entry = None
+    if path.is_dir():
+        from bot.metadata.zarr_extents import zarr_entry_point
+
+        entry = zarr_entry_point(path)
     package = complete_datapackage(
         curated,
         kind=ctx.kind,
@@ -207,7 +209,12 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
         bbox=extents.get("bbox"),
         temporal={"start": extents.get("start"), "end": extents.get("end")},
         rows=info.get("rows"),
+        entry_point=entry,
     )
+    if info.get("sources"):
+        from bot.sources.manifest import datapackage_sources
+
+        package["sources"] = datapackage_sources(info["sources"], package.get("sources"))
     problems = validate_datapackage(
         package,
         file=ctx.dataset.rel(DATAPACKAGE),

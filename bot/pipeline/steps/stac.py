@@ -77,6 +77,7 @@ def validate_stac(ctx: StepContext, doc: Mapping[str, Any], kind: str, file: str
 
 def generate_stac_item(ctx: StepContext) -> StepResult:
     """The STAC item for the published data (assets: data, datapackage, schema), validated."""
+    from bot.metadata.extents import curated_bbox, fill_datacube_extents
     from bot.stac.build import MEDIA_JSON, AssetInfo, build_item
 
     package = ctx.read_artifact(FRICTIONLESS, DATAPACKAGE)
@@ -122,8 +123,11 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         provenance={**ctx.run.provenance, "environment": ctx.run.env_name},
         coordinates=ctx.spec.coordinates.model_dump(),
         table_columns=stac_fields.get("table_columns"),
-        datacube=stac_fields.get("datacube"),
+        datacube=fill_datacube_extents(stac_fields.get("datacube"), curated_bbox(package)),
     )
+    from bot.sources.manifest import stac_source_links
+
+    item["links"] = [*item.get("links", []), *stac_source_links(info.get("sources") or [])]
     problems = validate_stac(ctx, item, "item", f"{ctx.id}/item.json")
     if error_problems(problems):
         raise ValidationFailed(problems, context=f"STAC item of {ctx.id}")
@@ -134,7 +138,10 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
 def _rendered_collection(ctx: StepContext) -> dict[str, Any]:
     from bot.catalog.render import Renderer, ext_vars_for
 
-    renderer = Renderer(ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars_for(ctx.catalog.config, ctx.run.env_name))
+    config = ctx.catalog.config
+    renderer = Renderer(
+        ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars_for(config, ctx.run.env_name), limits=config.render
+    )
     return renderer.render_file(ctx.dataset.path("collection.jsonnet"))
 
 

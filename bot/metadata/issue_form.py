@@ -98,7 +98,7 @@ def is_dataset_form(body: str) -> bool:
 
 def parse_dataset_issue(body: str) -> DatasetRequest:
     """Map the form to curated datapackage fields; collect every problem with a fix."""
-    raw = {LABELS[k]: v for k, v in sections(body).items() if k in LABELS}
+    raw = {LABELS[k]: v for k, v in sections(body).items() if k in LABELS and v}
     req = DatasetRequest()
     for key in REQUIRED:
         if not raw.get(key):

@@ -1,0 +1,293 @@
+"""HTTP(S) sources: guarded, conditional, resumable downloads with httpx.
+
+Why each piece:
+
+- **Address guard** on the first URL and on every redirect hop (redirects
+  are followed here, not by httpx), so neither ``source.path`` nor a server's
+  ``Location`` can reach loopback, link-local or private addresses unless
+  ``network.allow`` lists them (:mod:`bot.sources.addresses`).
+- **Conditional GET** (``If-None-Match`` / ``If-Modified-Since``) with the
+  validators of the copy we hold: an unchanged remote costs one 304, never a
+  download.  :meth:`HttpSource.probe` (``HEAD``) gives the validators for the
+  convert step's fingerprint without transferring data.
+- **Resume**: a dropped connection leaves ``<file>.part``; the retry asks for
+  the rest with ``Range`` + ``If-Range`` so a changed remote restarts from 0.
+- **Limits**: per-read timeout, a total deadline, a size cap checked against
+  ``Content-Length`` before and against the byte count during the transfer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from bot.adapters.download import (
+    SERVICE,
+    Limits,
+    finish,
+    not_modified,
+    resumable_offset,
+    too_big,
+    write_stream,
+)
+from bot.adapters.retry import default_is_transient, retry_call
+from bot.errors import DataError, ServiceError
+from bot.sources.addresses import AddressRefused, AllowList, check_addresses
+from bot.sources.manifest import SourceRecord, Validators
+
+MAX_REDIRECTS = 5
+Resolver = Callable[[str, int], Sequence[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (IPv4 and IPv6), as text."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise ServiceError(
+            SERVICE,
+            f"host {host!r} cannot be resolved ({exc.strerror})",
+            url=f"//{host}",
+            hint="check the host name in source.path",
+        ) from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+class AddressGuard:
+    """Checks a host against the address rules before any connection is made."""
+
+    def __init__(self, allow: AllowList, resolver: Resolver = system_resolver) -> None:
+        self.allow = allow
+        self.resolver = resolver
+
+    def check(self, uri: str, host: str, port: int) -> None:
+        """Raise :class:`DataError` naming ``uri`` when ``host`` is not allowed."""
+        try:
+            literal = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            literal = []
+        addresses = literal or ([] if self.allow.allows_host(host) else list(self.resolver(host, port)))
+        try:
+            check_addresses(host, addresses or [host], self.allow)
+        except AddressRefused as exc:
+            raise DataError(f"{uri}: {exc}", field="source.path", hint="use a public host") from None
+
+
+def _validators(response: httpx.Response) -> Validators:
+    """ETag / Last-Modified / full size from a 200, 206 or HEAD response."""
+    size: int | None = None
+    content_range = response.headers.get("content-range", "")
+    if "/" in content_range and not content_range.endswith("/*"):
+        size = int(content_range.rsplit("/", 1)[1])
+    elif response.headers.get("content-length", "").isdigit() and response.status_code != 206:
+        size = int(response.headers["content-length"])
+    return Validators(response.headers.get("etag"), response.headers.get("last-modified"), size)
+
+
+def _status_error(uri: str, response: httpx.Response) -> BaseException:
+    status = response.status_code
+    if status == 404 or status == 410:
+        return DataError(f"{uri}: HTTP {status} not found", field="source.path", hint="check the URL in source.path")
+    if status in (401, 403):
+        return DataError(
+            f"{uri}: HTTP {status} access denied",
+            field="source.path",
+            hint="the bot sends no credentials: point source.path at a publicly readable URL",
+        )
+    transient = status >= 500 or status in (408, 425, 429)
+    return ServiceError(
+        SERVICE,
+        f"unexpected HTTP {status} {response.reason_phrase}",
+        url=uri,
+        status=status,
+        transient=transient,
+        hint="the server failed; retry later" if transient else "check the URL in source.path",
+    )
+
+
+class HttpSource:
+    """Fetch and probe ``http(s)://`` sources into a work folder."""
+
+    def __init__(
+        self,
+        guard: AddressGuard,
+        limits: Limits,
+        client: httpx.Client | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.guard = guard
+        self.limits = limits
+        self.client = client or httpx.Client(timeout=httpx.Timeout(limits.timeout), follow_redirects=False)
+        self.sleep = sleep
+
+    def _send(self, method: str, uri: str, headers: dict[str, str]) -> httpx.Response:
+        """One request (streamed) after the guard, following redirects ourselves (each hop guarded)."""
+        url = uri
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
+            self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            try:
+                response = self.client.send(self.client.build_request(method, url, headers=headers), stream=True)
+            except httpx.TransportError as exc:
+                raise ServiceError(
+                    SERVICE,
+                    f"{type(exc).__name__}: {exc or 'no response'}",
+                    url=uri,
+                    transient=True,
+                    hint="check that the host in source.path is up and reachable, then re-run",
+                ) from exc
+            if response.is_redirect and "location" in response.headers:
+                response.close()
+                url = urljoin(url, response.headers["location"])
+                continue
+            return response
+        raise DataError(f"{uri}: more than {MAX_REDIRECTS} redirects", field="source.path", hint="use the final URL")
+
+    def _retry(self, fn: Callable[[], SourceRecord | Validators]) -> SourceRecord | Validators:
+        return retry_call(
+            fn,
+            service=SERVICE,
+            attempts=self.limits.attempts,
+            base=self.limits.base_delay,
+            max_delay=10.0,
+            is_transient=default_is_transient,
+            sleep=self.sleep,
+            deadline=self.limits.deadline,
+        )
+
+    def probe(self, uri: str) -> Validators:
+        """The remote's current validators (``HEAD``; no data transferred)."""
+
+        def once() -> Validators:
+            response = self._send("HEAD", uri, {"Accept-Encoding": "identity"})
+            response.close()
+            if response.status_code in (405, 501):  # no HEAD here: the first byte tells the same
+                response = self._send("GET", uri, {"Accept-Encoding": "identity", "Range": "bytes=0-0"})
+                response.close()
+                if response.status_code == 206:
+                    return _validators(response)
+            if response.status_code != 200:
+                raise _status_error(uri, response)
+            return _validators(response)
+
+        result = self._retry(once)
+        assert isinstance(result, Validators)
+        return result
+
+    def get_small(self, uri: str, limit: int = 4 * 1024 * 1024) -> tuple[bytes, httpx.Headers]:
+        """A small document (a DAP ``.dds``/``.das``, a THREDDS catalog), guarded and retried, in memory."""
+
+        def once() -> tuple[bytes, httpx.Headers]:
+            response = self._send("GET", uri, {})
+            try:
+                if response.status_code != 200:
+                    raise _status_error(uri, response)
+                body = b""
+                for chunk in _guarded_chunks(uri, response.iter_bytes()):
+                    body += chunk
+                    if len(body) > limit:
+                        raise DataError(f"{uri}: larger than {limit} bytes", field="source", hint="check the URL")
+                return body, response.headers
+            finally:
+                response.close()
+
+        result: tuple[bytes, httpx.Headers] = retry_call(
+            once,
+            service=SERVICE,
+            attempts=self.limits.attempts,
+            base=self.limits.base_delay,
+            max_delay=10.0,
+            sleep=self.sleep,
+            deadline=self.limits.deadline,
+        )
+        return result
+
+    def fetch(self, uri: str, dest: Path, fmt: str, previous: SourceRecord | None = None) -> SourceRecord:
+        """Bring ``dest`` up to date with ``uri``: 304 keeps it, else download (resuming a part)."""
+        started = time.monotonic()
+        deadline_at = started + self.limits.deadline
+        transferred = 0
+
+        def once() -> SourceRecord:
+            nonlocal transferred
+            headers = {"Accept-Encoding": "identity"}
+            have = previous is not None and dest.is_file() and previous.validators.known
+            if have:
+                assert previous is not None
+                if previous.validators.etag:
+                    headers["If-None-Match"] = previous.validators.etag
+                if previous.validators.last_modified:
+                    headers["If-Modified-Since"] = previous.validators.last_modified
+            part_validators = _part_validators(dest)
+            offset = 0 if have else resumable_offset(dest, part_validators)
+            if offset and part_validators is not None:
+                headers["Range"] = f"bytes={offset}-"
+                strong = part_validators.etag and not part_validators.etag.startswith("W/")
+                headers["If-Range"] = str(part_validators.etag if strong else part_validators.last_modified)
+            response = self._send("GET", uri, headers)
+            try:
+                if response.status_code == 304 and have:
+                    assert previous is not None
+                    return not_modified(uri, dest, previous)
+                if response.status_code == 206 and offset:
+                    if not response.headers.get("content-range", "").startswith(f"bytes {offset}-"):
+                        offset = 0  # the server answered another range: start over
+                elif response.status_code == 200:
+                    offset = 0
+                else:
+                    raise _status_error(uri, response)
+                validators = _validators(response)
+                if validators.size is not None and validators.size > self.limits.max_bytes:
+                    raise too_big(uri, validators.size, self.limits)
+                written = write_stream(
+                    uri,
+                    dest,
+                    _guarded_chunks(uri, response.iter_raw()),
+                    offset=offset,
+                    validators=validators,
+                    fmt=fmt,
+                    content_type=response.headers.get("content-type"),
+                    limits=self.limits,
+                    deadline_at=deadline_at,
+                )
+                transferred += written
+                return finish(uri, dest, validators, transferred)
+            finally:
+                response.close()
+
+        result = self._retry(once)
+        assert isinstance(result, SourceRecord)
+        return result
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+
+def _part_validators(dest: Path) -> Validators | None:
+    """Validators recorded when the current part file was started (None if no part)."""
+    meta = dest.with_name(dest.name + ".part.json")
+    try:
+        return Validators(**json.loads(meta.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _guarded_chunks(uri: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Transport errors in the middle of the body become transient ServiceErrors (resumed by the retry)."""
+    try:
+        yield from chunks
+    except httpx.TransportError as exc:
+        raise ServiceError(
+            SERVICE, f"connection lost during download: {type(exc).__name__}: {exc}", url=uri, transient=True
+        ) from exc

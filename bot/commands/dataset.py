@@ -1,0 +1,53 @@
+"""``catalog-bot dataset new ID --source PATH``: a complete, valid dataset folder from its data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from bot.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``dataset`` group (``dataset new``)."""
+    group = typer.Typer(help="Create datasets from their data.", no_args_is_help=True)
+
+    @group.command("new")
+    def new(
+        dataset_id: str = typer.Argument(..., metavar="ID", help="dataset id (folder name: a-z, 0-9, -)"),
+        source: Path = typer.Option(..., "--source", "-s", help="local data file or folder (Zarr)"),
+        fmt: str = typer.Option(None, "--format", help="source format (default: from the suffix)"),
+        layer: str = typer.Option(None, "--layer", help="layer of a multi-layer file (GeoPackage)"),
+        crs: str = typer.Option(None, "--crs", help="source CRS when the file has none (EPSG code, WKT, PROJJSON)"),
+        group: str = typer.Option(None, "--group", help="NetCDF group holding the variables"),
+        catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog folder"),
+        force: bool = typer.Option(False, "--force", help="replace an existing dataset folder"),
+    ) -> None:
+        """Read the file's metadata, convert it once, and write pipeline.yaml, the schema, datapackage.json and
+        collection.jsonnet; print what was inferred and what a curator still has to fill in."""
+        from bot.catalog.layout import Catalog
+        from bot.convert.new import new_dataset
+
+        if "://" in str(source):
+            raise UsageError(
+                f"{source} is a URI: dataset new reads local files",
+                hint="download the file (or a representative part) and pass its path",
+            )
+        cat = Catalog.open(catalog)
+        result = new_dataset(cat, dataset_id, source, fmt=fmt, layer=layer, crs=crs, group=group, force=force)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(f"created {escape(str(result.folder))} ({', '.join(sorted(result.files))})")
+        for line in result.inferred:
+            console.print(f"  inferred: {escape(line)}")
+        if result.extents:
+            console.print(f"  extents: {escape(json.dumps(result.extents))}")
+        for line in result.todo:
+            console.print(f"  [yellow]TODO[/]: {escape(line)}")
+        if not result.todo:
+            console.print("  nothing left to fill in")
+
+    app.add_typer(group, name="dataset")

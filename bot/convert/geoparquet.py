@@ -1,0 +1,439 @@
+"""GeoParquet 1.1 writing: point geometry, the covering column, the ``geo`` footer.
+
+Why a module of its own: every tabular converter ends here, so GeoParquet
+validity (version, ``geometry_types``, ``crs``, covering) is decided in one
+place.  See :mod:`bot.convert.tabular` for the encoding choices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bot.catalog.layout import Coordinates
+from bot.convert.arrow_types import schema_types
+from bot.convert.common import ConversionResult, atomic_output, list_files
+from bot.errors import DataError
+
+GEOPARQUET_VERSION = "1.1.0"
+BBOX_COLUMN = "bbox"
+DEFAULT_GEOMETRY = "geometry"
+ROW_GROUP_ROWS = 256_000
+BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
+BOT_METADATA_KEY = "catalog_bot"
+# zstd (level 1, Arrow's default) with dictionary encoding on every column
+# (Arrow falls back to plain pages where a dictionary does not pay): point
+# data is then ~1.1x a plain pandas Parquet of the same columns instead of
+# 2.6-2.9x with snappy, no dictionary on floats/WKB and a covering column
+# (benchmarks/bench_geoparquet_size.py).
+COMPRESSION = "zstd"
+
+
+# ---------------------------------------------------------------------------
+# geometry
+
+
+_POINT_DTYPE = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])  # packed: 21 bytes
+
+
+def points_wkb(x: np.ndarray, y: np.ndarray) -> pa.BinaryArray:
+    """ISO WKB points (little endian) for coordinate arrays, without a per-row loop."""
+    n = len(x)
+    rec = np.empty(n, dtype=_POINT_DTYPE)
+    rec["order"] = 1
+    rec["type"] = 1
+    rec["x"] = x
+    rec["y"] = y
+    offsets = np.arange(0, _POINT_DTYPE.itemsize * (n + 1), _POINT_DTYPE.itemsize, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec)]).cast(
+        pa.binary()
+    )
+
+
+def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.ndarray) -> pa.StructArray:
+    """The GeoParquet 1.1 covering column (per-row bounding box)."""
+    return pa.StructArray.from_arrays(
+        [
+            pa.array(xmin, pa.float64()),
+            pa.array(ymin, pa.float64()),
+            pa.array(xmax, pa.float64()),
+            pa.array(ymax, pa.float64()),
+        ],
+        names=["xmin", "ymin", "xmax", "ymax"],
+    )
+
+
+def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: str, first_row: int) -> None:
+    """Raise on a missing, non-finite or out-of-range coordinate (names the row)."""
+    for values, name, limit, what in ((y, yname, 90.0, "latitude"), (x, xname, 180.0, "longitude")):
+        bad = ~(np.isfinite(values) & (values >= -limit) & (values <= limit))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = float(values[i])
+            problem = "is missing" if np.isnan(value) else f"{value!r} is outside [-{limit:g}, {limit:g}]"
+            hint = (
+                f"fill in {name} for every row"
+                if np.isnan(value)
+                else f"fix the value, or check that coordinates.x/y name the longitude/latitude columns ({what})"
+            )
+            if what == "longitude" and not np.isnan(value) and value <= 360:
+                hint = f"shift longitudes to [-180, 180] (lon - 360 for lon > 180) in {name}"
+            raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
+
+
+class GeoParquetWriter:
+    """Write record batches as row groups and valid GeoParquet 1.1 ``geo`` metadata at the end.
+
+    The bbox and geometry types are accumulated while writing, so the file
+    metadata is exact without a second pass over the data.  ``covering``:
+    whether the batches carry the ``bbox`` covering struct column.  Point
+    data is written without one: for a point it would repeat x and y twice
+    more (the biggest part of the file), while the x/y columns' own
+    row-group statistics serve the same pruning (pygeoapi's ``x_field`` /
+    ``y_field``) and ``geo.bbox`` gives the extent.  ``crs`` is PROJJSON
+    when the stored coordinates are not OGC:CRS84 (None: omitted, which
+    GeoParquet defines as OGC:CRS84).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        geometry: str,
+        extra: dict[str, Any] | None = None,
+        *,
+        covering: bool = True,
+        crs: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.geometry = geometry
+        self.extra = extra or {}
+        self.covering = covering
+        self.crs = crs
+        self.rows = 0
+        self.bounds = [np.inf, np.inf, -np.inf, -np.inf]
+        self.types: set[str] = set()
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(
+        self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
+    ) -> None:
+        """Append one row group (``batch`` already has the geometry and, with ``covering``, the bbox column)."""
+        if batch.num_rows == 0:
+            return
+        if self._writer is None:
+            if self.covering and BBOX_COLUMN not in batch.schema.names:
+                raise ValueError(f"covering requested but no {BBOX_COLUMN!r} column")  # a converter bug
+            # Statistics on everything but the WKB (min/max of bytes prune nothing).
+            stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
+            if self.covering:
+                stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
+            self._writer = pq.ParquetWriter(
+                self.path,
+                batch.schema,
+                compression=COMPRESSION,
+                use_dictionary=True,
+                write_statistics=stats,
+                store_schema=False,
+            )
+        if isinstance(batch, pa.Table):
+            self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
+        else:
+            self._writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        self.rows += batch.num_rows
+        self.bounds = [
+            min(self.bounds[0], bounds[0]),
+            min(self.bounds[1], bounds[1]),
+            max(self.bounds[2], bounds[2]),
+            max(self.bounds[3], bounds[3]),
+        ]
+        self.types.update(types)
+
+    def geo_metadata(self) -> dict[str, Any]:
+        """The ``geo`` file metadata (GeoParquet 1.1.0) of what was written."""
+        column: dict[str, Any] = {
+            "encoding": "WKB",
+            "geometry_types": sorted(self.types),
+            "bbox": [float(b) for b in self.bounds],
+        }
+        if self.crs is not None:
+            column["crs"] = self.crs
+        if self.covering:
+            column["covering"] = {"bbox": {k: [BBOX_COLUMN, k] for k in BBOX_FIELDS}}
+        return {"version": GEOPARQUET_VERSION, "primary_column": self.geometry, "columns": {self.geometry: column}}
+
+    def close(self) -> None:
+        """Add the GeoParquet metadata and finish the footer."""
+        if self._writer is None:
+            return
+        derived = [self.geometry, BBOX_COLUMN] if self.covering else [self.geometry]
+        self._writer.add_key_value_metadata(
+            {
+                "geo": json.dumps(self.geo_metadata()),
+                BOT_METADATA_KEY: json.dumps({"derived_columns": derived, **self.extra}),
+            }
+        )
+        self._writer.close()
+        self._writer = None
+
+    def abort(self) -> None:
+        """Close the underlying file after an error (the caller deletes it)."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                self._writer = None
+
+
+def coordinate_names(coords: Coordinates) -> tuple[str, str]:
+    if not (coords.x and coords.y):
+        raise DataError(
+            "a CSV source needs coordinates.x and coordinates.y",
+            field="coordinates",
+            hint="name the longitude and latitude columns in pipeline.yaml coordinates",
+        )
+    return coords.x, coords.y
+
+
+def require_columns(names: list[str], wanted: dict[str, str | None], file: str) -> None:
+    for role, col in wanted.items():
+        if col and col not in names:
+            raise DataError(
+                f"coordinate column {col!r} (coordinates.{role}) does not exist; columns are: {', '.join(names)}",
+                file=file,
+                field=col,
+                hint=f"fix coordinates.{role} in pipeline.yaml or the CSV header",
+            )
+
+
+def add_point_geometry(
+    batch: pa.RecordBatch,
+    x: str,
+    y: str,
+    geometry: str,
+    *,
+    file: str,
+    first_row: int,
+    to_lonlat: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[pa.RecordBatch, tuple[float, float, float, float]]:
+    """Append WKB points to a batch (checks ranges); no covering column (see :class:`GeoParquetWriter`)."""
+    for name in (x, y):
+        if not pa.types.is_floating(batch.schema.field(name).type) and not pa.types.is_integer(
+            batch.schema.field(name).type
+        ):
+            raise DataError(
+                f"coordinate column is {batch.schema.field(name).type}, not numeric",
+                file=file,
+                field=name,
+                hint="coordinates must be decimal degrees",
+            )
+    xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
+        missing = np.isnan(xs) | np.isnan(ys)
+        lonlat = to_lonlat(np.column_stack([xs, ys]))
+        xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
+    check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
+    geom = points_wkb(xs, ys)
+    out = pa.RecordBatch.from_arrays([*batch.columns, geom], names=[*batch.schema.names, geometry])
+    return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+
+
+def write_points(
+    batches: Iterator[tuple[pa.RecordBatch, int]],
+    source: Path,
+    dest: Path,
+    x: str,
+    y: str,
+    geometry: str,
+    schema: dict[str, Any] | None,
+    row_group_rows: int = ROW_GROUP_ROWS,
+    *,
+    source_crs: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ConversionResult:
+    """Batches with x/y columns -> GeoParquet points (reprojected to lon/lat when ``source_crs`` is not)."""
+    from bot.convert.common import lonlat_transform
+
+    _, descriptions = schema_types(schema)
+    to_lonlat = lonlat_transform(source_crs, file=str(source)) if source_crs else None
+    extra = dict(extra or {})
+    if descriptions:
+        extra["descriptions"] = descriptions
+    if to_lonlat is not None:
+        extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
+    # One writer thread: encoding + compressing row group N (GIL released in
+    # Arrow) overlaps parsing + building geometry for row group N+1.  At most
+    # one write is in flight, so memory stays at a few batches.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-writer")
+    pending: Future[None] | None = None
+    group: list[pa.RecordBatch] = []
+    group_bounds = [np.inf, np.inf, -np.inf, -np.inf]
+
+    def flush() -> None:
+        nonlocal pending, group, group_bounds
+        if not group:
+            return
+        if pending is not None:
+            pending.result()
+        xmin, ymin, xmax, ymax = (float(b) for b in group_bounds)
+        pending = pool.submit(writer.write, pa.Table.from_batches(group), (xmin, ymin, xmax, ymax), ["Point"])
+        group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
+
+    with atomic_output(dest) as tmp:
+        writer = GeoParquetWriter(tmp, geometry, extra or None, covering=False)
+        try:
+            for batch, first_row in batches:
+                if geometry in batch.schema.names:
+                    raise DataError(
+                        f"the source already has a column named {geometry!r}, which the converter creates",
+                        file=str(source),
+                        field=geometry,
+                        hint="rename that column in the source, or set coordinates.geometry to another name",
+                    )
+                out, bounds = add_point_geometry(
+                    batch, x, y, geometry, file=str(source), first_row=first_row, to_lonlat=to_lonlat
+                )
+                group.append(out)
+                group_bounds = [
+                    min(group_bounds[0], bounds[0]),
+                    min(group_bounds[1], bounds[1]),
+                    max(group_bounds[2], bounds[2]),
+                    max(group_bounds[3], bounds[3]),
+                ]
+                if sum(b.num_rows for b in group) >= row_group_rows:
+                    flush()
+            flush()
+            if pending is not None:
+                pending.result()
+                pending = None
+            if writer.rows == 0:
+                raise DataError(
+                    "the source has a header but no data rows", file=str(source), hint="upload the complete file"
+                )
+            writer.close()
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    pending.result()
+            writer.abort()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    files, size = list_files(dest)
+    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)
+
+
+def _geometry_types(geoms: np.ndarray) -> set[str]:
+    """GeoParquet geometry type names (``Point``, ``Polygon Z`` ...) present in a shapely array."""
+    import shapely
+
+    valid = geoms[~shapely.is_missing(geoms)]
+    if valid.size == 0:
+        return set()
+    names = shapely.get_type_id(valid)
+    zs = shapely.has_z(valid)
+    kinds = {
+        0: "Point",
+        1: "LineString",
+        2: "LineString",
+        3: "Polygon",
+        4: "MultiPoint",
+        5: "MultiLineString",
+        6: "MultiPolygon",
+        7: "GeometryCollection",
+    }
+    return {kinds[int(k)] + (" Z" if z else "") for k, z in set(zip(names.tolist(), zs.tolist(), strict=True))}
+
+
+def write_wkb(
+    batches: Iterator[tuple[pa.RecordBatch, int]],
+    source: Path,
+    dest: Path,
+    geometry: str,
+    *,
+    drop: Iterable[str] = (),
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ConversionResult:
+    """Batches with a WKB ``geometry`` column -> GeoParquet 1.1 (re-encoded, never passed through).
+
+    Why re-encode a file that already is GeoParquet: its ``geo`` metadata may
+    be pre-1.0 (version 0.4, WKT ``crs``, a single ``geometry_type``), name a
+    wrong primary column, or lack a bbox; rewriting row group by row group
+    (bounded memory) yields one valid shape for every output.  ``drop``:
+    source columns not carried over (an old covering column).
+    ``transform``: coordinates ``(n, 2)`` -> longitude/latitude (reprojection).
+    Extents are checked to be longitude/latitude after the transform.
+    """
+    import shapely
+
+    file = str(source)
+    dropped = set(drop)
+    with atomic_output(dest) as tmp:
+        writer: GeoParquetWriter | None = None
+        try:
+            for batch, first_row in batches:
+                if geometry not in batch.schema.names:
+                    raise DataError(
+                        f"geometry column {geometry!r} is missing", file=file, field=geometry, hint="fix coordinates"
+                    )
+                keep = [n for n in batch.schema.names if n not in dropped]
+                batch = batch.select(keep)
+                idx = batch.schema.get_field_index(geometry)
+                try:
+                    geoms = shapely.from_wkb(batch.column(idx).to_numpy(zero_copy_only=False))
+                except Exception as exc:  # shapely raises GEOSException variants for bad WKB
+                    raise DataError(
+                        f"invalid WKB geometry in rows {first_row}..{first_row + batch.num_rows - 1}: {exc}",
+                        file=file,
+                        field=geometry,
+                        hint="re-export the file with valid geometries",
+                    ) from None
+                if transform is not None:
+                    geoms = shapely.transform(geoms, transform)
+                    wkb = pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
+                    batch = batch.set_column(idx, pa.field(geometry, pa.binary()), wkb)
+                bounds = shapely.bounds(geoms)
+                present = ~np.isnan(bounds[:, 0])
+                total = (np.inf, np.inf, -np.inf, -np.inf)
+                if present.any():  # rows without geometry are kept; they add nothing to the extent
+                    filled = np.where(present[:, None], bounds, 0.0)  # row i of the batch stays index i
+                    for xs, ys in ((filled[:, 0], filled[:, 1]), (filled[:, 2], filled[:, 3])):
+                        check_lonlat(xs, ys, file=file, xname=geometry, yname=geometry, first_row=first_row)
+                    b = bounds[present]
+                    total = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+                types = _geometry_types(geoms)
+                if writer is None:
+                    covering = types - {"Point", "Point Z"} != set()
+                    writer = GeoParquetWriter(tmp, geometry, extra, covering=covering)
+                if writer.covering:
+                    cover = bbox_struct(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+                    if BBOX_COLUMN in batch.schema.names:
+                        raise DataError(
+                            f"the source has a column {BBOX_COLUMN!r}, which the converter creates",
+                            file=file,
+                            field=BBOX_COLUMN,
+                            hint="rename that column in the source",
+                        )
+                    batch = batch.append_column(BBOX_COLUMN, cover)
+                writer.write(batch, total, types)
+            if writer is None or writer.rows == 0:
+                raise DataError("the source has no rows", file=file, hint="upload the complete file")
+            if not writer.types:
+                raise DataError("no row has a geometry", file=file, field=geometry, hint="fill in the geometries")
+            writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    files, size = list_files(dest)
+    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)

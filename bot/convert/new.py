@@ -1,0 +1,124 @@
+"""``dataset new``: stage a dataset folder from a data file, convert it once, write the curated files atomically.
+
+Why convert once: the extents and column types a new dataset declares must
+be exactly what ``publish`` computes (bbox to the last digit, time to the
+second, non-standard calendars decoded the same way), so they come from the
+converter's real output, not from a second, approximate reader.  The output
+itself is thrown away.  Nothing is written into ``datasets/ID`` unless every
+step succeeded (the folder is staged beside it and renamed into place).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.catalog.layout import DATASETS_DIR, Catalog, PipelineSpec
+from bot.errors import DataError, UsageError
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+@dataclass
+class NewDataset:
+    """What ``dataset new`` wrote and what is left to the curator."""
+
+    folder: Path
+    files: list[str]
+    inferred: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+    extents: dict[str, Any] = field(default_factory=dict)
+
+
+def _copy_source(source: Path, data_dir: Path, fmt: str) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+    elif fmt == "shapefile" and source.suffix.lower() == ".shp":
+        for part in source.parent.glob(f"{source.stem}.*"):
+            if part.suffix.lower() in _SHAPEFILE_PARTS:
+                shutil.copy2(part, data_dir / part.name)
+    else:
+        shutil.copy2(source, target)
+    return target
+
+
+def _licences(root: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
+    from bot.metadata.new_dataset import licence_ids
+
+    path = root / "lib" / "licences.libsonnet"
+    if not path.is_file():
+        return [], {}
+    text = path.read_text(encoding="utf-8")
+    info: dict[str, dict[str, str]] = {}
+    try:
+        import json
+
+        import _jsonnet
+
+        info = json.loads(_jsonnet.evaluate_file(str(path)))
+    except Exception:  # a licence table we cannot evaluate still gives its ids  # noqa: S110
+        pass
+    return licence_ids(text), info
+
+
+def new_dataset(
+    catalog: Catalog,
+    dataset_id: str,
+    source: Path,
+    *,
+    fmt: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    group: str | None = None,
+    force: bool = False,
+) -> NewDataset:
+    """Create ``datasets/<dataset_id>`` from ``source`` (see module docstring)."""
+    from bot.convert import convert_dataset
+    from bot.convert.describe import describe, detect_format
+    from bot.metadata.datadriven import check_extents, extract_metadata
+    from bot.metadata.new_dataset import build_documents
+
+    if not _ID.match(dataset_id):
+        raise UsageError(
+            f"invalid dataset id {dataset_id!r}", hint="use 2-63 characters: lower-case letters, digits and '-'"
+        )
+    folder = catalog.root / DATASETS_DIR / dataset_id
+    if folder.exists() and not force:
+        raise UsageError(f"dataset {dataset_id} already exists ({folder})", hint="pass --force to replace it")
+    source = Path(source).resolve()
+    if not source.exists():
+        raise DataError("source does not exist", file=str(source), hint="check --source")
+    fmt = detect_format(source, fmt)
+    desc = describe(source, fmt, layer=layer, crs=crs, group=group)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".new-{dataset_id}-", dir=folder.parent))
+    try:
+        staged = _copy_source(source, staging / "data", fmt)
+        rel = f"data/{staged.name}"
+        spec = PipelineSpec.model_validate(desc.pipeline(rel))
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
+            result = convert_dataset(spec, staged, Path(tmp), None, name=dataset_id)
+            meta = extract_metadata(result.path, spec.coordinates)
+        problems = check_extents(meta)
+        if problems:
+            raise DataError("; ".join(problems), file=str(source), hint="fix the data")
+        known, info = _licences(catalog.root)
+        files, todo = build_documents(dataset_id, desc, meta, source_path=rel, licences=known, licence_info=info)
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    extents = {"bbox": meta.bbox, "time": list(meta.time_range) if meta.time_range else None}
+    return NewDataset(folder=folder, files=sorted(files), inferred=desc.inferred, todo=todo, extents=extents)

@@ -1,0 +1,178 @@
+"""Vector formats through pyogrio and reprojection: GeoPackage (layers), Shapefile (plain, zipped), FlatGeobuf,
+GeoJSONSeq, and CSV in a projected CRS -- each to valid GeoParquet 1.1 in longitude/latitude."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from pyproj import CRS
+
+from bot.catalog.layout import Coordinates, PipelineSpec
+from bot.convert import convert_dataset
+from bot.errors import DataError
+
+from .test_geoparquet import assert_valid_geoparquet_11
+
+
+def _zones() -> gpd.GeoDataFrame:
+    """Marine zones as agencies publish them: polygons and multipolygons with typed attributes."""
+    rng = np.random.default_rng(5)
+    geoms = []
+    for i in range(60):
+        x, y = 145 + (i % 10) * 0.7, -22 + (i // 10) * 1.1
+        ring = shapely.Polygon([(x, y), (x + 0.5, y), (x + 0.55, y + 0.4), (x + 0.1, y + 0.6), (x, y)])
+        geoms.append(shapely.MultiPolygon([ring, shapely.box(x + 0.6, y, x + 0.65, y + 0.05)]) if i % 7 == 0 else ring)
+    return gpd.GeoDataFrame(
+        {
+            "zone_id": [f"MZ-{i:03d}" for i in range(60)],
+            "name": [f"Zone {i}" for i in range(60)],
+            "area_km2": np.round(rng.uniform(1, 900, 60), 2),
+            "iucn": rng.choice(["Ia", "II", "IV", "VI"], 60),
+            "established": pd.to_datetime(rng.integers(1980, 2020, 60).astype(str) + "-07-01"),
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
+
+
+def _spec(fmt: str, path: str, **source: str) -> PipelineSpec:
+    return PipelineSpec.model_validate(
+        {
+            "source": {"path": path, "format": fmt, **source},
+            "output": "parquet",
+            "coordinates": {"geometry": "geometry", "t": "established"},
+        }
+    )
+
+
+def _check(result_path: Path, zones: gpd.GeoDataFrame, atol: float = 1e-9) -> None:
+    geo = assert_valid_geoparquet_11(result_path)
+    col = geo["columns"]["geometry"]
+    # GDAL promotes mixed layers to MultiPolygon for some formats (GeoPackage, FlatGeobuf): either is right.
+    assert set(col["geometry_types"]) <= {"MultiPolygon", "Polygon"} and "MultiPolygon" in col["geometry_types"]
+    assert "crs" not in col and "covering" in col
+    assert np.allclose(col["bbox"], zones.total_bounds, atol=atol)
+    table = pq.read_table(result_path).sort_by("zone_id")  # FlatGeobuf's spatial index reorders features
+    assert table.num_rows == len(zones)
+    assert table.column("zone_id").to_pylist() == zones["zone_id"].tolist()
+    assert np.allclose(table.column("area_km2").to_numpy(), zones["area_km2"].to_numpy())
+    assert table.column("iucn").to_pylist() == zones["iucn"].tolist()
+    got = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    assert np.allclose(shapely.area(got), shapely.area(zones.geometry.to_numpy()), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "driver"),
+    [
+        ("gpkg", "zones.gpkg", "GPKG"),
+        ("flatgeobuf", "zones.fgb", "FlatGeobuf"),
+        ("geojsonseq", "zones.geojsonl", "GeoJSONSeq"),
+    ],
+)
+def test_vector_format_to_geoparquet(fmt: str, name: str, driver: str, tmp_path: Path) -> None:
+    zones = _zones()
+    src = tmp_path / name
+    zones.to_file(src, driver=driver, engine="pyogrio")
+    result = convert_dataset(_spec(fmt, name), src, tmp_path / "out", name="zones")
+    _check(result.path, zones)
+
+
+def test_shapefile_plain_zipped_reprojected_and_without_prj(tmp_path: Path) -> None:
+    zones = _zones()
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    zones.to_crs("EPSG:3577").to_file(shp_dir / "zones.shp", engine="pyogrio")  # GDA94 / Australian Albers
+    plain = convert_dataset(_spec("shapefile", "zones.shp"), shp_dir / "zones.shp", tmp_path / "out1", name="a")
+    _check(plain.path, zones, atol=1e-6)
+    archive = tmp_path / "zones.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in shp_dir.iterdir():
+            zf.write(part, part.name)
+    zipped = convert_dataset(_spec("shapefile", "zones.zip"), archive, tmp_path / "out2", name="b")
+    _check(zipped.path, zones, atol=1e-6)
+    (shp_dir / "zones.prj").unlink()
+    with pytest.raises(DataError, match="declares no CRS") as err:
+        convert_dataset(_spec("shapefile", "zones.shp"), shp_dir / "zones.shp", tmp_path / "out3", name="c")
+    assert err.value.field == "source.crs"
+    named = convert_dataset(
+        _spec("shapefile", "zones.shp", crs="EPSG:3577"), shp_dir / "zones.shp", tmp_path / "out3", name="c"
+    )
+    _check(named.path, zones, atol=1e-6)
+
+
+def test_geopackage_layers(tmp_path: Path) -> None:
+    zones = _zones()
+    src = tmp_path / "marine.gpkg"
+    zones.to_file(src, layer="zones", engine="pyogrio")
+    zones.iloc[:5].to_file(src, layer="draft", engine="pyogrio")
+    with pytest.raises(DataError, match="2 layers: zones, draft") as err:
+        convert_dataset(_spec("gpkg", "marine.gpkg"), src, tmp_path / "out")
+    assert "source.layer" in (err.value.hint or "")
+    with pytest.raises(DataError, match="layer 'zone' does not exist; layers are: zones, draft"):
+        convert_dataset(_spec("gpkg", "marine.gpkg", layer="zone"), src, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.parquet"))  # nothing written on error
+    result = convert_dataset(_spec("gpkg", "marine.gpkg", layer="zones"), src, tmp_path / "out")
+    _check(result.path, zones)
+
+
+def test_truncated_and_unknown_crs(tmp_path: Path) -> None:
+    zones = _zones()
+    src = tmp_path / "zones.gpkg"
+    zones.to_file(src, engine="pyogrio")
+    with pytest.raises(DataError, match="unknown CRS 'EPSG:0'"):
+        convert_dataset(_spec("gpkg", "zones.gpkg", crs="EPSG:0"), src, tmp_path / "out")
+    cut = tmp_path / "cut.fgb"
+    zones.to_file(tmp_path / "full.fgb", driver="FlatGeobuf", engine="pyogrio")
+    cut.write_bytes((tmp_path / "full.fgb").read_bytes()[:2000])
+    with pytest.raises(DataError) as err:
+        convert_dataset(_spec("flatgeobuf", "cut.fgb"), cut, tmp_path / "out")
+    assert "cut.fgb" in str(err.value)
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_csv_in_a_projected_crs_keeps_native_columns(tmp_path: Path) -> None:
+    """A CSV in ETRS89 / UTM 33N (as German and Norwegian agencies ship them): x/y stay, geometry is lon/lat."""
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(8)
+    lon, lat = rng.uniform(12.0, 14.5, 400), rng.uniform(52.0, 54.5, 400)
+    east, north = Transformer.from_crs("OGC:CRS84", "EPSG:25833", always_xy=True).transform(lon, lat)
+    df = pd.DataFrame(
+        {
+            "station": [f"ST{i % 40:02d}" for i in range(400)],
+            "time": pd.date_range("2023-05-01", periods=400, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x": np.round(east, 2),
+            "y": np.round(north, 2),
+            "no2": np.round(rng.uniform(5, 60, 400), 1),
+        }
+    )
+    src = tmp_path / "air.csv"
+    df.to_csv(src, index=False)
+    spec = PipelineSpec.model_validate(
+        {
+            "source": {"path": "air.csv", "format": "csv", "crs": "EPSG:25833"},
+            "output": "parquet",
+            "coordinates": {"x": "x", "y": "y", "t": "time"},
+        }
+    )
+    result = convert_dataset(spec, src, tmp_path / "out")
+    table = pq.read_table(result.path)
+    assert np.array_equal(table.column("x").to_numpy(), df["x"].to_numpy())  # native columns kept
+    pts = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    assert np.allclose(shapely.get_x(pts), lon, atol=1e-6) and np.allclose(shapely.get_y(pts), lat, atol=1e-6)
+    col = assert_valid_geoparquet_11(result.path)["columns"]["geometry"]
+    assert np.allclose(col["bbox"], [lon.min(), lat.min(), lon.max(), lat.max()], atol=1e-6)
+    from bot.metadata.datadriven import extract_parquet_metadata
+
+    meta = extract_parquet_metadata(result.path, Coordinates(x="x", y="y", t="time"))
+    assert np.allclose(meta.bbox or [], col["bbox"])
+    x_field = next(f for f in meta.to_tableschema()["fields"] if f["name"] == "x")
+    assert "constraints" not in x_field  # metres, not degrees
+    assert CRS.from_user_input("EPSG:25833").is_projected
