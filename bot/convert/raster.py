@@ -42,7 +42,7 @@ def open_raster(source: Path, coords: Coordinates, crs: str | None = None) -> An
     require_source(source)
     file = str(source)
     try:
-        da = rioxarray.open_rasterio(source, masked=True, chunks={"band": 1, "x": 4096, "y": 4096})
+        da: Any = rioxarray.open_rasterio(source, masked=True, chunks={"band": 1, "x": 4096, "y": 4096})
     except (RasterioIOError, OSError, ValueError) as exc:
         raise DataError(f"not a readable GeoTIFF: {exc}", file=file, hint="upload a complete GeoTIFF / COG") from None
     if crs:
