@@ -42,12 +42,12 @@ def _zones() -> gpd.GeoDataFrame:
     )
 
 
-def _spec(fmt: str, path: str, **source: str) -> PipelineSpec:
+def _spec(fmt: str, path: str, t: str = "established", **source: str) -> PipelineSpec:
     return PipelineSpec.model_validate(
         {
             "source": {"path": path, "format": fmt, **source},
             "output": "parquet",
-            "coordinates": {"geometry": "geometry", "t": "established"},
+            "coordinates": {"geometry": "geometry", "t": t},
         }
     )
 
@@ -89,20 +89,30 @@ def test_shapefile_plain_zipped_reprojected_and_without_prj(tmp_path: Path) -> N
     shp_dir = tmp_path / "shp"
     shp_dir.mkdir()
     zones.to_crs("EPSG:3577").to_file(shp_dir / "zones.shp", engine="pyogrio")  # GDA94 / Australian Albers
-    plain = convert_dataset(_spec("shapefile", "zones.shp"), shp_dir / "zones.shp", tmp_path / "out1", name="a")
+    # Shapefile field names stop at 10 characters: the time column is 'establishe' there.
+    with pytest.raises(DataError, match=r"'established' \(coordinates.t\) does not exist"):
+        convert_dataset(_spec("shapefile", "zones.shp"), shp_dir / "zones.shp", tmp_path / "out0", name="a")
+    plain = convert_dataset(
+        _spec("shapefile", "zones.shp", t="establishe"), shp_dir / "zones.shp", tmp_path / "out1", name="a"
+    )
     _check(plain.path, zones, atol=1e-6)
     archive = tmp_path / "zones.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for part in shp_dir.iterdir():
             zf.write(part, part.name)
-    zipped = convert_dataset(_spec("shapefile", "zones.zip"), archive, tmp_path / "out2", name="b")
+    zipped = convert_dataset(_spec("shapefile", "zones.zip", t="establishe"), archive, tmp_path / "out2", name="b")
     _check(zipped.path, zones, atol=1e-6)
     (shp_dir / "zones.prj").unlink()
     with pytest.raises(DataError, match="declares no CRS") as err:
-        convert_dataset(_spec("shapefile", "zones.shp"), shp_dir / "zones.shp", tmp_path / "out3", name="c")
+        convert_dataset(
+            _spec("shapefile", "zones.shp", t="establishe"), shp_dir / "zones.shp", tmp_path / "out3", name="c"
+        )
     assert err.value.field == "source.crs"
     named = convert_dataset(
-        _spec("shapefile", "zones.shp", crs="EPSG:3577"), shp_dir / "zones.shp", tmp_path / "out3", name="c"
+        _spec("shapefile", "zones.shp", t="establishe", crs="EPSG:3577"),
+        shp_dir / "zones.shp",
+        tmp_path / "out3",
+        name="c",
     )
     _check(named.path, zones, atol=1e-6)
 

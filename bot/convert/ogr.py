@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from bot.catalog.layout import Coordinates
 from bot.convert.common import ConversionResult, lonlat_transform, require_source
-from bot.convert.geoparquet import DEFAULT_GEOMETRY, write_wkb
+from bot.convert.geoparquet import DEFAULT_GEOMETRY, require_columns, write_wkb
 from bot.errors import DataError
 
 OGR_FORMATS = {"gpkg", "shapefile", "flatgeobuf", "geojsonseq"}
@@ -95,6 +95,7 @@ def convert_ogr(
             to_lonlat = lonlat_transform(file_crs, file=file)
             column = meta.get("geometry_name") or "wkb_geometry"
             names = [str(n) for n in meta.get("fields", [])]
+            require_columns(names, {"t": coords.t, "z": coords.z}, file)
             if geometry in names:
                 raise DataError(
                     f"the layer has an attribute named {geometry!r}, which the converter creates",
