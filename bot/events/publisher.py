@@ -82,6 +82,12 @@ class Publisher(Protocol):
         ...
 
 
+def data_commit(repo_dir: Path, sha: str) -> str:
+    """The commit whose datasets ``sha`` holds: the PR head for an overlay commit, else ``sha`` itself."""
+    repo = GitRepo(repo_dir)
+    return repo.rev_parse(f"{sha}^1") if repo.subject(sha).startswith(OVERLAY_SUBJECT) else sha
+
+
 def materialize(repo_dir: Path, sha: str, dest: Path) -> Path:
     """Write the files of commit ``sha`` into ``dest`` with ``git archive``.
 
@@ -163,7 +169,9 @@ class LocalPublisher:
             output = Path(env_cfg.output)
             if not output.is_absolute():
                 output = self.repo_dir / output
-            provenance = {**self.settings.provenance(), "commit": sha}
+            # The commit that names the data: an overlay (default-branch configuration + a PR's
+            # datasets/) exists only here, so items record its first parent, the PR head.
+            provenance = {**self.settings.provenance(), "commit": data_commit(self.repo_dir, sha)}
             if self.run_url:
                 provenance["run_url"] = self.run_url
             run = RunContext(
@@ -203,10 +211,9 @@ class ArgoPublisher:
         from bot.catalog.layout import Catalog
         from bot.pipeline import argo_submit
 
-        repo = GitRepo(self.repo_dir)
         # A PR's overlay commit (default-branch configuration + the PR's datasets/) exists only here: the
         # cluster clones its first parent, the PR head; the submitter reads the trusted configuration.
-        cluster_sha = repo.rev_parse(f"{sha}^1") if repo.subject(sha).startswith(OVERLAY_SUBJECT) else sha
+        cluster_sha = data_commit(self.repo_dir, sha)
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             runs = argo_submit.submit(
