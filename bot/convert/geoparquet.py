@@ -213,6 +213,22 @@ def require_columns(names: list[str], wanted: dict[str, str | None], file: str) 
             )
 
 
+def float_values(column: pa.Array) -> np.ndarray:
+    """float64 values of an Arrow array (nulls as NaN), read from its buffers.
+
+    Why not ``Array.to_numpy``: pyarrow imports pandas on its first call
+    (0.3-1 s and ~60 MB in a fresh ``catalog-bot step convert`` pod), and so
+    do ``fill_null`` with a Python scalar and ``pa.array`` of a list.
+    """
+    arr = column.cast(pa.float64())
+    values = np.frombuffer(arr.buffers()[1], dtype=np.float64, count=len(arr), offset=arr.offset * 8)
+    if arr.null_count:
+        bitmap = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(bitmap, bitorder="little")[arr.offset : arr.offset + len(arr)].astype(bool)
+        values = np.where(valid, values, np.nan)
+    return values
+
+
 def add_point_geometry(
     batch: pa.RecordBatch,
     x: str,
@@ -234,8 +250,8 @@ def add_point_geometry(
                 field=name,
                 hint="coordinates must be decimal degrees",
             )
-    xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    xs = float_values(batch.column(x))
+    ys = float_values(batch.column(y))
     if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
         missing = np.isnan(xs) | np.isnan(ys)
         lonlat = to_lonlat(np.column_stack([xs, ys]))
