@@ -67,25 +67,34 @@ TABLESCHEMA = {
 
 
 def make_csv(path: Path, target_bytes: int) -> Path:
-    """A logger-like CSV of lon/lat/time/value of about ``target_bytes`` (cached)."""
+    """A logger-like CSV of lon/lat/time/value of about ``target_bytes`` (cached).
+
+    Lines are formatted by Arrow (shortest round-trip decimals of values
+    rounded to 5/5/3 places, ISO 8601 UTC times): ~50x faster than Python
+    string formatting, so a 1 GB input takes seconds, not minutes.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if path.exists() and path.stat().st_size >= target_bytes * 0.95:
         return path
     rng = np.random.default_rng(42)
-    chunk = 500_000
+    chunk = 1_000_000
     tmp = path.with_suffix(".tmp")
-    start = np.datetime64("2000-01-01T00:00:00")
+    start = np.datetime64("2000-01-01T00:00:00", "s")
     done = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write("lon,lat,time,value\n")
+    with tmp.open("wb") as fh:
+        fh.write(b"lon,lat,time,value\n")
         while fh.tell() < target_bytes:
             idx = np.arange(done, done + chunk)
-            times = np.datetime_as_string(start + idx.astype("timedelta64[s]") * 37, unit="s")
-            lon = rng.uniform(140, 155, chunk)
-            lat = rng.uniform(-25, -10, chunk)
-            val = rng.normal(26, 1.5, chunk)
-            fh.write(
-                "".join(f"{x:.5f},{y:.5f},{t}Z,{v:.3f}\n" for x, y, t, v in zip(lon, lat, times, val, strict=True))
-            )
+            cols = [
+                pc.cast(pa.array(np.round(rng.uniform(140, 155, chunk), 5)), pa.string()),
+                pc.cast(pa.array(np.round(rng.uniform(-25, -10, chunk), 5)), pa.string()),
+                pc.strftime(pa.array(start + idx.astype("timedelta64[s]") * 37), format="%Y-%m-%dT%H:%M:%SZ"),
+                pc.cast(pa.array(np.round(rng.normal(26, 1.5, chunk), 3)), pa.string()),
+            ]
+            lines = pc.binary_join_element_wise(*cols, ",")
+            fh.write("\n".join(lines.to_pylist()).encode() + b"\n")
             done += chunk
     tmp.replace(path)
     return path
