@@ -117,16 +117,32 @@ def test_render_leaves_no_worker_process_behind(catalog: Path, tmp_path: Path, s
 
 
 def test_step_convert_of_a_csv_does_not_import_pandas(tmp_path: Path) -> None:
-    """pyarrow's ``to_numpy`` imports pandas (~0.5 s per Argo pod); the converter reads buffers instead."""
+    """pyarrow's ``to_numpy`` imports pandas (~0.5 s per Argo pod); the converter reads buffers instead.
+
+    A catalog file needs no HTTP client either.
+    """
     root = tmp_path / "catalog"
     shutil.copytree(ROOT / "catalog_templates" / "example", root)
     loaded, stdout = _loaded(
         ["step", "convert", "--dataset", "reef-temperature", "--output", str(tmp_path / "out")],
         root,
-        ("pandas", "pyarrow"),
+        ("pandas", "pyarrow", "httpx"),
     )
-    assert loaded == {"pandas": False, "pyarrow": True}
+    assert loaded == {"pandas": False, "pyarrow": True, "httpx": False}
     assert "step convert for reef-temperature: done" in stdout
+
+
+def test_step_convert_of_a_netcdf_loads_no_other_xarray_backend(tmp_path: Path) -> None:
+    """A string engine makes xarray import every backend plug-in (rioxarray, rasterio): ~1 s per pod."""
+    root = tmp_path / "catalog"
+    shutil.copytree(ROOT / "catalog_templates" / "example", root)
+    loaded, stdout = _loaded(
+        ["step", "convert", "--dataset", "sea-surface-temperature", "--output", str(tmp_path / "out")],
+        root,
+        ("xarray", "netCDF4", "rioxarray", "rasterio", "httpx"),
+    )
+    assert loaded == {"xarray": True, "netCDF4": True, "rioxarray": False, "rasterio": False, "httpx": False}
+    assert "step convert for sea-surface-temperature: done" in stdout
 
 
 @pytest.mark.parametrize("offset", [0, 3, 9])
