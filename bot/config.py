@@ -24,6 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError, UsageError
 
+# Secret detection lives with the masker (bot.logging, no pydantic) so that light paths such as
+# `catalog-bot render` decide on the render sandbox without importing this module; re-exported here.
+from bot.logging import render_sandbox_required as render_sandbox_required
+from bot.logging import require_render_sandbox as require_render_sandbox
+from bot.logging import secret_env_values as secret_env_values
+
 CONFIG_FILE = "catalog-bot.yaml"
 DEFAULT_OUTPUT = "_published"
 
@@ -458,8 +464,6 @@ def _bounded_depth(doc: Any, source: str) -> Any:
 # libyaml's safe loader when available: ~10x faster on large configs, same results.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|KEY)", re.IGNORECASE)
-
 
 class Settings(_Model):
     """Process-level settings from the environment (never from the catalog).
@@ -519,30 +523,6 @@ class Settings(_Model):
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())
         return out
-
-
-def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether Jsonnet must be evaluated in the sandbox child (:mod:`bot.catalog.sandbox`).
-
-    Always when this process holds a secret-looking variable (a CI job with a
-    token or cloud keys: the rule of docs/github.md), or when
-    ``CATALOG_BOT_RENDER_SANDBOX=1``.  A curator's plain shell renders in
-    process, which is faster for the edit-render loop.
-    """
-    env = os.environ if environ is None else environ
-    forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
-    return forced or bool(secret_env_values(env))
-
-
-def require_render_sandbox() -> None:
-    """From now on this process renders Jsonnet only in the sandbox (``catalog-bot event`` calls it)."""
-    os.environ["CATALOG_BOT_RENDER_SANDBOX"] = "1"
-
-
-def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-looking environment variables (for the log masker)."""
-    env = os.environ if environ is None else environ
-    return [v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= 6]
 
 
 DEV_ENV_KEYS = ("AWS_", "CATALOG_BOT_DEV_")

@@ -14,8 +14,10 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping
 
 _SECRETS: set[str] = set()
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|KEY)", re.IGNORECASE)
 
 
 def register_secret(value: str | None) -> None:
@@ -30,10 +32,32 @@ def register_secret(value: str | None) -> None:
 
 def register_env_secrets() -> None:
     """Register the values of secret-looking environment variables."""
-    from bot.config import secret_env_values
-
     for value in secret_env_values():
         register_secret(value)
+
+
+def render_sandbox_required(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether Jsonnet must be evaluated in the sandbox child (:mod:`bot.catalog.sandbox`).
+
+    Always when this process holds a secret-looking variable (a CI job with a
+    token or cloud keys: the rule of docs/github.md), or when
+    ``CATALOG_BOT_RENDER_SANDBOX=1``.  A curator's plain shell renders in
+    process, which is faster for the edit-render loop.
+    """
+    env = os.environ if environ is None else environ
+    forced = env.get("CATALOG_BOT_RENDER_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    return forced or bool(secret_env_values(env))
+
+
+def require_render_sandbox() -> None:
+    """From now on this process renders Jsonnet only in the sandbox (``catalog-bot event`` calls it)."""
+    os.environ["CATALOG_BOT_RENDER_SANDBOX"] = "1"
+
+
+def secret_env_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of secret-looking environment variables (for the log masker)."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if _SECRET_ENV.search(k) and len(v) >= 6]
 
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/@\s]+)@")

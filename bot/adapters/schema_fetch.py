@@ -9,6 +9,7 @@ turns downloads off (air-gapped runners, tests).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,8 +33,20 @@ def fetch_schema(url: str, *, client: httpx.Client | None = None, timeout: float
         return body
 
 
-def install() -> None:
-    """Make :class:`~bot.catalog.schemas.SchemaRegistry` download missing schemas into its cache."""
-    from bot.catalog.schemas import set_fetcher
+installed = False
+"""True once :func:`install` ran; :mod:`bot.catalog.schemas` looks at it when it loads later."""
 
-    set_fetcher(fetch_schema)
+
+def install() -> None:
+    """Make :class:`~bot.catalog.schemas.SchemaRegistry` download missing schemas into its cache.
+
+    Lazy: the CLI calls this before every verb, but importing the schema
+    machinery (jsonschema, referencing) costs ~0.1-0.2 s of start-up that
+    verbs such as ``render`` never need.  So the fetcher is set now when
+    the registry is loaded, and otherwise by the registry itself when it loads.
+    """
+    global installed
+    installed = True
+    schemas = sys.modules.get("bot.catalog.schemas")
+    if schemas is not None:
+        schemas.set_fetcher(fetch_schema)

@@ -23,7 +23,7 @@ therefore
   ``timeout`` an overrunning file is killed (an engine call in our own
   process cannot be interrupted);
 * whenever this process holds a secret (a CI job with a token or cloud
-  keys, see :func:`bot.config.render_sandbox_required`) or ``sandbox=True``,
+  keys, see :func:`bot.logging.render_sandbox_required`) or ``sandbox=True``,
   EVERY evaluation happens in those workers, which are sandboxed children
   (:mod:`bot.catalog.sandbox`: allow-listed environment, memory and time
   limits, output cap from ``render:`` in catalog-bot.yaml).
@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog.imports import ScanResult, is_escape, scan
 from bot.catalog.jsonnet_engines import ENGINES as ENGINES
@@ -61,8 +61,11 @@ from bot.catalog.jsonnet_engines import available_engines as available_engines
 from bot.catalog.jsonnet_engines import engine_module, hint_for
 from bot.catalog.jsonnet_engines import normalize_engine as normalize_engine
 from bot.catalog.jsonnet_engines import parse_engine_error as parse_engine_error
-from bot.config import CatalogConfig, RenderLimits, render_sandbox_required
 from bot.errors import RenderError, UsageError
+from bot.logging import render_sandbox_required
+
+if TYPE_CHECKING:  # bot.config needs pydantic: a one-file `catalog-bot render` must not pay for it
+    from bot.config import CatalogConfig, RenderLimits
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_STACK = 500
@@ -184,7 +187,7 @@ class Renderer:
         self.max_trace = max_trace
         self.max_depth = max_depth
         self.batch_size = max(1, batch_size)
-        self.limits = limits or RenderLimits()
+        self._limits = limits
         self.sandboxed = render_sandbox_required() if sandbox is None else sandbox
         if self.sandboxed and timeout is None:
             timeout = self.limits.timeout_s
@@ -193,6 +196,15 @@ class Renderer:
         self._scans: dict[tuple[str, int, int], ScanResult] = {}
         self._resolved: dict[tuple[str, str], tuple[str, ScanResult | None]] = {}
         self.fallbacks: list[str] = []
+
+    @property
+    def limits(self) -> RenderLimits:
+        """The sandbox child's limits (defaults unless given); only worker processes need them."""
+        if self._limits is None:
+            from bot.config import RenderLimits
+
+            self._limits = RenderLimits()
+        return self._limits
 
     # ------------------------------------------------------------------ public
 

@@ -32,9 +32,10 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import RenderLimits
+if TYPE_CHECKING:  # the child must start light: no pydantic
+    from bot.config import RenderLimits
 
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 """The only variables a render child inherits (everything else, secrets included, is dropped)."""

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -176,7 +177,19 @@ FETCH_HOSTS = frozenset(
     }
 )
 Fetcher = Callable[[str], bytes]
-_FETCHER: Fetcher | None = None
+
+
+def _installed_fetcher() -> Fetcher | None:
+    """The downloader when the CLI installed it before this module loaded (its install() is lazy).
+
+    Looked up in ``sys.modules``, never imported: this module stays pure.
+    """
+    hook = sys.modules.get("bot.adapters.schema_fetch")
+    fetcher: Fetcher | None = getattr(hook, "fetch_schema", None) if getattr(hook, "installed", False) else None
+    return fetcher
+
+
+_FETCHER: Fetcher | None = _installed_fetcher()
 
 
 def set_fetcher(fetcher: Fetcher | None) -> None:

@@ -24,9 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.catalog.layout import COLLECTION, Catalog
 from bot.catalog.render import Renderer, RenderResult, common_root, ext_vars_for
-from bot.config import Settings
 from bot.errors import EXIT_PROBLEMS, UsageError
 from bot.logging import mask
 
@@ -80,15 +78,15 @@ def register(app: typer.Typer) -> None:
         ] = None,
         jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="worker processes for many files")] = 2,
         engine: Annotated[
-            str | None, typer.Option("--engine", help="auto, go, cpp or rust (default: CATALOG_BOT_JSONNET_ENGINE)")
-        ] = None,
+            str,
+            typer.Option("--engine", envvar="CATALOG_BOT_JSONNET_ENGINE", help="auto, go, cpp or rust"),
+        ] = "auto",
         timeout: Annotated[
             float | None,
             typer.Option("--timeout", min=0.1, help="seconds per file; renders in worker processes that are killed"),
         ] = None,
     ) -> None:
         """Render collection.jsonnet of datasets (pretty JSON) or many Jsonnet files (JSON lines)."""
-        engine = engine or Settings.from_env().jsonnet_engine
         targets = targets or []
         existing = [t for t in targets if Path(t).is_file()]
         if existing and len(existing) != len(targets):
@@ -107,6 +105,8 @@ def register(app: typer.Typer) -> None:
                 "-J/-V apply to files mode only",
                 hint="in a catalog, ext vars come from catalog-bot.yaml (--env) and imports from lib/",
             )
+        from bot.catalog.layout import COLLECTION, Catalog  # pydantic models: dataset mode only
+
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment
         renderer = Renderer(cat.root, cat.lib_dirs(), ext_vars_for(cat.config, env_name), engine, timeout=timeout)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bot.catalog.layout import Coordinates
@@ -29,12 +30,17 @@ DEFAULT_GEOMETRY = "geometry"
 ROW_GROUP_ROWS = 256_000
 BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 BOT_METADATA_KEY = "catalog_bot"
-# zstd (level 1, Arrow's default) with dictionary encoding on every column
-# (Arrow falls back to plain pages where a dictionary does not pay): point
-# data is then ~1.1x a plain pandas Parquet of the same columns instead of
-# 2.6-2.9x with snappy, no dictionary on floats/WKB and a covering column
-# (benchmarks/bench_geoparquet_size.py).
+# zstd (level 1, Arrow's default) with dictionary encoding on the columns
+# whose values repeat: point data is then ~1.1x a plain pandas Parquet of the
+# same columns instead of 2.6-2.9x with snappy, no dictionary on floats/WKB
+# and a covering column (benchmarks/bench_geoparquet_size.py).  Columns of
+# (nearly) distinct values -- logger positions, measurements, timestamps --
+# get none: Arrow would build a dictionary page for each and then fall back
+# to plain pages, which doubled the write CPU of a 1 GB lon/lat/time/value
+# CSV and made the file larger (benchmarks/bench_convert_cli.py).
 COMPRESSION = "zstd"
+DICTIONARY_MAX_DISTINCT = 0.5
+"""Dictionary-encode a column when its first row group has at most this share of distinct values."""
 
 
 # ---------------------------------------------------------------------------
@@ -89,6 +95,18 @@ def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: 
             raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
 
 
+def dictionary_columns(batch: pa.RecordBatch | pa.Table) -> list[str]:
+    """The columns worth dictionary encoding, judged on the first row group (see :data:`DICTIONARY_MAX_DISTINCT`)."""
+    out = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_nested(column.type) or batch.num_rows == 0:
+            continue
+        distinct = pc.count_distinct(column, mode="all").as_py()
+        if distinct <= DICTIONARY_MAX_DISTINCT * batch.num_rows:
+            out.append(name)
+    return out
+
+
 class GeoParquetWriter:
     """Write record batches as row groups and valid GeoParquet 1.1 ``geo`` metadata at the end.
 
@@ -139,7 +157,7 @@ class GeoParquetWriter:
                 self.path,
                 batch.schema,
                 compression=COMPRESSION,
-                use_dictionary=True,
+                use_dictionary=dictionary_columns(batch),
                 write_statistics=stats,
                 store_schema=False,
             )
@@ -213,6 +231,22 @@ def require_columns(names: list[str], wanted: dict[str, str | None], file: str) 
             )
 
 
+def float_values(column: pa.Array) -> np.ndarray:
+    """float64 values of an Arrow array (nulls as NaN), read from its buffers.
+
+    Why not ``Array.to_numpy``: pyarrow imports pandas on its first call
+    (0.3-1 s and ~60 MB in a fresh ``catalog-bot step convert`` pod), and so
+    do ``fill_null`` with a Python scalar and ``pa.array`` of a list.
+    """
+    arr = column.cast(pa.float64())
+    values = np.frombuffer(arr.buffers()[1], dtype=np.float64, count=len(arr), offset=arr.offset * 8)
+    if arr.null_count:
+        bitmap = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(bitmap, bitorder="little")[arr.offset : arr.offset + len(arr)].astype(bool)
+        values = np.where(valid, values, np.nan)
+    return values
+
+
 def add_point_geometry(
     batch: pa.RecordBatch,
     x: str,
@@ -234,8 +268,8 @@ def add_point_geometry(
                 field=name,
                 hint="coordinates must be decimal degrees",
             )
-    xs = batch.column(x).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    ys = batch.column(y).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    xs = float_values(batch.column(x))
+    ys = float_values(batch.column(y))
     if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
         missing = np.isnan(xs) | np.isnan(ys)
         lonlat = to_lonlat(np.column_stack([xs, ys]))

@@ -21,13 +21,10 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.adapters.download import Limits, not_modified
-from bot.adapters.http_source import AddressGuard, HttpSource
 from bot.adapters.objectstore import file_sha256
-from bot.adapters.opendap_source import dap_validators, fetch_subset
-from bot.adapters.s3_source import S3Source
 from bot.config import NetworkConfig
 from bot.errors import BotError, DataError
 from bot.pipeline.context import StepContext, write_json_atomic
@@ -35,6 +32,10 @@ from bot.sources.addresses import AllowList
 from bot.sources.manifest import SourceRecord, Validators, local_name
 from bot.sources.thredds import MAX_CATALOG_BYTES, ThreddsDataset, parse_catalog, select
 from bot.sources.uri import glob_prefix, is_glob, parse_source
+
+if TYPE_CHECKING:  # the remote readers import httpx/boto3: a local source never needs them (start-up of a pod)
+    from bot.adapters.http_source import AddressGuard, HttpSource
+    from bot.adapters.s3_source import S3Source
 
 SOURCES_DIR = ".sources"
 MANIFEST = "manifest.json"
@@ -57,14 +58,26 @@ class Readers:
     def __init__(self, ctx: StepContext) -> None:
         cfg = ctx.catalog.config.network
         self.ctx = ctx
-        self.guard = AddressGuard(AllowList.parse(cfg.allow))
+        self._allow = cfg.allow
+        self._guard: AddressGuard | None = None
         self.limits = limits_of(cfg)
         self._http: HttpSource | None = None
         self._s3: S3Source | None = None
         self._lock = threading.Lock()
 
+    @property
+    def guard(self) -> AddressGuard:
+        """The address guard of remote reads (built on first use)."""
+        if self._guard is None:
+            from bot.adapters.http_source import AddressGuard
+
+            self._guard = AddressGuard(AllowList.parse(self._allow))
+        return self._guard
+
     def http(self) -> HttpSource:
         """The HTTP reader."""
+        from bot.adapters.http_source import HttpSource
+
         with self._lock:
             if self._http is None:
                 self._http = HttpSource(self.guard, self.limits)
@@ -72,6 +85,8 @@ class Readers:
 
     def s3(self, uri: str) -> S3Source:
         """The S3 reader (the source's ``endpoint_url`` / ``anonymous``)."""
+        from bot.adapters.s3_source import S3Source
+
         with self._lock:
             if self._s3 is None:
                 src = self.ctx.spec.source
@@ -155,6 +170,8 @@ def probe_inputs(ctx: StepContext) -> dict[str, Any]:
 
 def _probe(ctx: StepContext) -> dict[str, Any]:
     if ctx.spec.source.opendap is not None:
+        from bot.adapters.opendap_source import dap_validators
+
         url = ctx.spec.source.opendap
         try:
             return {"opendap": url, **dap_validators(Readers(ctx).http(), url).to_dict()}
@@ -261,6 +278,8 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
 
 def _resolve_opendap(ctx: StepContext, readers: Readers) -> tuple[Path, SourceRecord]:
     """The server-side subset as a local NetCDF; re-read only when the grid or the request changed."""
+    from bot.adapters.opendap_source import dap_validators, fetch_subset
+
     src = ctx.spec.source
     url = src.opendap or ""
     ref = parse_source(url)
