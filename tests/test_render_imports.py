@@ -195,9 +195,9 @@ def test_example_catalog_graph_matches_renders(example_catalog: Path) -> None:
     graph = build_import_graph(files, ["lib"])
     renderer = Renderer(cat.root, cat.lib_dirs(), ext_vars_for(cat.config, "local"), "go")
     for ds in cat.datasets():
-        renderer._cache.clear()
+        renderer._files.cache.clear()
         renderer._resolved.clear()
         renderer.render_file(ds.path(COLLECTION))
-        loaded = set(renderer._cache) - {ds.rel(COLLECTION)}
+        loaded = set(renderer._files.cache) - {ds.rel(COLLECTION)}
         assert loaded
         assert loaded <= graph.dependencies_of(ds.rel(COLLECTION))

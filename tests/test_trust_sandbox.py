@@ -14,7 +14,8 @@ import pytest
 
 from bot.catalog.render import JsonnetError, Renderer
 from bot.catalog.sandbox import Worker, child_env
-from bot.config import RenderLimits, render_sandbox_required
+from bot.config import RenderLimits
+from bot.logging import render_sandbox_required
 
 EXT = {"environment": "test", "data_base_url": "", "stac_api_url": ""}
 SECRETS = {

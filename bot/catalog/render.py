@@ -44,15 +44,12 @@ import json
 import os
 import posixpath
 import re
-import select
-import stat
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.catalog.confined import ConfinedFiles, Refused
 from bot.catalog.imports import ScanResult, is_escape, scan
 from bot.catalog.jsonnet_engines import ENGINES as ENGINES
 from bot.catalog.jsonnet_engines import JsonnetError as JsonnetError
@@ -103,14 +100,6 @@ def ext_vars_for(config: CatalogConfig, env_name: str) -> dict[str, str]:
     return out
 
 
-class _Sandbox(Exception):
-    """Raised inside an import callback; carries the error we will report."""
-
-    def __init__(self, error: JsonnetError) -> None:
-        self.error = error
-        super().__init__(error.detail)
-
-
 @dataclass
 class _Evaluation:
     """State of one engine call: files loaded so far and a refused import, if any."""
@@ -135,7 +124,7 @@ class _Evaluation:
         """The engine's import callback: resolve inside the root, or refuse."""
         try:
             return self.renderer._resolve(self, base, rel)
-        except _Sandbox as exc:
+        except Refused as exc:
             if self.violation is None:
                 self.violation = exc.error
             raise RuntimeError(exc.error.detail) from None
@@ -176,9 +165,10 @@ class Renderer:
         self.engine = normalize_engine(engine)
         if self.engine != "auto":
             engine_module(self.engine)  # fail early when not installed
+        self._files = ConfinedFiles(self.root, max_bytes)
         self.lib_dirs: list[str] = []
         for lib in lib_dirs or []:
-            rel = self._relative(Path(lib), what="library folder")
+            rel = self._files.relative(Path(lib), what="library folder")
             if rel not in self.lib_dirs:
                 self.lib_dirs.append(rel)
         self.ext_vars = {str(k): str(v) for k, v in (ext_vars or {}).items()}
@@ -192,7 +182,6 @@ class Renderer:
         if self.sandboxed and timeout is None:
             timeout = self.limits.timeout_s
         self.timeout = timeout
-        self._cache: dict[str, bytes] = {}
         self._scans: dict[tuple[str, int, int], ScanResult] = {}
         self._resolved: dict[tuple[str, str], tuple[str, ScanResult | None]] = {}
         self.fallbacks: list[str] = []
@@ -237,10 +226,10 @@ class Renderer:
             )
         size = len(text.encode("utf-8"))
         if size > self.max_bytes:
-            raise self._too_big(rel, size)
+            raise self._files.too_big(rel, size)
         try:
             self._check_depth(rel, text)
-        except _Sandbox as exc:
+        except Refused as exc:
             raise exc.error from None
         value, _ = self._render_one(rel, text)
         return value
@@ -282,97 +271,9 @@ class Renderer:
         p = Path(path)
         if not p.is_absolute():
             p = self.root / p
-        return self._relative(p, what="file")
+        return self._files.relative(p, what="file")
 
     # ------------------------------------------------------------ the sandbox
-
-    def _relative(self, path: Path, what: str) -> str:
-        """Root-relative path of an absolute path, refusing escapes (lexically and via symlinks)."""
-        absolute = Path(os.path.abspath(path))
-        try:
-            rel = absolute.relative_to(self.root).as_posix()
-        except ValueError:
-            real = Path(os.path.realpath(path))
-            try:
-                rel = real.relative_to(self.root).as_posix()
-            except ValueError:
-                raise JsonnetError(
-                    f"{what} {path} is outside the render root {self.root}",
-                    kind="sandbox",
-                    hint="render files inside the catalog (or pass -J folders under the same root)",
-                ) from None
-        return "" if rel == "." else rel
-
-    def _check_real(self, rel: str, importer: str | None, line: int | None, col: int | None, shown: str) -> Path:
-        """The absolute path of ``rel``, after checking its real path stays in the root."""
-        full = self.root / rel
-        real = os.path.realpath(full)
-        if real != str(self.root) and not real.startswith(str(self.root) + os.sep):
-            raise _Sandbox(
-                JsonnetError(
-                    f"{shown!r} is a symlink pointing outside the catalog ({rel} -> {real})",
-                    file=importer or rel,
-                    line=line,
-                    column=col,
-                    kind="sandbox",
-                    hint="replace the symlink by the file itself, inside the catalog",
-                )
-            )
-        return full
-
-    def _too_big(self, rel: str, size: int, importer: str | None = None, line: int | None = None) -> JsonnetError:
-        what = f"imported file {rel} is" if importer and importer != rel else "file is"
-        return JsonnetError(
-            f"{what} {size:,} bytes, over the {self.max_bytes:,}-byte limit for Jsonnet sources; not parsed",
-            file=importer or rel,
-            line=line,
-            kind="limit",
-            hint="keep templates small: move data into datapackage.json or data files",
-        )
-
-    def _read_bytes(self, rel: str, importer: str | None, line: int | None, col: int | None, shown: str) -> bytes:
-        """Bytes of a root-relative file after size and symlink checks (cached)."""
-        if rel in self._cache:
-            return self._cache[rel]
-        full = self._check_real(rel, importer, line, col, shown)
-        try:
-            st = os.stat(full)
-        except OSError as exc:
-            raise _Sandbox(
-                JsonnetError(
-                    f"cannot read {rel}: {exc.strerror}", file=importer or rel, line=line, column=col, kind="sandbox"
-                )
-            ) from None
-        if not stat.S_ISREG(st.st_mode):
-            raise _Sandbox(
-                JsonnetError(f"{rel} is not a regular file", file=importer or rel, line=line, kind="sandbox")
-            )
-        if st.st_size > self.max_bytes:
-            raise _Sandbox(self._too_big(rel, st.st_size, importer, line))
-        with open(full, "rb") as fh:
-            data = fh.read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:
-            raise _Sandbox(self._too_big(rel, len(data), importer, line))
-        self._cache[rel] = data
-        return data
-
-    def _decode(self, rel: str, data: bytes) -> str:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            before = data[: exc.start]
-            line = before.count(b"\n") + 1
-            column = exc.start - (before.rfind(b"\n") + 1) + 1
-            raise _Sandbox(
-                JsonnetError(
-                    f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                    file=rel,
-                    line=line,
-                    column=column,
-                    kind="sandbox",
-                    hint="save the file as UTF-8",
-                )
-            ) from None
 
     def _scan(self, rel: str, text: str) -> ScanResult:
         """:func:`scan` of a source, cached by name and content (libraries are scanned once)."""
@@ -385,7 +286,7 @@ class Renderer:
     def _check_depth(self, rel: str, text: str) -> ScanResult:
         found = self._scan(rel, text)
         if found.max_depth > self.max_depth:
-            raise _Sandbox(
+            raise Refused(
                 JsonnetError(
                     f"expression nested too deeply (more than {self.max_depth} levels); "
                     "refused before rendering because Jsonnet engines overflow their stack on such input",
@@ -401,9 +302,9 @@ class Renderer:
     def _source(self, rel: str, shown: str, importer: str | None, line: int | None, col: int | None = None) -> str:
         """Read, decode and depth-check a Jsonnet source; sandbox errors become :class:`JsonnetError`."""
         try:
-            text = self._decode(rel, self._read_bytes(rel, importer, line, col, shown))
+            text = self._files.decode(rel, self._files.read_bytes(rel, importer, line, col, shown))
             self._check_depth(rel, text)
-        except _Sandbox as exc:
+        except Refused as exc:
             raise exc.error from None
         return text
 
@@ -411,7 +312,7 @@ class Renderer:
         """Resolve an import like Jsonnet does, but only inside the root.  Returns (found path, bytes)."""
         base = "" if base in (".", "./") else base.rstrip("/")
         if base.startswith("/"):  # engines hand back what we gave them; never absolute
-            base = self._relative(Path(base), what="folder")
+            base = self._files.relative(Path(base), what="folder")
         if base == "" and rel in ev.main:  # rjsonnet asks for the main file itself
             return rel, ev.main[rel].encode("utf-8")
         hit = self._resolved.get((base, rel))
@@ -420,12 +321,12 @@ class Renderer:
             if cached_scan is not None:
                 ev.loaded[found] = cached_scan
                 if ev.engine == "go" and cached_scan.tailstrict:
-                    raise _Sandbox(self._go_unsafe(found, cached_scan))
-            return found, self._cache[found]
+                    raise Refused(self._go_unsafe(found, cached_scan))
+            return found, self._files.cache[found]
         importer, line, col, kind = ev.importer_of(base, rel)
         where = importer or (base + "/" if base else "<root>/")
         if rel.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", rel):
-            raise _Sandbox(
+            raise Refused(
                 JsonnetError(
                     f"import of absolute path {rel!r} is not allowed (in {where})",
                     file=importer,
@@ -437,7 +338,7 @@ class Renderer:
             )
         first = posixpath.normpath(posixpath.join(base, rel))
         if is_escape(first):
-            raise _Sandbox(
+            raise Refused(
                 JsonnetError(
                     f"import {rel!r} leaves the catalog (resolves to {first}; in {where})",
                     file=importer,
@@ -453,20 +354,20 @@ class Renderer:
             if not is_escape(cand) and cand not in tried:
                 tried.append(cand)
         for cand in tried:
-            if cand in self._cache or os.path.lexists(self.root / cand):
-                data = self._read_bytes(cand, importer, line, col, rel)
+            if cand in self._files.cache or os.path.lexists(self.root / cand):
+                data = self._files.read_bytes(cand, importer, line, col, rel)
                 found_scan = None
                 if kind != "importbin" and cand.endswith((".jsonnet", ".libsonnet")):
-                    text = self._decode(cand, data)
+                    text = self._files.decode(cand, data)
                     found_scan = ev.loaded[cand] = self._check_depth(cand, text)
                 elif kind == "importstr":
-                    self._decode(cand, data)
+                    self._files.decode(cand, data)
                 if kind != "importbin":
                     self._resolved[(base, rel)] = (cand, found_scan)
                 if ev.engine == "go" and found_scan is not None and found_scan.tailstrict:
-                    raise _Sandbox(self._go_unsafe(cand, found_scan))
+                    raise Refused(self._go_unsafe(cand, found_scan))
                 return cand, data
-        raise _Sandbox(
+        raise Refused(
             JsonnetError(
                 f"import {rel!r} not found (in {where}; looked in {', '.join(tried)})",
                 file=importer,
@@ -617,80 +518,10 @@ class Renderer:
         }
 
     def _render_parallel(self, rels: list[str], jobs: int) -> Iterator[RenderResult]:
-        """Chunks over ``jobs`` sandboxed child processes (:mod:`bot.catalog.sandbox`), in completion order.
+        """Chunks over ``jobs`` sandboxed child processes (see :func:`bot.catalog.sandbox.render_in_workers`)."""
+        from bot.catalog.sandbox import render_in_workers
 
-        A chunk whose child dies (an engine crash, the memory limit) or
-        overruns its time (``timeout`` per file) is killed and its files are
-        redone one per call, so only the culprit fails -- with a clear error.
-        """
-        from bot.catalog.sandbox import OutputTooLarge, Worker
-
-        size = min(max(1, self.batch_size), max(1, -(-len(rels) // (jobs * 4))))
-        queue: deque[list[str]] = deque(rels[i : i + size] for i in range(0, len(rels), size))
-        config = self._config()
-        workers: list[Worker] = []
-        try:
-            while queue or any(w.task for w in workers):
-                while queue and len(workers) < jobs:
-                    workers.append(Worker(config, self.limits))
-                for w in workers:
-                    if w.task is None and queue:
-                        w.send(queue.popleft(), self.timeout)
-                busy = [w for w in workers if w.task is not None]
-                deadlines = [w.deadline for w in busy if w.deadline is not None]
-                wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-                ready, _, _ = select.select(busy, [], [], wait_for)
-                for w in busy:
-                    task = w.task or []
-                    if w in ready:
-                        try:
-                            rows = w.receive()
-                            if rows is None:
-                                continue
-                        except EOFError:
-                            failure = "crashed"
-                        except OutputTooLarge:
-                            failure = "output"
-                        else:
-                            w.task, w.deadline = None, None
-                            for rel, value, err, engine in rows:
-                                yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
-                            continue
-                    elif w.deadline is not None and time.monotonic() >= w.deadline:
-                        failure = "timed out"
-                    else:
-                        continue
-                    w.kill()
-                    workers.remove(w)
-                    if len(task) > 1:  # find the culprit: one file per call
-                        queue.extendleft([rel] for rel in reversed(task))
-                        continue
-                    yield RenderResult(task[0], None, self._worker_failure(task[0], failure))
-        finally:
-            for w in workers:
-                w.stop()
-
-    def _worker_failure(self, rel: str, failure: str) -> JsonnetError:
-        if failure == "timed out":
-            return JsonnetError(
-                f"rendering took longer than {self.timeout:g} s and was stopped",
-                file=rel,
-                kind="limit",
-                hint="look for an expensive loop (std.range over huge ranges, deep recursion); "
-                "templates should render in well under a second",
-            )
-        if failure == "output":
-            from bot.catalog.sandbox import output_too_large
-
-            return output_too_large(rel, self.limits.max_output_mb * 1024 * 1024)
-        return JsonnetError(
-            f"the jsonnet engine stopped while rendering this file: it crashed or needed more than "
-            f"{self.limits.memory_mb} MB of memory",
-            file=rel,
-            kind="limit",
-            hint="simplify the file (very deep nesting, recursion or huge values such as std.repeat); "
-            "try `catalog-bot render --engine cpp` to see the reference engine's error",
-        )
+        return render_in_workers(self._config(), self.limits, rels, jobs, self.batch_size, self.timeout)
 
 
 def common_root(paths: Iterable[Path]) -> Path:

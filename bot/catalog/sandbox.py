@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the child must start light: no pydantic
+    from collections.abc import Iterator
+
+    from bot.catalog.jsonnet_engines import JsonnetError, RenderResult
     from bot.config import RenderLimits
 
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
@@ -216,4 +219,86 @@ def output_too_large(rel: str, limit: int) -> Any:
         kind="limit",
         hint="a collection renders to a few kB; look for std.repeat or huge std.range output "
         "(or raise render.max_output_mb in catalog-bot.yaml)",
+    )
+
+
+def render_in_workers(
+    config: dict[str, Any], limits: RenderLimits, rels: list[str], jobs: int, batch_size: int, timeout: float | None
+) -> Iterator[RenderResult]:
+    """Chunks over ``jobs`` sandboxed child processes (:mod:`bot.catalog.sandbox`), in completion order.
+
+    A chunk whose child dies (an engine crash, the memory limit) or
+    overruns its time (``timeout`` per file) is killed and its files are
+    redone one per call, so only the culprit fails -- with a clear error.
+    """
+    from collections import deque
+
+    from bot.catalog.jsonnet_engines import JsonnetError, RenderResult
+
+    size = min(max(1, batch_size), max(1, -(-len(rels) // (jobs * 4))))
+    queue: deque[list[str]] = deque(rels[i : i + size] for i in range(0, len(rels), size))
+    workers: list[Worker] = []
+    try:
+        while queue or any(w.task for w in workers):
+            while queue and len(workers) < jobs:
+                workers.append(Worker(config, limits))
+            for w in workers:
+                if w.task is None and queue:
+                    w.send(queue.popleft(), timeout)
+            busy = [w for w in workers if w.task is not None]
+            deadlines = [w.deadline for w in busy if w.deadline is not None]
+            wait_for = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            ready, _, _ = select.select(busy, [], [], wait_for)
+            for w in busy:
+                task = w.task or []
+                if w in ready:
+                    try:
+                        rows = w.receive()
+                        if rows is None:
+                            continue
+                    except EOFError:
+                        failure = "crashed"
+                    except OutputTooLarge:
+                        failure = "output"
+                    else:
+                        w.task, w.deadline = None, None
+                        for rel, value, err, engine in rows:
+                            yield RenderResult(rel, value, JsonnetError.from_dict(err) if err else None, engine)
+                        continue
+                elif w.deadline is not None and time.monotonic() >= w.deadline:
+                    failure = "timed out"
+                else:
+                    continue
+                w.kill()
+                workers.remove(w)
+                if len(task) > 1:  # find the culprit: one file per call
+                    queue.extendleft([rel] for rel in reversed(task))
+                    continue
+                yield RenderResult(task[0], None, worker_failure(task[0], failure, limits, timeout))
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def worker_failure(rel: str, failure: str, limits: RenderLimits, timeout: float | None) -> JsonnetError:
+    """The error for a file whose child timed out, overflowed its output or died."""
+    from bot.catalog.jsonnet_engines import JsonnetError
+
+    if failure == "timed out":
+        return JsonnetError(
+            f"rendering took longer than {timeout or 0:g} s and was stopped",
+            file=rel,
+            kind="limit",
+            hint="look for an expensive loop (std.range over huge ranges, deep recursion); "
+            "templates should render in well under a second",
+        )
+    if failure == "output":
+        return output_too_large(rel, limits.max_output_mb * 1024 * 1024)
+    return JsonnetError(
+        f"the jsonnet engine stopped while rendering this file: it crashed or needed more than "
+        f"{limits.memory_mb} MB of memory",
+        file=rel,
+        kind="limit",
+        hint="simplify the file (very deep nesting, recursion or huge values such as std.repeat); "
+        "try `catalog-bot render --engine cpp` to see the reference engine's error",
     )
