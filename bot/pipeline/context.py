@@ -29,11 +29,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.catalog.layout import Catalog, Dataset, PipelineSpec
 from bot.config import EnvironmentConfig, Settings
 from bot.errors import BotError, DataError
+
+if TYPE_CHECKING:  # boto3 stays unimported until a store is opened
+    from bot.adapters.objectstore import ObjectStore
 
 STATE_DIR = ".catalog-bot"
 
@@ -89,13 +92,13 @@ class RunContext:
     env: EnvironmentConfig
     output: Path
     settings: Settings
-    store_factory: Callable[[str], Any] | None = None
+    store_factory: Callable[[str], ObjectStore] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     jobs: int = 1  # worker processes for a multi-file source's conversion (``--jobs``)
     _thread_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock_depth: _Depth = field(default_factory=lambda: _Depth(), repr=False)
-    _stores: dict[str, Any] = field(default_factory=dict, repr=False)
+    _stores: dict[str, ObjectStore] = field(default_factory=dict, repr=False)
     _registry: Any = field(default=None, repr=False)
     _renderer: Any = field(default=None, repr=False)
     _pending: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -117,7 +120,7 @@ class RunContext:
         """``<output>/.catalog-bot``: fingerprints, work folders, the lock file."""
         return self.output / STATE_DIR
 
-    def store(self, access: str) -> Any:
+    def store(self, access: str) -> ObjectStore:
         """The object store for an access level (``public``/``limited``), built once."""
         with self._thread_lock:
             if access not in self._stores:
@@ -201,7 +204,7 @@ class StepContext:
         """``tableschema.json`` or ``gridschema.json`` by the pipeline's output."""
         return "tableschema.json" if self.kind == "tabular" else "gridschema.json"
 
-    def store(self) -> Any:
+    def store(self) -> ObjectStore:
         """The object store for this dataset's access level."""
         return self.run.store(self.spec.access)
 
