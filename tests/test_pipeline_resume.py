@@ -14,6 +14,7 @@ from bot.errors import BotError
 from bot.pipeline.context import RunContext
 from bot.pipeline.dag import HARVEST
 from bot.pipeline.executor import environment_fingerprint, publish, run_single_step
+from tests.conftest import EXAMPLE
 
 DS = "reef-temperature"
 
@@ -103,3 +104,16 @@ def test_every_dag_step_resolves_to_a_step_function() -> None:
         for step in dag:
             fn = step.load()
             assert callable(fn) and fn.__module__.startswith("bot.pipeline.steps."), step.name
+
+
+def test_one_factory_resolves_where_a_run_writes(tmp_path: Path) -> None:
+    """CLI verbs and the GitHub publisher start runs through RunContext.open: one rule for the output folder."""
+    from bot.pipeline.context import output_folder
+
+    cat = Catalog.open(EXAMPLE)
+    configured = Path(cat.config.environment("local").output)
+    assert not configured.is_absolute()
+    run = RunContext.open(cat, "local", Settings.from_env(), base=tmp_path)
+    assert run.output == (tmp_path / configured).resolve()
+    assert run.provenance == Settings.from_env().provenance()
+    assert output_folder(cat, "local", tmp_path / "abs", base=Path("/elsewhere")) == (tmp_path / "abs").resolve()

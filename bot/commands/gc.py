@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
         from bot.adapters.objectstore import open_store
         from bot.catalog.layout import Catalog
-        from bot.commands.publish import resolve_output
+        from bot.pipeline.context import output_folder
         from bot.pipeline.gc import parse_duration, sweep_store
 
         seconds = parse_duration(grace)
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment
         env_cfg = cat.config.environment(env_name)
-        out = resolve_output(cat, env_name, output)
+        out = output_folder(cat, env_name, output)
         console = Console(highlight=False, soft_wrap=True, markup=False)
         verb = "would remove" if dry_run else "removed"
         total = 0

@@ -32,13 +32,6 @@ if not console.is_terminal:  # CI logs: do not squeeze the summary table into 80
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def resolve_output(catalog: Catalog, env_name: str, output: Path | None) -> Path:
-    """``--output`` or the environment's ``output``, relative to the current directory."""
-    if output is not None:
-        return output.resolve()
-    return Path(catalog.config.environment(env_name).output).resolve()
-
-
 def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Dataset]:
     """The datasets named on the command line, or all of them with ``--all``."""
     if ids and all_:
@@ -218,15 +211,7 @@ def register(app: typer.Typer) -> None:
                 return
             _submit_argo(cat, selected, env_name, settings, sha)
             return
-        run = RunContext(
-            cat,
-            env_name,
-            env_cfg,
-            resolve_output(cat, env_name, output),
-            settings,
-            provenance=settings.provenance(),
-            jobs=jobs,
-        )
+        run = RunContext.open(cat, env_name, settings, output=output, jobs=jobs)
         if dry_run:
             table = Table(title=f"plan ({env_name} -> {run.output})", title_justify="left")
             for col in ("dataset", "step", "action", "why"):

@@ -52,10 +52,8 @@ def register(app: typer.Typer) -> None:
         cat = Catalog.open(catalog)
         ds = cat.dataset(dataset)
         env_name = env or cat.config.default_environment
-        env_cfg = cat.config.environment(env_name)
-        out = output.resolve() if output is not None else Path(env_cfg.output).resolve()
-        settings = Settings.from_env()
-        run = RunContext(cat, env_name, env_cfg, out, settings, provenance=settings.provenance())
+        run = RunContext.open(cat, env_name, Settings.from_env(), output=output)
+        out = run.output
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""
         Console(highlight=False, soft_wrap=True).print(

@@ -165,18 +165,12 @@ class LocalPublisher:
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if head == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             catalog = Catalog.open(root)
-            env_cfg = catalog.config.environment(env)
-            output = Path(env_cfg.output)
-            if not output.is_absolute():
-                output = self.repo_dir / output
             # The commit that names the data: an overlay (default-branch configuration + a PR's
             # datasets/) exists only here, so items record its first parent, the PR head.
             provenance = {**self.settings.provenance(), "commit": data_commit(self.repo_dir, sha)}
             if self.run_url:
                 provenance["run_url"] = self.run_url
-            run = RunContext(
-                catalog=catalog, env_name=env, env=env_cfg, output=output, settings=self.settings, provenance=provenance
-            )
+            run = RunContext.open(catalog, env, self.settings, base=self.repo_dir, provenance=provenance)
             selected = catalog.select(list(datasets))
             report = publish(run, selected, dag=DAGS[workflow])
         runs = []

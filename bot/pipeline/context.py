@@ -83,6 +83,12 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
+def output_folder(catalog: Catalog, env_name: str, output: Path | None = None, base: Path | None = None) -> Path:
+    """Where a run writes: ``output`` or the environment's ``output``, a relative one taken from ``base`` (cwd)."""
+    out = Path(output) if output is not None else Path(catalog.config.environment(env_name).output)
+    return (out if out.is_absolute() else (base or Path.cwd()) / out).resolve()
+
+
 @dataclass
 class RunContext:
     """What all datasets of one run share: catalog, environment, output, settings, store factory."""
@@ -104,6 +110,35 @@ class RunContext:
     _pending: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     # Values computed once per run (the environment fingerprint, digests of lib/ and profiles/).
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        catalog: Catalog,
+        env_name: str,
+        settings: Settings,
+        *,
+        output: Path | None = None,
+        base: Path | None = None,
+        provenance: dict[str, Any] | None = None,
+        jobs: int = 1,
+    ) -> RunContext:
+        """The one way to start a run: ``output`` (else the environment's) resolved against ``base``.
+
+        Why one factory: the CLI verbs and the GitHub publisher must agree on
+        where a run writes.  A relative output is relative to ``base``: the
+        current directory for the CLI, the checkout for the event handlers.
+        """
+        env_cfg = catalog.config.environment(env_name)
+        return cls(
+            catalog,
+            env_name,
+            env_cfg,
+            output_folder(catalog, env_name, output, base),
+            settings,
+            provenance=settings.provenance() if provenance is None else provenance,
+            jobs=jobs,
+        )
 
     def add_pending(self, kind: str, key: str, value: Any) -> None:
         """Remember work that is finished once per run, after every dataset (e.g. waiting for pygeoapi)."""
