@@ -650,10 +650,12 @@ def pygeoapi_config(url: str, port: int, placeholder: str) -> dict[str, Any]:
             "contact": contact,
         },
         # pygeoapi cannot build its OpenAPI document with the admin API on
-        # and zero resources, so the dev server carries one tiny placeholder.
+        # and zero resources, so the dev server carries one tiny placeholder,
+        # hidden so that /collections lists only published data.
         "resources": {
             "catalog-bot-dev": {
                 "type": "collection",
+                "visibility": "hidden",
                 "title": "catalog-bot dev placeholder",
                 "description": "Placeholder so that the admin API has a resource; not published data",
                 "keywords": ["dev"],

@@ -197,3 +197,19 @@ def test_private_state_dir_refuses_a_base_that_is_a_link(tmp_path: Path, monkeyp
     with pytest.raises(RuntimeError, match="not a folder owned by"):
         private_state_dir("t-link")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_dev_pygeoapi_placeholder_is_hidden_and_the_config_is_valid(module, tmp_path: Path) -> None:
+    """The placeholder keeps pygeoapi's OpenAPI buildable but is never listed as a collection."""
+    import jsonschema
+    import yaml
+
+    from bot.catalog.schemas import SchemaRegistry
+    from bot.metadata.pygeoapi import pygeoapi_schema_path
+    from tests.conftest import SCHEMAS
+
+    config = module.pygeoapi_config("http://127.0.0.1:5000", 5000, str(tmp_path / "placeholder.geojson"))
+    [(rid, resource)] = config["resources"].items()
+    assert rid == "catalog-bot-dev" and resource["visibility"] == "hidden"
+    schema = yaml.safe_load(pygeoapi_schema_path(SchemaRegistry(SCHEMAS, None)).read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(json.dumps(config)), schema)
