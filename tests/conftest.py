@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,20 @@ def _offline_env(cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in GITHUB_RUNNER_VARS}
     env.update(CATALOG_BOT_SCHEMAS=str(SCHEMAS), CATALOG_BOT_CACHE=str(cache), CATALOG_BOT_SCHEMA_FETCH="0")
     return env
+
+
+@pytest.fixture(autouse=True)
+def _environ_restored() -> Iterator[None]:
+    """Each test starts from the same process environment.
+
+    Why: in-process CLI runs may load the dev services' env file into
+    ``os.environ`` (publish to S3 without credentials), which would leak one
+    test's S3 keys into the next test of the same worker.
+    """
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -134,9 +134,13 @@ def test_publish_from_a_public_bucket(dev_services, public_object, example_catal
 
 
 def test_s3_pattern_lists_the_prefix_and_an_empty_prefix_is_an_error(
-    dev_services, example_catalog: Path, tmp_path: Path, capsys
+    dev_services, example_catalog: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     from tests.test_sources_many import split_netcdf
+
+    for name, value in dev_services.env.items():  # the keys of THIS S3 server, whatever ran before
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
 
     client = dev_services.s3_client()
     prefix = unique("glob")

@@ -91,7 +91,7 @@ def _combine_parquet(parts: list[Path], dest: Path, geometry: str, sources: list
     """Stream the parts' row groups into one GeoParquet file with merged ``geo`` metadata."""
     import pyarrow.parquet as pq
 
-    from bot.convert.geoparquet import BOT_METADATA_KEY, GeoParquetWriter
+    from bot.convert.geoparquet import BBOX_COLUMN, BOT_METADATA_KEY, GeoParquetWriter
 
     first = pq.ParquetFile(parts[0])
     schema = first.schema_arrow
@@ -99,8 +99,9 @@ def _combine_parquet(parts: list[Path], dest: Path, geometry: str, sources: list
     extra = json.loads(meta.get(BOT_METADATA_KEY.encode(), b"{}"))
     extra.pop("derived_columns", None)
     geometry = json.loads(meta.get(b"geo", b"{}")).get("primary_column", geometry)
+    covering = BBOX_COLUMN in schema.names  # the parts decide: point data is written without one
     with atomic_output(dest) as tmp:
-        writer = GeoParquetWriter(tmp, geometry, extra)
+        writer = GeoParquetWriter(tmp, geometry, extra, covering=covering)
         try:
             for part, source in zip(parts, sources, strict=True):
                 handle = pq.ParquetFile(part)
