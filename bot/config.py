@@ -26,8 +26,6 @@ from bot.errors import ConfigError, UsageError
 
 # Secret detection lives with the masker (bot.logging, no pydantic) so that light paths such as
 # `catalog-bot render` decide on the render sandbox without importing this module; re-exported here.
-from bot.logging import require_render_sandbox as require_render_sandbox
-from bot.logging import secret_env_values as secret_env_values
 
 CONFIG_FILE = "catalog-bot.yaml"
 DEFAULT_OUTPUT = "_published"

@@ -15,10 +15,10 @@ from typing import Annotated
 
 import typer
 
-from bot.config import Settings, require_render_sandbox
+from bot.config import Settings
 from bot.errors import EXIT_PROBLEMS, BotError, UsageError
 from bot.events.routing import Outcome
-from bot.logging import mask, register_env_secrets
+from bot.logging import mask, register_env_secrets, require_render_sandbox
 
 
 class HandlerFailed(BotError):
