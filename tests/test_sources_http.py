@@ -98,7 +98,11 @@ def test_server_killed_mid_download_is_retried_and_resumed_without_corruption(se
 
     worker = threading.Thread(target=run)
     worker.start()
-    time.sleep(0.5)
+    part = dest.with_name(dest.name + ".part")
+    deadline = time.monotonic() + 20
+    while not (part.is_file() and part.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.02)  # poll: the kill must land after some bytes arrived (no fixed sleep)
+    assert part.is_file() and part.stat().st_size < NC.stat().st_size, "the download did not start in time"
     server.kill()  # connections drop mid-transfer
     time.sleep(0.3)
     server.start()  # same port, same files
