@@ -94,6 +94,15 @@ def _by_name(names: list[str], role: str) -> str | None:
     return next((lowered[c] for c in NAMES[role] if c in lowered), None)
 
 
+def _coordinates_by_name(desc: Description, names: list[str], roles: tuple[str, ...]) -> None:
+    """Record each role's column found by its common name (lon, lat, time, depth...) as inferred."""
+    for role in roles:
+        found = _by_name(names, role)
+        if found:
+            desc.coordinates[role] = found
+            desc.inferred.append(f"coordinates.{role} = {found} (by name)")
+
+
 def describe(
     path: Path, fmt: str, *, layer: str | None = None, crs: str | None = None, group: str | None = None
 ) -> Description:
@@ -134,11 +143,7 @@ def _describe_csv(path: Path) -> Description:
         ) from None
     names = sample.schema.names
     desc = Description(format="csv", output="parquet")
-    for role in ("x", "y", "z", "t"):
-        found = _by_name(names, role)
-        if found:
-            desc.coordinates[role] = found
-            desc.inferred.append(f"coordinates.{role} = {found} (by name)")
+    _coordinates_by_name(desc, names, ("x", "y", "z", "t"))
     if "x" not in desc.coordinates or "y" not in desc.coordinates:
         raise DataError(
             f"no longitude/latitude columns found among: {', '.join(names)}",
@@ -205,22 +210,14 @@ def _describe_parquet(path: Path) -> Description:
             desc.coordinates["geometry"] = primary
             desc.inferred.append(f"coordinates.geometry = {primary} (GeoParquet {geo.get('version', '?')})")
     if "geometry" not in desc.coordinates:
-        for role in ("x", "y"):
-            found = _by_name(names, role)
-            if found:
-                desc.coordinates[role] = found
-                desc.inferred.append(f"coordinates.{role} = {found} (by name)")
+        _coordinates_by_name(desc, names, ("x", "y"))
         if "x" not in desc.coordinates or "y" not in desc.coordinates:
             raise DataError(
                 f"no GeoParquet geometry and no longitude/latitude columns among: {', '.join(names)}",
                 file=str(path),
                 hint="write pipeline.yaml coordinates by hand",
             )
-    for role in ("z", "t"):
-        found = _by_name(names, role)
-        if found:
-            desc.coordinates[role] = found
-            desc.inferred.append(f"coordinates.{role} = {found} (by name)")
+    _coordinates_by_name(desc, names, ("z", "t"))
     desc.attributes = {
         k.decode(): v.decode("utf-8", "replace")
         for k, v in kv.items()
