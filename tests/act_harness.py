@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from tests.github_server import TOKEN, FakeGitHub, RepoState, adapt, load_webhook, running, webhook_errors
+from tests.github_webhooks import pr_payload
 
 PROJECT = Path(__file__).resolve().parents[1]
 STANDINS = Path(__file__).resolve().parent / "actions"
@@ -282,17 +283,7 @@ class ActWorld:
         return [c["body"] for c in self.github.issue_comments(REPO, number) if c["user"].endswith("[bot]")]
 
     def pr_payload(self, number: int, action: str) -> dict[str, Any]:
-        rel = "pull_request/synchronize.payload.json" if action == "synchronize" else "pull_request/opened.payload.json"
-        p = adapt(load_webhook(rel), self.repo, self.github)
-        pr = self.repo.pulls[number]
-        p["number"] = number
-        p["pull_request"]["number"] = number
-        p["pull_request"]["head"].update(sha=self.github.rev(REPO, pr["head_ref"]), ref=pr["head_ref"])
-        p["pull_request"]["base"].update(sha=self.main(), ref="main")
-        for side in ("head", "base"):
-            p["pull_request"][side]["repo"]["full_name"] = REPO
-        assert webhook_errors("pull_request", p) == []
-        return p
+        return pr_payload(self.github, self.repo, number, action, self.main())
 
     def workflow_run_payload(self, head_sha: str, run_id: int, conclusion: str) -> dict[str, Any]:
         """GitHub's delivery when the unprivileged workflow finished (a fork PR: ``pull_requests`` empty)."""

@@ -81,3 +81,18 @@ def adapt(payload: dict[str, Any], repo: RepoState, server: FakeGitHub) -> dict[
             )
             payload[key]["owner"]["login"] = repo.owner
     return payload
+
+
+def pr_payload(server: FakeGitHub, repo: RepoState, number: int, action: str, base_sha: str) -> dict[str, Any]:
+    """A real ``pull_request`` delivery (opened or synchronize) for PR ``number`` of the simulated repo."""
+    rel = "pull_request/synchronize.payload.json" if action == "synchronize" else "pull_request/opened.payload.json"
+    p = adapt(load_webhook(rel), repo, server)
+    pr = repo.pulls[number]
+    p["number"] = number
+    p["pull_request"]["number"] = number
+    p["pull_request"]["head"].update(sha=server.rev(repo.full_name, pr["head_ref"]), ref=pr["head_ref"])
+    p["pull_request"]["base"].update(sha=base_sha, ref=repo.default_branch)
+    for side in ("head", "base"):
+        p["pull_request"][side]["repo"]["full_name"] = repo.full_name
+    assert webhook_errors("pull_request", p) == []
+    return p

@@ -30,6 +30,7 @@ from bot.events.models import parse_event
 from bot.events.pr_report import FILE_NAME, load_pr_report
 from bot.events.publisher import Run, materialize
 from tests.github_server import TOKEN, FakeGitHub, RepoState, adapt, load_webhook, make_client, running, webhook_errors
+from tests.github_webhooks import pr_payload
 
 REPO = "octo/catalog"
 DP = "datasets/reef-temperature/datapackage.json"
@@ -112,17 +113,7 @@ class World:
         ).stdout
 
     def pr_payload(self, number: int, action: str = "opened") -> dict[str, Any]:
-        rel = "pull_request/synchronize.payload.json" if action == "synchronize" else "pull_request/opened.payload.json"
-        p = adapt(load_webhook(rel), self.repo, self.server)
-        pr = self.repo.pulls[number]
-        p["number"] = number
-        p["pull_request"]["number"] = number
-        p["pull_request"]["head"].update(sha=self.server.rev(REPO, pr["head_ref"]), ref=pr["head_ref"])
-        p["pull_request"]["base"].update(sha=self.main(), ref="main")
-        for side in ("head", "base"):
-            p["pull_request"][side]["repo"]["full_name"] = REPO
-        assert webhook_errors("pull_request", p) == []
-        return p
+        return pr_payload(self.server, self.repo, number, action, self.main())
 
     def cli_env(self, home: Path) -> dict[str, str]:
         """The PR job's environment: the schema mirror and nothing else (no token, no secrets)."""
