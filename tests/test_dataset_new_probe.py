@@ -24,6 +24,7 @@ import xarray as xr
 from bot.catalog.layout import PipelineSpec
 from bot.convert import convert_dataset
 from bot.convert.probe import SAMPLE_ROWS, probe_source
+from bot.convert.probe_keys import HASH_BUDGET, is_unique, primary_key, source_batches
 from bot.errors import DataError
 from bot.metadata.datadriven import extract_metadata
 
@@ -159,3 +160,63 @@ def test_sample_is_bounded(tmp_path: Path) -> None:
 
     sample = _parquet_sample(src, tmp_path / "sample.parquet")
     assert pq.ParquetFile(sample).metadata.num_rows == SAMPLE_ROWS
+
+
+# ---------------------------------------------------------------------------
+# primary key
+
+
+def _unique_readings(n: int = ROWS) -> pd.DataFrame:
+    """One reading per station and hour: station + time is unique, station alone is not."""
+    stations = [f"ST{i:03d}" for i in range(37)]
+    return pd.DataFrame(
+        {
+            "reading_id": np.arange(n, dtype="int64") * 7 + 1000,
+            "station": [stations[i % 37] for i in range(n)],
+            "time": pd.Timestamp("2021-06-01", tz="UTC") + pd.to_timedelta(np.arange(n) // 37, "h"),
+            "lon": np.linspace(140, 150, n),
+            "lat": np.linspace(-30, -20, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("budget", [HASH_BUDGET, 8 * ROWS // 5])  # one pass; five partitioned passes
+def test_unique_id_column_in_a_parquet_is_the_key(tmp_path: Path, budget: int) -> None:
+    df = _unique_readings()
+    src = tmp_path / "obs.parquet"
+    df.to_parquet(src, row_group_size=SAMPLE_ROWS)
+    spec = _spec("obs.parquet", "parquet", {"x": "lon", "y": "lat", "t": "time"})
+    batches = source_batches(spec, src)
+    assert batches is not None
+    assert is_unique(batches, ["reading_id"], ROWS, budget=budget)
+    assert not is_unique(batches, ["station"], ROWS, budget=budget)
+    df.loc[ROWS - 3, "reading_id"] = df.loc[2, "reading_id"]  # one repeat, far apart (different row groups)
+    df.to_parquet(src, row_group_size=SAMPLE_ROWS)
+    assert not is_unique(batches, ["reading_id"], ROWS, budget=budget)
+    meta = probe_source(spec, src, tmp_path / "w", "obs")
+    key, tried = primary_key(spec, src, meta)
+    assert key == ["station", "time"] and tried == ["reading_id"]
+
+
+def test_csv_station_and_time_key_only_when_unique(tmp_path: Path) -> None:
+    df = _unique_readings().drop(columns="reading_id")
+    df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = tmp_path / "loggers.csv"
+    df.to_csv(src, index=False)
+    spec = _spec("loggers.csv", "csv", {"x": "lon", "y": "lat", "t": "time"})
+    meta = probe_source(spec, src, tmp_path / "w1", "loggers")
+    assert primary_key(spec, src, meta) == (["station", "time"], [])
+    pd.concat([df, df.iloc[[ROWS - 40]]]).to_csv(src, index=False)  # a logger sent one reading twice
+    meta = probe_source(spec, src, tmp_path / "w2", "loggers")
+    assert primary_key(spec, src, meta) == (None, ["station+time"])
+
+
+def test_key_column_with_empty_values_is_not_a_key(tmp_path: Path) -> None:
+    df = _unique_readings()
+    src = tmp_path / "obs.parquet"
+    df["reading_id"] = df["reading_id"].astype("Int64")
+    df.loc[ROWS - 1, "reading_id"] = None
+    df.drop(columns="station").to_parquet(src)
+    spec = _spec("obs.parquet", "parquet", {"x": "lon", "y": "lat", "t": "time"})
+    meta = probe_source(spec, src, tmp_path / "w", "obs")
+    assert primary_key(spec, src, meta) == (None, ["reading_id", "reading_id+time"])

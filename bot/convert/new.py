@@ -85,6 +85,7 @@ def new_dataset(
     """Create ``datasets/<dataset_id>`` from ``source`` (see module docstring)."""
     from bot.convert.describe import describe, detect_format
     from bot.convert.probe import probe_source
+    from bot.convert.probe_keys import primary_key
     from bot.metadata.datadriven import check_extents
     from bot.metadata.new_dataset import build_documents
 
@@ -108,11 +109,19 @@ def new_dataset(
         spec = PipelineSpec.model_validate(desc.pipeline(rel))
         with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
             meta = probe_source(spec, staged, Path(tmp), dataset_id)
+        key, tried = primary_key(spec, staged, meta)
+        inferred = list(desc.inferred)
+        if key:
+            inferred.append(f"primaryKey = {' + '.join(key)} (unique in all {meta.rows:,} rows)")
+        if tried:
+            inferred.append(f"no primary key from: {', '.join(tried)} (not unique or with empty values)")
         problems = check_extents(meta)
         if problems:
             raise DataError("; ".join(problems), file=str(source), hint="fix the data")
         known, info = _licences(catalog.root)
-        files, todo = build_documents(dataset_id, desc, meta, source_path=rel, licences=known, licence_info=info)
+        files, todo = build_documents(
+            dataset_id, desc, meta, source_path=rel, licences=known, licence_info=info, primary_key=key
+        )
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8")
         if folder.exists():
@@ -122,4 +131,4 @@ def new_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     extents = {"bbox": meta.bbox, "time": list(meta.time_range) if meta.time_range else None}
-    return NewDataset(folder=folder, files=sorted(files), inferred=desc.inferred, todo=todo, extents=extents)
+    return NewDataset(folder=folder, files=sorted(files), inferred=inferred, todo=todo, extents=extents)
