@@ -113,3 +113,22 @@ def test_s3_csv_from_a_public_bucket(dev_services, example_catalog: Path, tmp_pa
         assert not (example_catalog / "datasets/gone").exists()
     finally:
         client.delete_object(Bucket="catalog-public", Key=key)
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("ftp://data.example.org/obs.csv", "ftp"),
+        ("https://data.example.org/sst.zarr", "a remote zarr is a folder"),
+        ("s3://bucket/parks/zones.shp", "a remote shapefile is a folder or several files"),
+    ],
+)
+def test_uris_that_cannot_be_fetched_as_one_file_are_refused(example_catalog: Path, uri: str, message: str) -> None:
+    from bot.catalog.layout import Catalog
+    from bot.convert.new import new_dataset
+    from bot.errors import UsageError
+
+    before = sorted(p.name for p in (example_catalog / "datasets").iterdir())
+    with pytest.raises(UsageError, match=message):
+        new_dataset(Catalog.open(example_catalog), "remote", uri)
+    assert sorted(p.name for p in (example_catalog / "datasets").iterdir()) == before
