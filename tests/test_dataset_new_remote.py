@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.opendap_server import Pydap
 from tests.services import unique
 from tests.source_servers import Nginx
 
@@ -132,3 +134,32 @@ def test_uris_that_cannot_be_fetched_as_one_file_are_refused(example_catalog: Pa
     with pytest.raises(UsageError, match=message):
         new_dataset(Catalog.open(example_catalog), "remote", uri)
     assert sorted(p.name for p in (example_catalog / "datasets").iterdir()) == before
+
+
+@pytest.mark.slow
+def test_opendap_grid_is_read_remotely_and_published(example_catalog: Path, opendap: Pydap, tmp_path: Path) -> None:
+    import xarray as xr
+
+    from tests.conftest import EXAMPLE
+
+    nc = EXAMPLE / "datasets/sea-surface-temperature/data/sea-surface-temperature.nc"
+    name = f"n{os.urandom(4).hex()}.nc"
+    shutil.copy(nc, opendap.root / name)
+    url = opendap.url(name)
+    _allow_loopback(example_catalog, allow=False)
+    refused = _cli("dataset", "new", "sst-dap", "--source", url, "--opendap", "--catalog", str(example_catalog))
+    assert refused.returncode != 0 and "network.allow" in refused.stdout + refused.stderr
+    assert not (example_catalog / "datasets/sst-dap").exists()
+
+    _allow_loopback(example_catalog)
+    created = _cli("dataset", "new", "sst-dap", "--source", url, "--opendap", "--catalog", str(example_catalog))
+    assert created.returncode == 0, created.stdout + created.stderr
+    dataset = example_catalog / "datasets/sst-dap"
+    assert not (dataset / "data").exists()
+    assert yaml.safe_load((dataset / "pipeline.yaml").read_text())["source"] == {"opendap": url, "format": "netcdf"}
+    collection = _publish(example_catalog, "sst-dap", tmp_path / "out")
+    with xr.open_dataset(nc) as ds:
+        expected = [float(ds.lon.min()), float(ds.lat.min()), float(ds.lon.max()), float(ds.lat.max())]
+        first, last = (str(v)[:19] + "Z" for v in (ds.time.values.min(), ds.time.values.max()))
+    assert np.allclose(collection["extent"]["spatial"]["bbox"][0], expected, atol=1e-9)
+    assert collection["extent"]["temporal"]["interval"] == [[first, last]]

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="replace an existing dataset folder"),
         endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint of an s3:// source (non-AWS)"),
         anonymous: bool = typer.Option(False, "--anonymous", help="read a public s3:// source without signing"),
+        opendap: bool = typer.Option(False, "--opendap", help="--source is an OPeNDAP URL (read remotely, not copied)"),
     ) -> None:
         """Read the source's metadata and a bounded sample, and write pipeline.yaml, the schema, datapackage.json
         and collection.jsonnet; print what was inferred and what a curator still has to fill in."""
@@ -46,6 +47,7 @@ def register(app: typer.Typer) -> None:
             force=force,
             endpoint_url=endpoint_url,
             anonymous=anonymous,
+            opendap=opendap,
         )
         console = Console(highlight=False, soft_wrap=True)
         console.print(f"created {escape(str(result.folder))} ({', '.join(sorted(result.files))})")

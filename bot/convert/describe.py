@@ -72,7 +72,8 @@ class Description:
 
     def pipeline(self, path: str) -> dict[str, Any]:
         """The ``pipeline.yaml`` content."""
-        source = {"path": path, "format": self.format, **self.source}
+        where = {} if "opendap" in self.source else {"path": path}  # an OPeNDAP URL is the source itself
+        source = {**where, "format": self.format, **self.source}
         return {"source": source, "output": self.output, "coordinates": self.coordinates, "access": "public"}
 
 
@@ -105,9 +106,22 @@ def _coordinates_by_name(desc: Description, names: list[str], roles: tuple[str, 
 
 
 def describe(
-    path: Path, fmt: str, *, layer: str | None = None, crs: str | None = None, group: str | None = None
+    path: Path,
+    fmt: str,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    group: str | None = None,
+    opendap: str | None = None,
 ) -> Description:
-    """Read metadata and a bounded sample of ``path`` (never the whole file) and infer its description."""
+    """Read metadata and a bounded sample of ``path`` (never the whole file) and infer its description.
+
+    ``opendap``: the URL of a remote grid read through OPeNDAP instead of ``path`` (metadata only).
+    """
+    if opendap:
+        desc = _describe_grid(opendap, "netcdf", group)
+        desc.source = {"opendap": opendap, **({"group": group} if group else {})}
+        return desc
     if not path.exists():
         raise DataError("source does not exist", file=str(path), hint="check --source")
     if fmt == "geotiff":
@@ -227,7 +241,7 @@ def _describe_parquet(path: Path) -> Description:
     return desc
 
 
-def _describe_grid(path: Path, fmt: str, group: str | None = None) -> Description:
+def _describe_grid(path: Path | str, fmt: str, group: str | None = None) -> Description:
     import xarray as xr
 
     try:

@@ -97,6 +97,21 @@ def _fetch_remote(
     return dest
 
 
+def _check_opendap(catalog: Catalog, url: str) -> str:
+    """An http(s) OPeNDAP URL whose host the address rules allow (checked before netCDF-C connects)."""
+    from urllib.parse import urlsplit
+
+    from bot.adapters.http_source import AddressGuard
+    from bot.sources.addresses import AllowList
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{url} is not an http(s) OPeNDAP URL", hint="pass the dataset's OPeNDAP URL with --opendap")
+    guard = AddressGuard(AllowList.parse(catalog.config.network.allow))
+    guard.check(url, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    return url
+
+
 def _remote_format(uri: str, fmt: str | None) -> str:
     """The format of a URI source; refuses what one download cannot hold (a Zarr folder, Shapefile parts)."""
     from urllib.parse import urlsplit
@@ -132,10 +147,12 @@ def new_dataset(
     force: bool = False,
     endpoint_url: str | None = None,
     anonymous: bool = False,
+    opendap: bool = False,
 ) -> NewDataset:
     """Create ``datasets/<dataset_id>`` from ``source``, a local path or a URI (see module docstring).
 
     ``endpoint_url`` / ``anonymous``: how to reach an ``s3://`` source (kept in pipeline.yaml).
+    ``opendap``: ``source`` is an OPeNDAP URL, read remotely (coordinates and a two-step sample), never downloaded.
     """
     from bot.convert.describe import describe, detect_format
     from bot.convert.probe import probe_source
@@ -151,7 +168,10 @@ def new_dataset(
     if folder.exists() and not force:
         raise UsageError(f"dataset {dataset_id} already exists ({folder})", hint="pass --force to replace it")
     uri = str(source) if "://" in str(source) else None
-    if uri is not None:
+    if opendap:
+        uri = _check_opendap(catalog, str(source))
+        fmt = "netcdf"
+    elif uri is not None:
         fmt = _remote_format(uri, fmt)
     else:
         source = Path(source).resolve()
@@ -162,13 +182,15 @@ def new_dataset(
     staging = Path(tempfile.mkdtemp(prefix=f".new-{dataset_id}-", dir=folder.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
-            if uri is not None:
+            if opendap:
+                staged, rel = Path(tmp) / "opendap", str(uri)  # nothing is downloaded: the probe reads the URL
+            elif uri is not None:
                 staged = _fetch_remote(catalog, uri, fmt, Path(tmp), endpoint_url, anonymous)
                 rel = uri
             else:
                 staged = _copy_source(Path(source), staging / "data", fmt)
                 rel = f"data/{staged.name}"
-            desc = describe(staged, fmt, layer=layer, crs=crs, group=group)
+            desc = describe(staged, fmt, layer=layer, crs=crs, group=group, opendap=uri if opendap else None)
             if uri is not None and endpoint_url:
                 desc.source["endpoint_url"] = endpoint_url
             if uri is not None and anonymous:

@@ -162,6 +162,10 @@ def _open_grid(spec: PipelineSpec, source: Path, *, raw: bool) -> Any:
     from bot.convert.grid import _netcdf_backend, _open_netcdf
 
     try:
+        if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
+            return xr.open_dataset(
+                spec.source.opendap, decode_cf=not raw, cache=False, group=spec.source.group, engine="netcdf4"
+            )
         if raw:
             return xr.open_dataset(
                 source, decode_cf=False, cache=False, group=spec.source.group, engine=_netcdf_backend()
