@@ -245,6 +245,7 @@ def test_submit_wait_and_report_progress(argo) -> None:
     assert params == {
         "dataset": "reef-temperature",
         "sha": "a" * 40,
+        "config-sha": "a" * 40,  # a default-branch commit is its own configuration
         "environment": "local",
         "pr": "7",
         "repository": "example-org/example-catalog",

@@ -32,6 +32,14 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--work", help="work folder (default: <output>/.catalog-bot/work/<dataset>, as publish uses)"),
         ] = None,
+        datasets_from: Annotated[
+            Path | None,
+            typer.Option(
+                "--datasets-from",
+                help="checkout of the data commit: its datasets/ replaces the catalog's, nothing else of it is read "
+                "(how Argo pods run a PR's data with the default branch's configuration; docs/github.md)",
+            ),
+        ] = None,
         output: Annotated[
             Path | None, typer.Option("--output", help="output folder (default: the environment's, cwd-relative)")
         ] = None,
@@ -41,7 +49,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markup import escape
 
-        from bot.catalog.layout import Catalog
+        from bot.adapters.git import overlay_checkout
+        from bot.catalog.layout import DATASETS_DIR, Catalog
         from bot.config import Settings
         from bot.pipeline.context import RunContext
         from bot.pipeline.executor import run_single_step, work_dir
@@ -49,6 +58,8 @@ def register(app: typer.Typer) -> None:
         register_env_secrets()
         if name not in PUBLISH.names():
             raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(PUBLISH.names())}")
+        if datasets_from is not None:  # before anything reads the catalog
+            overlay_checkout(catalog, datasets_from, DATASETS_DIR)
         cat = Catalog.open(catalog)
         ds = cat.dataset(dataset)
         env_name = env or cat.config.default_environment
