@@ -211,12 +211,11 @@ def _cmd_diff(
 def _cmd_preview(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    env = cmd.env or ("dev" if "dev" in config.environments else None)
-    if env is None:
-        raise CommandError(
-            "there is no preview environment", hint="add environments.dev to catalog-bot.yaml or pass env=NAME"
-        )
-    return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
+    from bot.events.preview import preview_environment, publish_preview
+
+    assert pinned.pr is not None  # `preview` is a pull-request command
+    env = preview_environment(config, cmd.env)
+    return publish_preview(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pinned.pr)
 
 
 def _cmd_publish(
