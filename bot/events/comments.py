@@ -74,6 +74,14 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
         cmd = parse_command(ev.comment_body)
     except CommandError as exc:
         return _refuse(ctx, ev, f"I could not read that command: {exc.message}.", None)
+    if cmd.name in ctx.skip_commands or (ctx.only_commands is not None and cmd.name not in ctx.only_commands):
+        return _refuse(
+            ctx,
+            ev,
+            f"`/catalog {cmd.name}` does not run in this job (it holds other credentials); "
+            "write the command alone, on the first line of a new comment.",
+            None,
+        )
     try:
         config = ctx.config(ev.default_branch)
         needed = getattr(config.commands, cmd.name)
