@@ -5,9 +5,9 @@ publishes pull-request-controlled data, and several pull requests (and the
 production publish) share the same servers.  So a preview of PR ``n``
 
 * publishes ``datasets/<id>`` as ``pr-<n>-<id>``: the STAC collection and
-  item, the pygeoapi resource and the object keys all carry that id (STAC
-  and OGC API ids allow it; it still follows the dataset-id rule), so no
-  production collection, resource or object is ever written;
+  item, the pygeoapi resource and the object keys all carry that id
+  (lowercase letters, digits and dashes: every STAC API and OGC API path
+  takes it), so no production collection, resource or object is written;
 * puts its objects below ``preview/pr-<n>/`` of the environment's buckets
   (the store prefix) and its local state, static catalog and pygeoapi
   files below ``<output>/preview/pr-<n>/``;
@@ -30,6 +30,7 @@ and the job that runs this holds the preview credentials only.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import tempfile
@@ -130,9 +131,9 @@ def publish_preview(
             provenance["run_url"] = ctx.run_url
         output = output_folder(catalog, env, None, base=ctx.repo_dir) / ns.key_prefix
         run = RunContext(catalog, env, ns.environment(env_cfg), output, ctx.settings, provenance=provenance)
-        selected = [dataclasses.replace(d, id=ns.published_id(d.id)) for d in catalog.select(list(datasets))]
-        report = publish(run, selected, dag=DAGS["publish"])
-        access = {ns.published_id(d.id): d.pipeline().access for d in catalog.select(list(datasets))}
+        chosen = catalog.select(list(datasets))
+        report = publish(run, [dataclasses.replace(d, id=ns.published_id(d.id)) for d in chosen], dag=DAGS["publish"])
+        access = {ns.published_id(d.id): d.pipeline().access for d in chosen}
         rows = [_row(run, o, access.get(o.dataset, "public")) for o in report.outcomes]
     ok = not report.failed and report.finish_error is None
     table = _table(rows)
@@ -156,6 +157,7 @@ def _row(run: Any, outcome: Any, access: str) -> dict[str, str]:
     """Status and links of one previewed dataset: STAC collection + item, OGC API collection, data."""
     from bot.pipeline.executor import work_dir
     from bot.pipeline.steps.common import UPLOAD_DATA
+    from bot.stac.build import item_id
 
     ident = outcome.dataset
     row = {"dataset": ident, "status": "✅ published" if outcome.status != "failed" else "❌ failed"}
@@ -166,13 +168,11 @@ def _row(run: Any, outcome: Any, access: str) -> dict[str, str]:
     stac = env.limited_stac if access == "limited" else env.stac
     if stac is not None and stac.kind == "api" and stac.url:
         base = f"{stac.url.rstrip('/')}/collections/{ident}"
-        row["collection"], row["item"] = base, f"{base}/items/{ident}"
+        row["collection"], row["item"] = base, f"{base}/items/{item_id(ident)}"
     if access != "limited" and env.pygeoapi.kind == "api" and env.pygeoapi.url:
         row["ogc"] = f"{env.pygeoapi.url.rstrip('/')}/collections/{ident}"
     upload = work_dir(run.output, ident) / UPLOAD_DATA / "upload.json"
     if upload.is_file():
-        import json
-
         row["data"] = str(json.loads(upload.read_text(encoding="utf-8")).get("url") or "")
     return row
 
@@ -213,12 +213,14 @@ class Removed:
 def remove_preview(config: CatalogConfig, env: str, pr: int, base: Path) -> Removed:
     """Delete every trace of PR ``pr``'s preview in environment ``env`` (idempotent)."""
     from bot.adapters.objectstore import open_store
+    from bot.pipeline.context import STATE_DIR
 
     ns = Namespace(pr)
     env_cfg = ns.environment(config.environment(env))
     output = (base / env_cfg.output).resolve()  # an absolute output stays itself
     removed = Removed(env)
-    ids: set[str] = set()
+    work = output / STATE_DIR / "work"  # the datasets this machine published (a local store keeps no keys)
+    ids: set[str] = {p.name for p in work.iterdir() if p.name.startswith(ns.id_prefix)} if work.is_dir() else set()
     for access in ("public", "limited"):
         if env_cfg.object_store.kind != "s3":
             continue  # a local store lives in the preview's output folder, removed below
