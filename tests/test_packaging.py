@@ -33,6 +33,8 @@ def test_wheel_ships_templates_workflows_and_profiles(tmp_path: Path) -> None:
         ".github/workflows/catalog-bot.yml",
         ".github/workflows/catalog-bot-pr.yml",
         ".github/workflows/catalog-bot-harvest.yml",
+        ".github/workflows/catalog-bot-preview-cleanup.yml",
+        ".github/workflows/catalog-bot-reconcile.yml",
         ".github/ISSUE_TEMPLATE/dataset.yml",
         "example/catalog-bot.yaml",
         "example/lib/catalog.libsonnet",

@@ -112,6 +112,11 @@ class GitRepo:
             raise UsageError(f"git revision {ref!r} does not exist in {self.toplevel}", hint=hint)
         return proc_out.decode().strip()
 
+    def recent_commits(self, count: int, rev: str = "HEAD") -> list[str]:
+        """The last ``count`` commits of ``rev`` along first parents, newest first (a shallow clone: what it has)."""
+        out = self._try(["rev-list", "--first-parent", f"--max-count={int(count)}", "--end-of-options", rev])
+        return out.decode().split() if out is not None else []
+
     def head(self) -> str:
         """The checked-out commit (``""`` in a repository without commits)."""
         out = self._try(["rev-parse", "--verify", "--quiet", "HEAD"])

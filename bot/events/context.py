@@ -77,6 +77,9 @@ class BotContext:
     checker: Checker = _default_checker
     record_sources: Callable[[str], Any] | None = None
     environment: str | None = None
+    # Which /catalog commands this job answers (the preview job holds other credentials than the command job).
+    only_commands: frozenset[str] | None = None
+    skip_commands: frozenset[str] = frozenset()
     _config: CatalogConfig | None = field(default=None, repr=False)
 
     def github(self) -> GitHub:

@@ -11,12 +11,12 @@ rules every handler follows are in docs/github.md.
 
 from __future__ import annotations
 
-from bot.events import comments, issues, pr_check, publishing
+from bot.events import comments, issues, pr_check, preview, publishing
 from bot.events.context import BotContext
 from bot.events.models import Event
 from bot.events.routing import Outcome, Router
 
-router = Router.compose(pr_check.router, comments.router, publishing.router, issues.router)
+router = Router.compose(pr_check.router, comments.router, publishing.router, issues.router, preview.router)
 
 
 def handle(event: Event, ctx: BotContext) -> list[Outcome]:
