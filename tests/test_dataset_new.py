@@ -74,6 +74,8 @@ def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path) -> Non
         ("geometry", "geojson"),
     ]
     assert schema["fields"][3]["constraints"] == {"minimum": -90, "maximum": 90}
+    # one reading per logger and time in the data: the key frictionless validate then checked on the published data
+    assert schema["primaryKey"] == ["site_id", "time"] and "primaryKey = site_id + time" in printed
     package = json.loads((folder / "datapackage.json").read_text())
     assert package["title"].startswith("TODO")  # an explicit placeholder, not an invented title
     report = json.loads(_cli("validate", "--catalog", str(catalog), "--format", "json", "loggers").stdout)

@@ -141,8 +141,12 @@ def csv_batches(
     timestamp_format: str | None = None,
     schema: dict[str, Any] | None = None,
     block_size: int = BLOCK_SIZE,
+    columns: list[str] | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Typed record batches of a CSV and the 1-based row number of each batch's first row."""
+    """Typed record batches of a CSV and the 1-based row number of each batch's first row.
+
+    ``columns``: parse only these (``dataset new`` streams the coordinates alone).
+    """
     x, y = coordinate_names(coords)
     types, _ = schema_types(schema)
     time_columns = {n for n, t in types.items() if t == UTC_US}
@@ -158,7 +162,9 @@ def csv_batches(
     for coord in (x, y, coords.z):
         if coord:
             column_types[coord] = pa.float64()
-    convert = pacsv.ConvertOptions(column_types=column_types, null_values=NULLS, strings_can_be_null=False)
+    convert = pacsv.ConvertOptions(
+        column_types=column_types, null_values=NULLS, strings_can_be_null=False, include_columns=columns or []
+    )
     if timestamp_format:
         convert.timestamp_parsers = [timestamp_format]
     try:

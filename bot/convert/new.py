@@ -1,11 +1,13 @@
-"""``dataset new``: stage a dataset folder from a data file, convert it once, write the curated files atomically.
+"""``dataset new``: stage a dataset folder from a data file, probe it, write the curated files atomically.
 
-Why convert once: the extents and column types a new dataset declares must
-be exactly what ``publish`` computes (bbox to the last digit, time to the
-second, non-standard calendars decoded the same way), so they come from the
-converter's real output, not from a second, approximate reader.  The output
-itself is thrown away.  Nothing is written into ``datasets/ID`` unless every
-step succeeded (the folder is staged beside it and renamed into place).
+Why a probe, not a conversion: the extents and column types a new dataset
+declares must be exactly what ``publish`` computes (bbox to 1e-3 degree,
+time to the second, non-standard calendars decoded the same way), but a
+1 GB source must not cost a publish.  :mod:`bot.convert.probe` runs the real
+converter on a bounded sample (types) and reads the extents from metadata
+(footers, layer extents, coordinate variables) or streams the coordinate
+columns only.  Nothing is written into ``datasets/ID`` unless every step
+succeeded (the folder is staged beside it and renamed into place).
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ def new_dataset(
     force: bool = False,
 ) -> NewDataset:
     """Create ``datasets/<dataset_id>`` from ``source`` (see module docstring)."""
-    from bot.convert import convert_dataset
     from bot.convert.describe import describe, detect_format
-    from bot.metadata.datadriven import check_extents, extract_metadata
+    from bot.convert.probe import probe_source
+    from bot.convert.probe_keys import primary_key
+    from bot.metadata.datadriven import check_extents
     from bot.metadata.new_dataset import build_documents
 
     if not _ID.match(dataset_id):
@@ -105,13 +108,20 @@ def new_dataset(
         rel = f"data/{staged.name}"
         spec = PipelineSpec.model_validate(desc.pipeline(rel))
         with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
-            result = convert_dataset(spec, staged, Path(tmp), None, name=dataset_id)
-            meta = extract_metadata(result.path, spec.coordinates)
+            meta = probe_source(spec, staged, Path(tmp), dataset_id)
+        key, tried = primary_key(spec, staged, meta)
+        inferred = list(desc.inferred)
+        if key:
+            inferred.append(f"primaryKey = {' + '.join(key)} (unique in all {meta.rows:,} rows)")
+        if tried:
+            inferred.append(f"no primary key from: {', '.join(tried)} (not unique or with empty values)")
         problems = check_extents(meta)
         if problems:
             raise DataError("; ".join(problems), file=str(source), hint="fix the data")
         known, info = _licences(catalog.root)
-        files, todo = build_documents(dataset_id, desc, meta, source_path=rel, licences=known, licence_info=info)
+        files, todo = build_documents(
+            dataset_id, desc, meta, source_path=rel, licences=known, licence_info=info, primary_key=key
+        )
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8")
         if folder.exists():
@@ -121,4 +131,4 @@ def new_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     extents = {"bbox": meta.bbox, "time": list(meta.time_range) if meta.time_range else None}
-    return NewDataset(folder=folder, files=sorted(files), inferred=desc.inferred, todo=todo, extents=extents)
+    return NewDataset(folder=folder, files=sorted(files), inferred=inferred, todo=todo, extents=extents)

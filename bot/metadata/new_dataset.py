@@ -89,8 +89,12 @@ def build_documents(
     source_path: str,
     licences: list[str],
     licence_info: dict[str, dict[str, str]] | None = None,
+    primary_key: list[str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """File name -> text for the four files, and the list of placeholders the curator must fill in."""
+    """File name -> text for the four files, and the list of placeholders the curator must fill in.
+
+    ``primary_key``: columns checked unique in the data (bot.convert.probe_keys); never guessed here.
+    """
     todo = list(desc.todo)
     attrs = desc.attributes
     title = _first(attrs, _TITLE) or f"{PLACEHOLDER}: title of {dataset_id}"
@@ -153,6 +157,8 @@ def build_documents(
     }
     schema_name = "tableschema.json" if meta.kind == "tabular" else "gridschema.json"
     schema = meta.to_tableschema(curated=True) if meta.kind == "tabular" else meta.to_gridschema()
+    if primary_key and meta.kind == "tabular":
+        schema["primaryKey"] = primary_key
     interval = json.dumps([start, end])
     collection = (
         "local lib = import 'catalog.libsonnet';\n\n"
