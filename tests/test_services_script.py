@@ -1,4 +1,4 @@
-"""scripts/dev_services.py: state file, PID safety, idempotent `up`, status and env output."""
+"""scripts/dev_services.py (the devsvc package): state file, PID safety, idempotent `up`, status and env output."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_parallel_up_reports_every_failure_and_records_nothing_half_started(
     module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No server installed: S3 fails to start, and pygeoapi (which waits for S3's URL) says why it did not start."""
-    monkeypatch.setattr(module, "VENVS", tmp_path / "no-venvs")
+    monkeypatch.setattr(sys.modules["devsvc.install"], "VENVS", tmp_path / "no-venvs")  # where venv_bin looks
     with pytest.raises(module.DevError) as info:
         module.up(tmp_path / "state", ["s3", "pygeoapi"], do_install=False)
     message = str(info.value)
