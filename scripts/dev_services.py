@@ -24,7 +24,7 @@ from devsvc.cli import AFTER, DEFAULT_STATE, HEALTH, NEEDS, SERVICES, down, expa
 from devsvc.install import VENV_SPECS, ensure_venv, install, install_one, venv_bin  # noqa: E402
 from devsvc.postgres import postgres_healthy, start_postgres, stop_postgres  # noqa: E402
 from devsvc.process import HOST, DevError, free_port, http_status, pid_is, say, stop_group, wait_until  # noqa: E402
-from devsvc.pygeoapi import pygeoapi_config, pygeoapi_healthy, start_pygeoapi  # noqa: E402
+from devsvc.pygeoapi import pygeoapi_config, pygeoapi_healthy, start_pygeoapi, update_config  # noqa: E402
 from devsvc.s3 import LIMITED_BUCKET, PUBLIC_BUCKET, s3_config, s3_healthy, start_s3  # noqa: E402
 from devsvc.stac import stac_healthy, start_stac  # noqa: E402
 from devsvc.state import env_vars, load_state, save_state  # noqa: E402
@@ -68,6 +68,7 @@ __all__ = [
     "stop_one",
     "stop_postgres",
     "up",
+    "update_config",
     "venv_bin",
     "wait_until",
 ]

@@ -11,6 +11,7 @@ from devsvc.install import venv_bin
 from devsvc.process import HOST, free_port, http_status, pid_is, run, say, spawn, wait_until, write_atomic
 
 PREFERRED_PORT = 5055
+PLACEHOLDER_ID = "catalog-bot-dev"  # the one resource of an empty dev server, never listed
 
 
 def pygeoapi_config(url: str, port: int, placeholder: str) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def pygeoapi_config(url: str, port: int, placeholder: str) -> dict[str, Any]:
         # and zero resources, so the dev server carries one tiny placeholder,
         # hidden so that /collections lists only published data.
         "resources": {
-            "catalog-bot-dev": {
+            PLACEHOLDER_ID: {
                 "type": "collection",
                 "visibility": "hidden",
                 "title": "catalog-bot dev placeholder",
@@ -76,19 +77,27 @@ def pygeoapi_config(url: str, port: int, placeholder: str) -> dict[str, Any]:
     }
 
 
-def _set_pygeoapi_url(python: Path, cfg: Path, url: str, port: int) -> None:
-    """Point an existing (YAML, admin-written) config at a new port, keeping its resources."""
+def update_config(python: Path, cfg: Path, url: str, port: int) -> None:
+    """Bring an existing (YAML, admin-written) config up to date, keeping its resources.
+
+    Points it at this start's port, and hides the placeholder resource:
+    a state folder made before the placeholder was hidden keeps its config
+    across ``up`` (only ``--fresh`` rewrites it), so without this the
+    placeholder stayed listed under ``/collections`` there.
+    """
     code = (
         "import sys, yaml\n"
-        "p, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
+        "p, url, port, placeholder = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]\n"
         "c = yaml.safe_load(open(p)) or {}\n"
         "c.setdefault('server', {})['url'] = url\n"
         "c['server'].setdefault('bind', {})['port'] = port\n"
         "c['server']['bind']['host'] = '127.0.0.1'\n"
+        "if isinstance((c.get('resources') or {}).get(placeholder), dict):\n"
+        "    c['resources'][placeholder]['visibility'] = 'hidden'\n"
         "open(p + '.tmp', 'w').write(yaml.safe_dump(c, sort_keys=False))\n"
         "import os; os.replace(p + '.tmp', p)\n"
     )
-    run([str(python), "-c", code, str(cfg), url, str(port)], timeout=60)
+    run([str(python), "-c", code, str(cfg), url, str(port), PLACEHOLDER_ID], timeout=60)
 
 
 def start_pygeoapi(
@@ -119,7 +128,7 @@ def start_pygeoapi(
         # JSON is YAML: no YAML writer needed in this stdlib-only script.
         write_atomic(cfg, json.dumps(pygeoapi_config(url, api_port, str(placeholder)), indent=2), mode=0o644)
     else:
-        _set_pygeoapi_url(python, cfg, url, api_port)
+        update_config(python, cfg, url, api_port)
     env = {
         **os.environ,
         "PYGEOAPI_CONFIG": str(cfg),
