@@ -45,11 +45,19 @@ def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Datase
 
 
 class RichReporter:
-    """Progress bars per dataset (stderr), fed by the executor's callbacks."""
+    """Progress on stderr, fed by the executor's callbacks: one overall bar, one bar per running dataset.
 
-    def __init__(self, progress: Progress) -> None:
+    Why finished datasets leave the display: rich re-renders every visible
+    bar on each refresh, so keeping all of them made a publish of N datasets
+    cost O(N^2) in drawing alone (13 s of a 20 s no-change re-run of 102
+    datasets, #16).  What happened to each dataset is in the summary table.
+    """
+
+    def __init__(self, progress: Progress, datasets: int) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+        self.overall = progress.add_task("datasets", total=datasets, step="")
 
     def dataset_started(self, dataset: str, steps: int) -> None:
         """Add a bar for the dataset."""
@@ -64,14 +72,12 @@ class RichReporter:
         self.progress.advance(self.tasks[dataset])
 
     def dataset_finished(self, outcome: DatasetOutcome) -> None:
-        """Show the final status of the dataset."""
-        colour = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}[outcome.status]
-        total = self.progress.tasks[self.tasks[outcome.dataset]].total
-        # The bar counts steps looked at; the status says how many did work, as the summary's "steps ran".
-        ran = f"{outcome.ran}/{len(outcome.steps)} steps ran"
-        self.progress.update(
-            self.tasks[outcome.dataset], completed=total, step=f"[{colour}]{outcome.status}[/{colour}] ({ran})"
-        )
+        """Drop the dataset's bar; the overall bar counts it under its status."""
+        self.progress.remove_task(self.tasks.pop(outcome.dataset))
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        colours = {"published": "green", "unchanged": "cyan", "failed": "red", "superseded": "yellow"}
+        summary = ", ".join(f"[{colours[k]}]{n} {k}[/{colours[k]}]" for k, n in sorted(self.counts.items()))
+        self.progress.update(self.overall, advance=1, step=summary)
 
 
 def _fmt_bytes(value: Any) -> str:
@@ -234,7 +240,7 @@ def register(app: typer.Typer) -> None:
             console=err_console,
             transient=False,
         ) as progress:
-            report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress))
+            report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress, len(selected)))
         print_report(report, run)
         if report.failed or report.finish_error is not None:
             raise typer.Exit(EXIT_PROBLEMS)
