@@ -3,8 +3,9 @@
 Why composed: each event family lives in its own module with its own
 :class:`~bot.events.routing.Router` (``pr_check``: pull_request and
 workflow_run; ``comments``: ``/catalog`` commands; ``publishing``: push and
-workflow_dispatch; ``issues``: dataset issue forms; ``argo_report``: the
-Argo exit handler, called by ``catalog-bot argo report``).  This module only
+workflow_dispatch; ``issues``: dataset issue forms; ``preview``: removing a
+closed PR's preview; ``argo_report``: the Argo exit handler, called by
+``catalog-bot argo report``).  This module only
 joins them, so a new family is one module plus one line here.  The trust
 rules every handler follows are in docs/github.md.
 """
