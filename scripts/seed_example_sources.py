@@ -4,7 +4,7 @@ Why: the example dataset ``reef-temperature-daily`` reads its daily CSV files
 from ``s3://catalog-public/example-sources/reef-loggers/`` (the dev SeaweedFS),
 as a real catalog reads data where it lives.  This puts them there:
 
-    catalog-bot dev up && . .dev-services/dev.env
+    python scripts/dev_services.py up && source .dev-services/dev.env
     python scripts/seed_example_sources.py [--days N]
 
 ``--days N`` uploads only the first N days (then run it again without
