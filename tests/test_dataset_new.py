@@ -168,5 +168,6 @@ def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path
     assert sorted(p.name for p in (catalog / "datasets").iterdir()) == [
         "marine-protected-areas",
         "reef-temperature",
+        "reef-temperature-daily",
         "sea-surface-temperature",
     ]

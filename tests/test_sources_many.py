@@ -150,6 +150,8 @@ def test_local_pattern_publishes_and_a_new_file_is_noticed(example_catalog: Path
     assert _publish(example_catalog, output, "reef-temperature") == 0
     result = json.loads((output / ".catalog-bot/work/reef-temperature/convert/result.json").read_text())
     assert result["rows"] == 1821
+    assert (result["mode"], result["converted"]) == ("append", 1)  # the new logger file sorts last: appended
+    assert all(s["sha256"] for s in result["sources"])  # catalog files are recognised by content next time
 
 
 def test_remote_list_downloads_only_the_new_file(example_catalog: Path, nginx: Nginx, tmp_path: Path) -> None:

@@ -269,6 +269,9 @@ class PipelineSpec(_Model):
     schedule: str | None = None
     timezone: str = "UTC"
     metadata_source: MetadataSource | None = None
+    # Publish only in these environments (e.g. a source on the dev services); ``publish --all`` elsewhere
+    # skips the dataset with a notice. None: every environment.
+    environments: list[str] | None = None
 
     @field_validator("schedule")
     @classmethod

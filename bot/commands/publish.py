@@ -32,8 +32,14 @@ if not console.is_terminal:  # CI logs: do not squeeze the summary table into 80
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Dataset]:
-    """The datasets named on the command line, or all of them with ``--all``."""
+def select_datasets(catalog: Catalog, ids: list[str], all_: bool, env_name: str | None = None) -> list[Dataset]:
+    """The datasets named on the command line, or all of them with ``--all``.
+
+    A dataset whose ``pipeline.yaml`` lists ``environments`` without
+    ``env_name`` is left out of ``--all`` with a notice (its source is not
+    reachable from there, e.g. it lives on the dev services); naming it is an
+    error with the fix.
+    """
     if ids and all_:
         raise UsageError("give dataset ids or --all, not both")
     if not ids and not all_:
@@ -41,7 +47,24 @@ def select_datasets(catalog: Catalog, ids: list[str], all_: bool) -> list[Datase
     datasets = catalog.select(ids) if ids else catalog.datasets()
     if not datasets:
         raise UsageError(f"catalog {catalog.root} has no datasets", hint="add a folder under datasets/")
-    return datasets
+    if env_name is None:
+        return datasets
+    chosen = []
+    for dataset in datasets:
+        only = dataset.pipeline().environments if dataset.path("pipeline.yaml").is_file() else None
+        if only is None or env_name in only:
+            chosen.append(dataset)
+            continue
+        where = ", ".join(only)
+        if ids:
+            raise UsageError(
+                f"{dataset.id} is published only in {where} ({dataset.rel('pipeline.yaml')} environments)",
+                hint=f"publish it with --env {only[0]}, or add {env_name} to environments in its pipeline.yaml",
+            )
+        err_console.print(f"skipped {dataset.id}: published only in {where} (pipeline.yaml environments)")
+    if not chosen:
+        raise UsageError(f"no dataset of {catalog.root} is published in {env_name}", hint="choose another --env")
+    return chosen
 
 
 class RichReporter:
@@ -206,7 +229,7 @@ def register(app: typer.Typer) -> None:
             register_env_secrets()
             cat = Catalog.open(catalog)  # ${CATALOG_BOT_DEV_*} in catalog-bot.yaml now expand to the loaded values
             env_cfg = cat.config.environment(env_name)
-        selected = select_datasets(cat, list(datasets or []), all_)
+        selected = select_datasets(cat, list(datasets or []), all_, env_name)
         chosen_engine = engine or env_cfg.engine
         if chosen_engine not in {"local", "argo"}:
             raise UsageError(f"unknown engine {chosen_engine!r}", hint="use --engine local or --engine argo")

@@ -202,7 +202,7 @@ def restore(ctx: StepContext, state: SourceState, dest: Path) -> bool:
         with atomic_output(dest) as tmp:
             local = store.local_path(key)
             if local is not None and local.is_dir():
-                shutil.copytree(local, tmp, copy_function=os.link)  # the store never rewrites a file in place
+                shutil.copytree(local, tmp, copy_function=_link_or_copy)  # the store never rewrites in place
             elif local is not None and local.is_file():
                 shutil.copyfile(local, tmp)
             else:
@@ -251,7 +251,7 @@ def convert_source(
             decided = Plan("full", str(exc), state)
         else:
             ctx.log(f"convert: appended {len(paths)} file(s) to version {str(state.data['sha256'])[:16]}")
-            records = [_kept(r) for r in state.sources] + fetched
+            records = [_kept(r) for r in state.sources] + [_with_digest(ctx, r) for r in fetched]
             summary = {"mode": "append", "reason": decided.reason, "converted": len(paths), "recipe": recipe}
             return result, records, summary
     files, records = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
@@ -271,6 +271,14 @@ def convert_source(
         "recipe": recipe if incremental else None,
     }
     return result, [_with_digest(ctx, r) for r in records], summary
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link (no data copied), or a copy when the store is on another file system."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _kept(record: SourceRecord) -> SourceRecord:
