@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.errors import UsageError
-
 
 def register(app: typer.Typer) -> None:
     """Add the ``dataset`` group (``dataset new``)."""
@@ -19,26 +17,36 @@ def register(app: typer.Typer) -> None:
     @group.command("new")
     def new(
         dataset_id: str = typer.Argument(..., metavar="ID", help="dataset id (folder name: a-z, 0-9, -)"),
-        source: Path = typer.Option(..., "--source", "-s", help="local data file or folder (Zarr)"),
+        source: str = typer.Option(
+            ..., "--source", "-s", help="local data file or folder (Zarr), or an https:// or s3:// URI (referenced)"
+        ),
         fmt: str = typer.Option(None, "--format", help="source format (default: from the suffix)"),
         layer: str = typer.Option(None, "--layer", help="layer of a multi-layer file (GeoPackage)"),
         crs: str = typer.Option(None, "--crs", help="source CRS when the file has none (EPSG code, WKT, PROJJSON)"),
         group: str = typer.Option(None, "--group", help="NetCDF group holding the variables"),
         catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog folder"),
         force: bool = typer.Option(False, "--force", help="replace an existing dataset folder"),
+        endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3 endpoint of an s3:// source (non-AWS)"),
+        anonymous: bool = typer.Option(False, "--anonymous", help="read a public s3:// source without signing"),
     ) -> None:
-        """Read the file's metadata, convert it once, and write pipeline.yaml, the schema, datapackage.json and
-        collection.jsonnet; print what was inferred and what a curator still has to fill in."""
+        """Read the source's metadata and a bounded sample, and write pipeline.yaml, the schema, datapackage.json
+        and collection.jsonnet; print what was inferred and what a curator still has to fill in."""
         from bot.catalog.layout import Catalog
         from bot.convert.new import new_dataset
 
-        if "://" in str(source):
-            raise UsageError(
-                f"{source} is a URI: dataset new reads local files",
-                hint="download the file (or a representative part) and pass its path",
-            )
         cat = Catalog.open(catalog)
-        result = new_dataset(cat, dataset_id, source, fmt=fmt, layer=layer, crs=crs, group=group, force=force)
+        result = new_dataset(
+            cat,
+            dataset_id,
+            source if "://" in source else Path(source),
+            fmt=fmt,
+            layer=layer,
+            crs=crs,
+            group=group,
+            force=force,
+            endpoint_url=endpoint_url,
+            anonymous=anonymous,
+        )
         console = Console(highlight=False, soft_wrap=True)
         console.print(f"created {escape(str(result.folder))} ({', '.join(sorted(result.files))})")
         for line in result.inferred:

@@ -10,8 +10,9 @@ Inference, in order of trust: the format's own metadata (GeoParquet ``geo``,
 CF ``axis`` / ``standard_name`` / ``units``, ACDD global attributes, Parquet
 key-value metadata), then common names (lon, long, longitude, x / lat,
 latitude, y / time, datetime, date / depth, z, elevation).  Extents and
-column types come from the real conversion of the file (so they are exactly
-what ``publish`` will compute; grid extents are cell centres).
+column types come from :mod:`bot.convert.probe` (metadata, a bounded sample
+through the real converter, streamed coordinates: exactly what ``publish``
+computes; grid extents are cell centres).
 """
 
 from __future__ import annotations

@@ -247,6 +247,22 @@ def float_values(column: pa.Array) -> np.ndarray:
     return values
 
 
+LONLAT_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("lon_wgs84", "lat_wgs84"))
+
+
+def lonlat_names(names: list[str]) -> tuple[str, str]:
+    """The lon/lat columns added beside projected x/y columns: the first pair that is not a source column."""
+    taken = {n.lower() for n in names}
+    pair = next((p for p in LONLAT_NAMES if not taken & set(p)), None)
+    if pair is None:
+        raise DataError(
+            f"the source has columns named {', '.join(n for p in LONLAT_NAMES for n in p if n in taken)}",
+            field="coordinates",
+            hint="rename them: the converter adds lon/lat columns next to projected x/y",
+        )
+    return pair
+
+
 def add_point_geometry(
     batch: pa.RecordBatch,
     x: str,
@@ -276,7 +292,11 @@ def add_point_geometry(
         xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
     check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
     geom = points_wkb(xs, ys)
-    out = pa.RecordBatch.from_arrays([*batch.columns, geom], names=[*batch.schema.names, geometry])
+    arrays, names = [*batch.columns, geom], [*batch.schema.names, geometry]
+    if to_lonlat is not None:  # lon/lat beside the native x/y: what bbox filters (pygeoapi x_field/y_field) compare
+        arrays[-1:-1] = [pa.array(xs, pa.float64()), pa.array(ys, pa.float64())]
+        names[-1:-1] = list(lonlat_names(batch.schema.names))
+    out = pa.RecordBatch.from_arrays(arrays, names=names)
     return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
 
 
@@ -335,6 +355,8 @@ def write_points(
                 out, bounds = add_point_geometry(
                     batch, x, y, geometry, file=str(source), first_row=first_row, to_lonlat=to_lonlat
                 )
+                if to_lonlat is not None:
+                    writer.extra["lonlat_columns"] = list(lonlat_names(batch.schema.names))
                 group.append(out)
                 group_bounds = [
                     min(group_bounds[0], bounds[0]),

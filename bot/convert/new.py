@@ -71,18 +71,72 @@ def _licences(root: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
     return licence_ids(text), info
 
 
+def _fetch_remote(
+    catalog: Catalog, uri: str, fmt: str, folder: Path, endpoint_url: str | None, anonymous: bool
+) -> Path:
+    """One copy of a remote source in ``folder``, read as ``publish`` reads it (address rules, limits, retries)."""
+    from urllib.parse import urlsplit
+
+    from bot.adapters.http_source import AddressGuard, HttpSource
+    from bot.adapters.s3_source import S3Source
+    from bot.pipeline.sources import limits_of
+    from bot.sources.addresses import AllowList
+
+    network = catalog.config.network
+    guard = AddressGuard(AllowList.parse(network.allow))
+    limits = limits_of(network)
+    dest = folder / (Path(urlsplit(uri).path).name or "source")
+    if uri.startswith("s3://"):
+        S3Source.open(guard, limits, endpoint_url=endpoint_url, anonymous=anonymous, uri=uri).fetch(uri, dest, fmt)
+    else:
+        http = HttpSource(guard, limits)
+        try:
+            http.fetch(uri, dest, fmt)
+        finally:
+            http.close()
+    return dest
+
+
+def _remote_format(uri: str, fmt: str | None) -> str:
+    """The format of a URI source; refuses what one download cannot hold (a Zarr folder, Shapefile parts)."""
+    from urllib.parse import urlsplit
+
+    from bot.convert.describe import detect_format
+    from bot.sources.uri import parse_source
+
+    try:
+        ref = parse_source(uri)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="pass a local file, or an https:// or s3:// URI") from None
+    if not ref.remote:
+        raise UsageError(f"{uri} is not a remote URI", hint="pass a local path without a scheme")
+    fmt = detect_format(Path(urlsplit(uri).path), fmt)
+    path = urlsplit(uri).path.lower()
+    if fmt == "zarr" or (fmt == "shapefile" and not path.endswith(".zip")):
+        raise UsageError(
+            f"{uri}: a remote {fmt} is a folder or several files, which dataset new cannot fetch as one",
+            hint="reference a zipped Shapefile or a single file, or download the data and pass its folder",
+        )
+    return fmt
+
+
 def new_dataset(
     catalog: Catalog,
     dataset_id: str,
-    source: Path,
+    source: Path | str,
     *,
     fmt: str | None = None,
     layer: str | None = None,
     crs: str | None = None,
     group: str | None = None,
     force: bool = False,
+    endpoint_url: str | None = None,
+    anonymous: bool = False,
 ) -> NewDataset:
-    """Create ``datasets/<dataset_id>`` from ``source`` (see module docstring)."""
+    """Create ``datasets/<dataset_id>`` from ``source``, a local path or a URI (see module docstring).
+
+    ``endpoint_url`` / ``anonymous``: how to reach an ``s3://`` source (kept in pipeline.yaml).
+    """
     from bot.convert.describe import describe, detect_format
     from bot.convert.probe import probe_source
     from bot.convert.probe_keys import primary_key
@@ -96,20 +150,32 @@ def new_dataset(
     folder = catalog.root / DATASETS_DIR / dataset_id
     if folder.exists() and not force:
         raise UsageError(f"dataset {dataset_id} already exists ({folder})", hint="pass --force to replace it")
-    source = Path(source).resolve()
-    if not source.exists():
-        raise DataError("source does not exist", file=str(source), hint="check --source")
-    fmt = detect_format(source, fmt)
-    desc = describe(source, fmt, layer=layer, crs=crs, group=group)
+    uri = str(source) if "://" in str(source) else None
+    if uri is not None:
+        fmt = _remote_format(uri, fmt)
+    else:
+        source = Path(source).resolve()
+        if not source.exists():
+            raise DataError("source does not exist", file=str(source), hint="check --source")
+        fmt = detect_format(source, fmt)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".new-{dataset_id}-", dir=folder.parent))
     try:
-        staged = _copy_source(source, staging / "data", fmt)
-        rel = f"data/{staged.name}"
-        spec = PipelineSpec.model_validate(desc.pipeline(rel))
         with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
-            meta = probe_source(spec, staged, Path(tmp), dataset_id)
-        key, tried = primary_key(spec, staged, meta)
+            if uri is not None:
+                staged = _fetch_remote(catalog, uri, fmt, Path(tmp), endpoint_url, anonymous)
+                rel = uri
+            else:
+                staged = _copy_source(Path(source), staging / "data", fmt)
+                rel = f"data/{staged.name}"
+            desc = describe(staged, fmt, layer=layer, crs=crs, group=group)
+            if uri is not None and endpoint_url:
+                desc.source["endpoint_url"] = endpoint_url
+            if uri is not None and anonymous:
+                desc.source["anonymous"] = True
+            spec = PipelineSpec.model_validate(desc.pipeline(rel))
+            meta = probe_source(spec, staged, Path(tmp) / "probe", dataset_id)
+            key, tried = primary_key(spec, staged, meta)
         inferred = list(desc.inferred)
         if key:
             inferred.append(f"primaryKey = {' + '.join(key)} (unique in all {meta.rows:,} rows)")

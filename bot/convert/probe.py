@@ -40,6 +40,9 @@ from bot.errors import DataError
 from bot.metadata.datamodel import DataDrivenMetadata, iso_utc
 
 SAMPLE_ROWS = 10_000
+# Parquet read page by page (a 1 MB buffered stream), not a whole column chunk at once: a row group
+# of a 1 GB file is tens of MB, and the sample needs its first rows only.
+STREAM = {"buffer_size": 1 << 20, "pre_buffer": False}
 SCAN_ROWS = 1 << 18
 GRID_SAMPLE = 2
 WHOLE = {"geojson", "geotiff"}
@@ -105,7 +108,7 @@ def _parquet_sample(source: Path, dest: Path) -> Path:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(source)
+        pf = pq.ParquetFile(source, **STREAM)
         batch = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(
@@ -345,7 +348,7 @@ def _parquet_extents(spec: PipelineSpec, source: Path) -> Extents:
 
     file = str(source)
     coords = spec.coordinates
-    pf = pq.ParquetFile(source)
+    pf = pq.ParquetFile(source, **STREAM)
     kv = pf.metadata.metadata or {}
     names = pf.schema_arrow.names
     crs: Any = spec.source.crs

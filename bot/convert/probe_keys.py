@@ -106,7 +106,9 @@ def source_batches(spec: PipelineSpec, source: Path) -> Batches | None:
         import pyarrow.parquet as pq
 
         def parquet(columns: list[str]) -> Iterable[Any]:
-            return pq.ParquetFile(source).iter_batches(batch_size=1 << 18, columns=columns)
+            return pq.ParquetFile(source, buffer_size=1 << 20, pre_buffer=False).iter_batches(
+                batch_size=1 << 18, columns=columns
+            )
 
         return parquet
     if fmt == "csv":

@@ -90,6 +90,7 @@ class DataDrivenMetadata:
     geometry_types: list[str] = field(default_factory=list)
     primary_geometry: str | None = None
     extent_source: str | None = None  # how the bbox was found (for logs and tests)
+    lonlat_columns: list[str] | None = None  # lon/lat added beside projected x/y (bbox filters use them)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (None values dropped at the top level)."""

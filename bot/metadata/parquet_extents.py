@@ -209,6 +209,7 @@ def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetad
         roles[primary] = "geometry"
     if covering:
         roles[covering["xmin"][0]] = "covering"
+    lonlat = [str(n) for n in bot.get("lonlat_columns") or []][:2]
     columns = []
     for fld in schema:
         col_role = roles.get(fld.name)
@@ -216,7 +217,11 @@ def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetad
         if col_role == "geometry":
             ftype, fmt = "geojson", None
         constraints = None
-        if bot.get("xy_crs"):  # native projected x/y columns (the geometry is lon/lat)
+        if fld.name in lonlat:  # lon/lat the converter added beside projected x/y
+            constraints = (
+                {"minimum": -90, "maximum": 90} if lonlat.index(fld.name) else {"minimum": -180, "maximum": 180}
+            )
+        elif bot.get("xy_crs"):  # native projected x/y columns (the geometry is lon/lat)
             pass
         elif col_role == "x":
             constraints = {"minimum": -180, "maximum": 180}
@@ -245,4 +250,5 @@ def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetad
         geometry_types=list(gcol.get("geometry_types", [])),
         primary_geometry=primary if primary in schema.names else None,
         extent_source=source,
+        lonlat_columns=lonlat or None,
     )

@@ -11,7 +11,9 @@ Provider settings follow pygeoapi's own providers (read from its source,
 - GeoParquet -> ``feature`` / ``Parquet``: ``data`` is an *object*
   ``{source: <path or s3://...>}``; the primary geometry column must be
   called ``geometry`` (WKB); ``x_field``/``y_field`` are plain column names
-  (point data) and enable bbox queries; for polygons newer pygeoapi uses the
+  (point data) and enable bbox queries -- for x/y in a projected CRS the
+  ``lon``/``lat`` columns the converter adds (``lonlat_columns``), since
+  pygeoapi compares the bbox in degrees with them; for polygons newer pygeoapi uses the
   GeoParquet 1.1 ``bbox`` covering column instead, so we omit them;
   ``id_field`` is the single-column primary key when there is one (else
   pygeoapi numbers the rows); ``time_field`` is the ``t`` coordinate.
@@ -327,7 +329,10 @@ def build_resource(
         pk = id_field or _primary_key(datapackage)
         if pk:
             provider["id_field"] = pk
-        if coords.get("x") and coords.get("y"):
+        lonlat = meta.get("lonlat_columns")
+        if isinstance(lonlat, list) and len(lonlat) == 2:  # projected x/y: filter on the lon/lat the converter added
+            provider["x_field"], provider["y_field"] = str(lonlat[0]), str(lonlat[1])
+        elif coords.get("x") and coords.get("y"):
             provider["x_field"] = coords["x"]
             provider["y_field"] = coords["y"]
         if coords.get("t"):
