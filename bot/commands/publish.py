@@ -262,6 +262,7 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=err_console,
             transient=False,
+            disable=not err_console.is_terminal,  # CI logs get the summary table; redrawing bars there is waste
         ) as progress:
             report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress, len(selected)))
         print_report(report, run)
