@@ -16,6 +16,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
+from bot.adapters.objectstore import file_sha256
 from bot.catalog.layout import Coordinates
 from bot.convert.tabular import convert_csv, passthrough_parquet
 from bot.errors import DataError
@@ -214,6 +215,7 @@ def test_point_output_is_compact_and_readable(tmp_path: Path, shape: str) -> Non
     out = convert_csv(
         csv, tmp_path / "out.parquet", Coordinates(x="lon", y="lat", t="time"), timestamp_format="%Y-%m-%dT%H:%M:%SZ"
     )
+    assert out.sha256 == file_sha256(out.path)  # hashed while writing: the convert step does not read it back
     ratio = out.path.stat().st_size / plain.stat().st_size
     assert ratio <= 1.2, f"GeoParquet is {ratio:.2f}x the plain Parquet"
     assert_valid_geoparquet_11(out.path)
