@@ -38,7 +38,7 @@ def convert(ctx: StepContext) -> StepResult:
     for stale in out.iterdir():
         if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    digest = tree_sha256(result.path)
+    digest = result.sha256 or tree_sha256(result.path)  # hashed while writing, else read back
     info = {
         "file": result.path.name,
         "format": result.format,
