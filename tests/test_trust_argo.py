@@ -233,7 +233,7 @@ def test_the_argo_ledger_advances_only_when_the_workflows_succeeded(
 
 
 def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalog(tmp_path: Path) -> None:
-    """``catalog-bot step --datasets-from``: trusted files stay, datasets/ comes over, the data checkout goes."""
+    """``catalog-bot step --datasets-from``: trusted files stay, datasets/ comes over, nothing else of the data."""
     from bot.adapters.git import overlay_checkout
     from bot.errors import UsageError
 
@@ -251,7 +251,8 @@ def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalo
     overlay_checkout(trusted, data, "datasets")
     assert (trusted / "catalog-bot.yaml").read_text() == "version: 1  # trusted\n"
     assert json.loads((trusted / "datasets/reef/alias.json").read_text())["title"] == "new title"
-    assert not (trusted / "datasets/gone").exists() and not data.exists()
+    assert not (trusted / "datasets/gone").exists()
+    assert (data / "datasets/reef/datapackage.json").exists()  # the data checkout is left as it was
 
     for i, target in enumerate(("../../catalog-bot.yaml", "/etc/passwd", "../../../data/catalog-bot.yaml")):
         trusted = checkout(f"trusted{i}", "version: 1\n", "t")
