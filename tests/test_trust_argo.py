@@ -233,7 +233,7 @@ def test_the_argo_ledger_advances_only_when_the_workflows_succeeded(
 
 
 def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalog(tmp_path: Path) -> None:
-    """``catalog-bot step --datasets-from``: trusted files stay, datasets/ comes over, the data checkout goes."""
+    """``catalog-bot step --datasets-from``: trusted files stay, datasets/ comes over, nothing else of the data."""
     from bot.adapters.git import overlay_checkout
     from bot.errors import UsageError
 
@@ -251,7 +251,8 @@ def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalo
     overlay_checkout(trusted, data, "datasets")
     assert (trusted / "catalog-bot.yaml").read_text() == "version: 1  # trusted\n"
     assert json.loads((trusted / "datasets/reef/alias.json").read_text())["title"] == "new title"
-    assert not (trusted / "datasets/gone").exists() and not data.exists()
+    assert not (trusted / "datasets/gone").exists()
+    assert (data / "datasets/reef/datapackage.json").exists()  # the data checkout is left as it was
 
     for i, target in enumerate(("../../catalog-bot.yaml", "/etc/passwd", "../../../data/catalog-bot.yaml")):
         trusted = checkout(f"trusted{i}", "version: 1\n", "t")
@@ -263,3 +264,58 @@ def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalo
             continue
         with pytest.raises(UsageError, match="leaves the catalog"):
             overlay_checkout(trusted, data, "datasets")
+
+
+def test_reconcile_confirms_in_order_and_drops_what_followed_a_failure(tmp_path: Path) -> None:
+    """Pending pushes on a line of commits c1..c4 (each range starts at the one before), settled as Argo answers."""
+    env = EnvironmentConfig.model_validate({"engine": "argo", "output": str(tmp_path / "out")})
+    ledger = PublishLedger("prod", env, tmp_path)
+    c0, c1, c2, c3, c4 = (f"{i}" * 40 for i in range(5))
+    order = [c0, c1, c2, c3, c4]
+
+    def is_ancestor(a: str, b: str) -> bool:
+        return order.index(a) <= order.index(b)
+
+    ledger.record(c0)
+    ledger.advance(c1, c0, ["wf-1"])
+    ledger.advance(c2, c1, ["wf-2a", "wf-2b"])
+    ledger.advance(c3, c2, [])  # nothing to publish, but it is confirmed only after c1 and c2 are
+    assert (ledger.last(), ledger.covered()) == (c0, c3)
+
+    # c1 still running, c2 done: nothing is confirmed out of order
+    phases = {"wf-1": "Running", "wf-2a": "Succeeded", "wf-2b": "Succeeded"}
+    assert ledger.reconcile(lambda runs: {r: phases[r] for r in runs}, is_ancestor) == c0
+    assert [e["sha"] for e in ledger.pending()] == [c1, c2, c3]
+
+    # c1 succeeds: c1, c2 and c3 are confirmed in one go
+    phases["wf-1"] = "Succeeded"
+    assert ledger.reconcile(lambda runs: {r: phases[r] for r in runs}, is_ancestor) == c3
+    assert ledger.pending() == [] and ledger.covered() == c3
+
+    # c4's only workflow was deleted (the engine knows it no more): c4 is dropped, c3 stays the start
+    ledger.advance(c4, c3, ["wf-4"])
+    assert ledger.reconcile(lambda runs: {}, is_ancestor) == c3
+    assert (ledger.last(), ledger.covered(), ledger.pending()) == (c3, c3, [])
+
+
+def test_reconcile_after_a_failure_drops_the_later_pushes_too(tmp_path: Path) -> None:
+    env = EnvironmentConfig.model_validate({"engine": "argo", "output": str(tmp_path / "out")})
+    ledger = PublishLedger("prod", env, tmp_path)
+    c0, c1, c2 = (f"{i}" * 40 for i in range(3))
+    ledger.record(c0)
+    ledger.advance(c1, c0, ["wf-1"])
+    ledger.advance(c2, c1, ["wf-2"])
+    answer = {"wf-1": "Failed", "wf-2": "Succeeded"}  # c2 published only c1..c2: c0..c1 is still missing
+    assert ledger.reconcile(lambda runs: answer, lambda a, b: True) == c0
+    assert (ledger.covered(), ledger.pending()) == (c0, [])
+
+    # an engine that cannot answer leaves everything as it was
+    from bot.errors import ServiceError
+
+    ledger.advance(c1, c0, ["wf-3"])
+
+    def down(runs: Any) -> dict[str, str | None]:
+        raise ServiceError("argo", "connection refused")
+
+    assert ledger.reconcile(down, lambda a, b: True) == c0
+    assert [e["sha"] for e in ledger.pending()] == [c1]

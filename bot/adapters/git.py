@@ -342,11 +342,12 @@ def overlay_checkout(root: Path, source: Path, folder: str) -> Path:
     Why: an Argo pod receives the trusted configuration commit and the data
     commit as two plain checkouts (git artifacts; there is no shared object
     database to build an overlay commit in).  Everything outside ``folder``
-    stays the trusted one; ``folder`` (``datasets/``) is moved over from the
-    data checkout, then the rest of the data checkout is deleted, so no later
-    read can reach its ``catalog-bot.yaml``.  Symbolic links in ``folder``
-    that are absolute or lead outside ``root`` are refused (the rule
-    ``git archive`` + ``tarfile``'s ``data`` filter applies to the bot's own
+    stays the trusted one; ``folder`` (``datasets/``) is copied over from
+    the data checkout, which is left as it was (a local debugging run must
+    not lose a folder) and never read again: the catalog is ``root`` and
+    Jsonnet imports are confined to it.  Symbolic links in ``folder`` that
+    are absolute or lead outside ``root`` are refused (the rule ``git
+    archive`` + ``tarfile``'s ``data`` filter applies to the bot's own
     overlays): such a link could pull the data commit's configuration back
     in.  Returns ``root``.
     """
@@ -374,8 +375,7 @@ def overlay_checkout(root: Path, source: Path, folder: str) -> Path:
     elif dest.exists():
         shutil.rmtree(dest)
     if src.is_dir():
-        shutil.move(src, dest)
-    shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(src, dest, symlinks=True)
     return root
 
 
