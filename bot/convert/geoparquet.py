@@ -33,7 +33,7 @@ BOT_METADATA_KEY = "catalog_bot"
 # zstd (level 1, Arrow's default) with dictionary encoding on the columns
 # whose values repeat: point data is then ~1.1x a plain pandas Parquet of the
 # same columns instead of 2.6-2.9x with snappy, no dictionary on floats/WKB
-# and a covering column (benchmarks/bench_geoparquet_size.py).  Columns of
+# and a covering column (tests/test_geoparquet.py; docs/performance.md).  Columns of
 # (nearly) distinct values -- logger positions, measurements, timestamps --
 # get none: Arrow would build a dictionary page for each and then fall back
 # to plain pages, which doubled the write CPU of a 1 GB lon/lat/time/value
