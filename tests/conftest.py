@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -109,6 +112,38 @@ def example_catalog(tmp_path: Path) -> Path:
     dest = tmp_path / "catalog"
     shutil.copytree(EXAMPLE, dest)
     return dest
+
+
+@dataclass
+class CliRun:
+    """What a ``catalog-bot`` run left: exit code and output (the fields of ``subprocess.CompletedProcess``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliRun:
+    """``catalog-bot ARGS`` through its real entry point (``bot.cli.main``), in this process.
+
+    Why not a fresh interpreter: each one re-imports pyarrow, xarray and the
+    validators (2-4 s of CPU), which made the tests that drive ``dataset
+    new`` / ``validate --data`` / ``publish`` the slowest of the inner loop,
+    while the code under test is the same.  Tests about start-up, imports or
+    process boundaries keep their subprocess (``tests/test_cli_startup.py``,
+    ``tests/test_perf_paths.py``).  Output is taken from ``sys.stdout`` /
+    ``sys.stderr`` (rich and the error printer resolve them when they write).
+    """
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def git(cwd: Path, *args: str) -> str:
