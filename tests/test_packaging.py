@@ -19,6 +19,7 @@ def test_wheel_ships_templates_workflows_and_profiles(tmp_path: Path) -> None:
             "wheel",
             "-q",
             "--no-deps",
+            "--no-build-isolation",  # setuptools and wheel are test dependencies: no isolated build env to download
             "-w",
             str(tmp_path),
             str(REPO),

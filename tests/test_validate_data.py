@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import xarray as xr
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -21,12 +19,7 @@ SST_NC = "datasets/sea-surface-temperature/data/sea-surface-temperature.nc"
 
 
 def _validate(catalog: Path, *args: str) -> tuple[int, dict]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "validate", "--catalog", str(catalog), "--data", "--format", "json", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli("validate", "--catalog", str(catalog), "--data", "--format", "json", *args)
     return proc.returncode, json.loads(proc.stdout)
 
 

@@ -20,8 +20,8 @@ Choices, and why:
   with deflate/shuffle that line up with the output chunks, the main thread
   only fetches the *compressed* chunk bytes (``h5py`` direct chunk read) and
   inflation moves to the pool too -- that is what makes it faster than an
-  eager load, which inflates everything on one core first (see
-  ``benchmarks/bench_convert.py``).  Plain ``Dataset.to_zarr`` with dask
+  eager load, which inflates everything on one core first (measurements:
+  docs/performance.md).  Plain ``Dataset.to_zarr`` with dask
   (``engine="dask"``) gives the same output, but dask reads ahead of the
   writes (~2x the memory) and inflates under the HDF5 lock.
 * **CF attributes are kept** (``units``, ``standard_name``, ``long_name``,

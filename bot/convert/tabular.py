@@ -7,16 +7,14 @@ module keeps the import path of their public names.  Choices, and why:
 * **Streaming CSV with pyarrow** (``pyarrow.csv.open_csv``): 4 MB blocks
   (the reader buffers ~32 blocks ahead, so the block size is what bounds
   memory), grouped into row groups of ~256k rows; a writer thread encodes row
-  group N while the next one is parsed.  Peak RSS stays ~400 MB on a 2 GB CSV
-  (benchmark).  Timestamps are parsed by the reader itself (multi-threaded).
-  polars was tried (pip-installed, same batching): its parse was not faster
-  enough on this 2-core machine to justify a dependency; duckdb would need
-  its spatial extension (a download) for WKB.
+  group N while the next one is parsed, so memory stays flat whatever the
+  file size.  Timestamps are parsed by the reader itself (multi-threaded).
+  polars was tried and was not faster on two cores; duckdb would need its
+  spatial extension (a download) for WKB (measurements: docs/performance.md).
 * **zstd** compression with dictionary encoding on every column (Arrow falls
-  back to plain pages where a dictionary does not pay).  Snappy without
-  dictionaries on floats/WKB plus a covering column made point data 2.6-2.9x
-  a plain pandas Parquet of the same columns; now ~1.1x for logger/station
-  data (tests/test_geoparquet.py).  Data whose every point is distinct (ship
+  back to plain pages where a dictionary does not pay): point data is about
+  the size of a plain pandas Parquet of the same columns (sizes:
+  docs/performance.md; bound: tests/test_geoparquet.py).  Data whose every point is distinct (ship
   tracks) still pays ~21 bytes/row for the WKB (~1.7x): the geometry column
   pygeoapi and GeoParquet readers need.
 * **Explicit types**: a curated ``tableschema.json`` gives the column types
