@@ -130,9 +130,21 @@ def _production(dev: DevServices) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def fresh_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's default session caches the first credentials it resolved: make it read this test's keys.
+
+    Why: an earlier test in the same worker may have resolved other (fake) keys; a real job is one
+    process with one set of keys, so this only restores that.
+    """
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
 @pytest.mark.services
 @pytest.mark.xdist_group("dev-pygeoapi")
-@pytest.mark.usefixtures("pygeoapi_lock")
+@pytest.mark.usefixtures("pygeoapi_lock", "fresh_boto3")
 def test_preview_publishes_the_pr_in_its_namespace_with_working_links_and_closing_removes_it(
     world: World,  # noqa: F811
     dev_env: DevServices,  # noqa: F811
