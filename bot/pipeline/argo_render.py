@@ -95,8 +95,8 @@ def _data_artifact(git_url: str) -> dict[str, Any]:
     (:meth:`bot.events.context.BotContext.trusted`).  The ``catalog``
     artifact is the trusted configuration commit ``config-sha`` (a commit
     of the default branch) at :data:`CATALOG_PATH`; this one is the data
-    commit ``sha`` (a PR head for ``/catalog preview``), and ``catalog-bot
-    step --datasets-from`` moves only its ``datasets/`` into the catalog
+    commit ``sha`` (a PR head for ``/catalog publish`` on a PR), and ``catalog-bot
+    step --datasets-from`` copies only its ``datasets/`` into the catalog
     before anything is read -- so no pod reads a pull request's
     ``catalog-bot.yaml``, ``lib/`` or profiles.
     """
