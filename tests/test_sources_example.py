@@ -91,3 +91,14 @@ def test_remote_example_publishes_from_seaweedfs_and_appends_new_days(
     item = json.loads((tmp_path / "o/stac" / DS / DS / f"{DS}.json").read_text())
     assert item["properties"]["end_datetime"].startswith("2024-03-31")
     assert len([link for link in item["links"] if link["rel"] == "via"]) == 91
+
+
+def test_merge_publisher_leaves_out_a_dataset_of_other_environments(catalog_repo: Path) -> None:
+    """The GitHub publish path (a merge touching lib/ touches every dataset) follows the same rule as the CLI."""
+    from bot.adapters.git import GitRepo
+    from bot.config import Settings
+    from bot.events.publisher import LocalPublisher
+
+    sha = GitRepo(catalog_repo).rev_parse("HEAD")
+    runs = LocalPublisher(catalog_repo, Settings.from_env()).submit(["reef-temperature", DS], sha, "local")
+    assert [(r.dataset, r.status) for r in runs] == [("reef-temperature", "succeeded")]

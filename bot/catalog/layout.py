@@ -287,6 +287,10 @@ class PipelineSpec(_Model):
             raise ValueError("gridded output needs coordinates.x and coordinates.y (dimension names)")
         return self
 
+    def published_in(self, env_name: str) -> bool:
+        """Whether environment ``env_name`` publishes this dataset (``environments``; None: every one)."""
+        return self.environments is None or env_name in self.environments
+
     @property
     def kind(self) -> Literal["tabular", "gridded"]:
         """Tabular (Parquet, table schema) or gridded (Zarr, grid schema)."""

@@ -51,10 +51,11 @@ def select_datasets(catalog: Catalog, ids: list[str], all_: bool, env_name: str 
         return datasets
     chosen = []
     for dataset in datasets:
-        only = dataset.pipeline().environments if dataset.path("pipeline.yaml").is_file() else None
-        if only is None or env_name in only:
+        spec = dataset.pipeline() if dataset.path("pipeline.yaml").is_file() else None
+        if spec is None or spec.published_in(env_name):
             chosen.append(dataset)
             continue
+        only = spec.environments or []
         where = ", ".join(only)
         if ids:
             raise UsageError(

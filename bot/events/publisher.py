@@ -150,6 +150,14 @@ def _head(repo_dir: Path) -> str:
     return GitRepo(repo_dir).head()
 
 
+def _published_in(dataset: Any, env: str) -> bool:
+    """``environments`` of the dataset's pipeline.yaml; an unreadable one is published (and its error reported)."""
+    try:
+        return bool(dataset.pipeline().published_in(env))
+    except BotError:
+        return True
+
+
 @dataclass
 class LocalPublisher:
     """The in-process executor (``bot.pipeline.executor``) as a publisher.
@@ -184,7 +192,8 @@ class LocalPublisher:
             if self.run_url:
                 provenance["run_url"] = self.run_url
             run = RunContext.open(catalog, env, self.settings, base=self.repo_dir, provenance=provenance)
-            selected = catalog.select(list(datasets))
+            # A dataset whose pipeline.yaml lists other environments is not published here.
+            selected = [d for d in catalog.select(list(datasets)) if _published_in(d, env)]
             report = publish(run, selected, dag=DAGS[workflow])
         runs = []
         for outcome in report.outcomes:

@@ -354,7 +354,7 @@ def render_all(catalog: Catalog, env_name: str, repository: str = "") -> dict[st
     }
     for dataset in catalog.datasets():
         pipeline = dataset.pipeline()
-        if pipeline.schedule and (pipeline.environments is None or env_name in pipeline.environments):
+        if pipeline.schedule and pipeline.published_in(env_name):
             out[f"cron-{dataset.id}.yaml"] = render_cron_workflow(
                 dataset.id, pipeline, env, env_name, repository, config.default_branch
             )
