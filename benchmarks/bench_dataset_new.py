@@ -61,7 +61,7 @@ FULL_NETCDF = (
 # The probe alone, timed the same way (the CLI run beside it is the end-to-end number).
 PROBE = """import sys, time, json, tempfile
 from pathlib import Path
-import dask, netCDF4, numcodecs, pandas, pyarrow.parquet, shapely, xarray, zarr  # imported before the clock, as above
+import dask.array, netCDF4, numcodecs, pandas, pyarrow.parquet, shapely, xarray, zarr  # imported before the clock, as above
 from bot.catalog.layout import PipelineSpec
 from bot.convert.probe import probe_source
 spec = PipelineSpec.model_validate(json.loads(sys.argv[2]))

@@ -7,8 +7,9 @@ learn a bbox, a time range and the column types.  Instead:
 * **Types** come from the real converter run on a bounded *sample*: the
   first :data:`SAMPLE_ROWS` rows (Parquet, vector layers), the first CSV
   block (the converter's own type inference also looks at its first block),
-  the first two steps along every grid dimension (NetCDF, Zarr).  So the
-  schema is what ``publish`` writes, column for column.
+  the first two steps along every NetCDF dimension.  So the schema is what
+  ``publish`` writes, column for column.  A Zarr source is published as it
+  is (copied), so its own metadata is read directly.
 * **Extents** come from the whole file, but from metadata wherever that is
   exact: the Parquet footer (GeoParquet ``geo`` bbox, row-group statistics of
   the covering or x/y columns and of the time column), a vector layer's
@@ -58,10 +59,12 @@ def probe_source(spec: PipelineSpec, source: Path, work: Path, name: str) -> Dat
     if fmt in WHOLE or spec.converter:
         result = convert_dataset(spec, source, work / "out", None, name=name)
         return extract_metadata(result.path, spec.coordinates)
+    if fmt == "zarr":  # passed through: the published store is this one (copied, metadata consolidated)
+        return dataclasses.replace(extract_metadata(source, spec.coordinates), extent_source="probe (coordinates)")
     sample, sample_spec = _sample(spec, source, work)
     result = convert_dataset(sample_spec, sample, work / "out", None, name=name)
     meta = extract_metadata(result.path, spec.coordinates)
-    if fmt in ("netcdf", "zarr"):
+    if fmt == "netcdf":
         return _grid_extents(meta, spec, source)
     bbox, time_range, rows = _tabular_extents(spec, source)
     return dataclasses.replace(meta, bbox=bbox, time_range=time_range, rows=rows, extent_source="probe")
@@ -78,7 +81,7 @@ def _sample(spec: PipelineSpec, source: Path, work: Path) -> tuple[Path, Pipelin
         path = _csv_sample(source, work / f"sample{source.suffix or '.csv'}")
     elif fmt == "parquet":
         path = _parquet_sample(source, work / "sample.parquet")
-    elif fmt in ("netcdf", "zarr"):
+    elif fmt == "netcdf":
         path = _grid_sample(spec, source, work)
         return path, spec.model_copy(update={"source": spec.source.model_copy(update={"group": None})})
     else:
@@ -153,14 +156,12 @@ def _ogr_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
 
 
 def _open_grid(spec: PipelineSpec, source: Path, *, raw: bool) -> Any:
-    """The grid lazily (``raw``: values as stored, no CF decoding -- what the published store holds)."""
+    """The NetCDF grid lazily (``raw``: values as stored, no CF decoding -- what the published store holds)."""
     import xarray as xr
 
     from bot.convert.grid import _netcdf_backend, _open_netcdf
 
     try:
-        if spec.source.format == "zarr":
-            return xr.open_zarr(source, consolidated=None, decode_cf=not raw)
         if raw:
             return xr.open_dataset(
                 source, decode_cf=False, cache=False, group=spec.source.group, engine=_netcdf_backend()
@@ -183,12 +184,8 @@ def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
         sample = ds.isel({d: slice(0, GRID_SAMPLE) for d in ds.sizes}).load()
     for var in sample.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in _KEEP_ENCODING}
-    if spec.source.format == "zarr":
-        dest = work / "sample.zarr"
-        sample.to_zarr(dest, mode="w", consolidated=True, zarr_format=2)
-    else:
-        dest = work / "sample.nc"
-        sample.to_netcdf(dest)
+    dest = work / "sample.nc"
+    sample.to_netcdf(dest)
     return dest
 
 
