@@ -88,6 +88,7 @@ def _params(wf: dict[str, Any]) -> dict[str, str]:
     return {p["name"]: p["value"] for p in wf["spec"]["arguments"]["parameters"]}
 
 
+@pytest.mark.slow  # every step of the publish DAG is a fresh `catalog-bot step` process (~40 s)
 def test_pods_of_a_pr_publish_use_the_default_branchs_configuration(
     world: World, argo: ArgoTestServer, evil_host: CountingServer, tmp_path: Path
 ) -> None:
