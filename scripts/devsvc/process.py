@@ -81,8 +81,14 @@ def _free_port(preferred: int | None, below: int) -> int:
     raise DevError("no free loopback port found")
 
 
-def http_status(url: str, timeout: float = 2.0) -> int | None:
-    """HTTP status of a GET (None when nothing answers)."""
+def http_status(url: str, timeout: float = 5.0) -> int | None:
+    """HTTP status of a GET (None when nothing answers within ``timeout``).
+
+    Why 5 s: on a loaded machine (load average 15-20 on 2 cores) a healthy
+    pygeoapi took 2.4 s to answer its conformance page; with 2 s it was
+    reported DOWN, and the test fixtures then started a private set of
+    services instead of attaching to the running one.
+    """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status
