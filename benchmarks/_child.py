@@ -71,6 +71,20 @@ def alternate(contenders: dict[str, tuple[str, str]], repeat: int) -> dict[str, 
     return best
 
 
+def rounds(contenders: dict[str, tuple[str, str]], count: int) -> dict[str, list[dict]]:
+    """Run contenders in turn ``count`` times (A B A B ...); every run's result, per contender.
+
+    For ratios taken per round (median with min and max over the rounds),
+    which is fairer on a shared machine than best-of-N: each round's
+    contenders ran back to back under about the same load.
+    """
+    out: dict[str, list[dict]] = {name: [] for name in contenders}
+    for _ in range(count):
+        for name, (setup, body) in contenders.items():
+            out[name].append(run(setup, body))
+    return out
+
+
 def table(rows: list[list[str]]) -> str:
     """A small fixed-width table."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

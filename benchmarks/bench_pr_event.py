@@ -37,7 +37,8 @@ from bot.adapters.git import GitRepo  # noqa: E402
 from bot.adapters.github import GitHub  # noqa: E402
 from bot.catalog.check import run_check  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.events.handlers import BotContext, handle  # noqa: E402
+from bot.events.context import BotContext  # noqa: E402
+from bot.events.handlers import handle  # noqa: E402
 from bot.events.models import parse_event  # noqa: E402
 from tests.github_server import TOKEN, FakeGitHub, adapt, load_webhook  # noqa: E402
 

@@ -6,11 +6,22 @@ Claims checked (issue #11):
    only: counted in nginx's own access log) and takes <= 10% of the first
    run's wall time.
 2. Many NetCDF files: ``--jobs 2`` vs ``--jobs 1`` on this 2-core machine
-   (target >= 1.6x), median of interleaved pairs, output identical.
+   (target >= 1.6x), median of interleaved pairs, output identical; peak
+   RSS of the run (parent + workers) from ``getrusage``.
+3. Appending 1 new daily file to a Zarr of N daily files (target: <= 5% of
+   the full conversion of N files): a fresh-output full publish of N + 1
+   files vs the publish that appends the (N+1)th to the N-file version,
+   interleaved; both the whole CLI wall time and the convert step's own
+   duration are reported; the appended store equals the full one.
+4. OPeNDAP subset of a big remote grid (pydap on loopback, behind a
+   byte-counting TCP proxy): bytes of the subset publish vs the file size
+   (target <= 5%) and its wall time vs downloading the whole file from the
+   same server (target <= 0.2x).
 
-    python benchmarks/bench_sources.py                 # 12 files, ~130 MB
-    python benchmarks/bench_sources.py --full          # 48 files, >= 1 GB
-    python benchmarks/bench_sources.py --files 24 --days 20 --repeat 3
+    python benchmarks/bench_sources.py                 # all parts, small sizes (a few minutes)
+    python benchmarks/bench_sources.py --full          # issue sizes: 48 files >= 1 GB, 365 days, 1 GB grid
+    python benchmarks/bench_sources.py --only append --daily 365 --repeat 3
+    python benchmarks/bench_sources.py --only opendap --grid-days 1400
 
 Every run is a fresh ``catalog-bot`` process (start-up included, the same for
 every variant).  Needs nginx (``apt-get install nginx``).
@@ -19,12 +30,16 @@ every variant).  Needs nginx (``apt-get install nginx``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -69,6 +84,39 @@ def make_files(folder: Path, files: int, days: int, lat: int = 360, lon: int = 7
     return out
 
 
+def make_grid(folder: Path, days: int, lat: int = 360, lon: int = 720) -> Path:
+    """One big NetCDF grid (``days`` x 1 MB), written a block of days at a time (bounded memory)."""
+    import netCDF4
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"grid-{days}.nc"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp")
+    lats = np.linspace(-89.75, 89.75, lat)
+    lons = np.linspace(-179.75, 179.75, lon)
+    base = (15 + 12 * np.cos(np.deg2rad(lats))[:, None] + np.sin(np.deg2rad(lons))[None, :]).astype("float32")
+    rng = np.random.default_rng(5)
+    with netCDF4.Dataset(tmp, "w") as nc:
+        nc.createDimension("time", days)
+        nc.createDimension("lat", lat)
+        nc.createDimension("lon", lon)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 2020-01-01", "standard"
+        t[:] = np.arange(days)
+        for name, values, units in (("lat", lats, "degrees_north"), ("lon", lons, "degrees_east")):
+            v = nc.createVariable(name, "f8", (name,))
+            v.units = units
+            v[:] = values
+        sst = nc.createVariable("sst", "f4", ("time", "lat", "lon"), zlib=True, complevel=1, chunksizes=(1, lat, lon))
+        sst.units, sst.long_name = "degC", "sea surface temperature"
+        for start in range(0, days, 50):
+            stop = min(start + 50, days)
+            sst[start:stop] = base[None] + rng.normal(0, 0.3, (stop - start, lat, lon)).astype("float32")
+    os.replace(tmp, path)
+    return path
+
+
 def catalog(dest: Path, source: dict) -> Path:
     """The example catalog with the grid dataset reading ``source``."""
     shutil.copytree(EXAMPLE, dest)
@@ -102,6 +150,18 @@ def publish(cat: Path, out: Path, *extra: str) -> float:
     return wall
 
 
+def pairs(name: str, a: list[float], b: list[float]) -> str:
+    """``median ratio (min..max)`` of interleaved pairs ``a[i] / b[i]``."""
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    return f"{name} {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}, {len(ratios)} pairs)"
+
+
+def step_duration(out: Path, step: str = "convert") -> float:
+    """The duration the executor recorded for ``step`` of the benchmark dataset."""
+    record = json.loads((out / ".catalog-bot" / "state" / SST / f"{step}.json").read_text())
+    return float(record["duration"])
+
+
 def bench_unchanged(work: Path, server: Nginx, big: Path) -> None:
     url = server.url(f"bench/{big.name}")
     cat = catalog(work / "cat-remote", {"path": url})
@@ -115,7 +175,8 @@ def bench_unchanged(work: Path, server: Nginx, big: Path) -> None:
     rerun = statistics.median(again)
     size_mb = big.stat().st_size / 1e6
     print(f"unchanged remote ({size_mb:.0f} MB NetCDF over HTTP): first {first:.2f} s, re-run {rerun:.2f} s "
-          f"({100 * rerun / first:.1f}%), data bytes on re-runs: {sent} (requests: {', '.join(kinds)})")  # fmt: skip
+          f"({100 * rerun / first:.1f}%; {pairs('re-run/first', again, [first] * len(again))}), "
+          f"data bytes on re-runs: {sent} (requests: {', '.join(kinds)})")  # fmt: skip
 
 
 def bench_jobs(work: Path, files: list[Path], repeat: int) -> None:
@@ -126,41 +187,219 @@ def bench_jobs(work: Path, files: list[Path], repeat: int) -> None:
         os.link(f, cat / "datasets" / SST / "data" / f.name)
     times: dict[int, list[float]] = {1: [], 2: []}
     digests: dict[int, str] = {}
+    peak: dict[int, int] = {1: 0, 2: 0}
     for r in range(repeat):
         for jobs in (1, 2) if r % 2 == 0 else (2, 1):
             out = data / f"out-{jobs}-{r}"
-            times[jobs].append(publish(cat, out, "--jobs", str(jobs)))
+            script = (
+                "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            )
+            start = time.perf_counter()
+            cmd = [sys.executable, "-m", "bot", "publish", "--catalog", str(cat), "--output", str(out)]
+            proc = subprocess.run(
+                [sys.executable, "-c", script, *cmd, "--jobs", str(jobs), SST], capture_output=True, text=True
+            )
+            times[jobs].append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"publish failed:\n{proc.stderr[-3000:]}")
+            peak[jobs] = max(peak[jobs], int(proc.stdout.split()[-1]) // 1024)  # the largest process (MB)
             store = next((out / "data/catalog-public" / SST).glob(f"*/{SST}.zarr"))
             digests[jobs] = tree_sha256(store)
             shutil.rmtree(out)
     one, two = statistics.median(times[1]), statistics.median(times[2])
     total = sum(f.stat().st_size for f in files) / 1e6
     print(f"{len(files)} NetCDF files ({total:.0f} MB): --jobs 1 {one:.2f} s, --jobs 2 {two:.2f} s "
-          f"(**{one / two:.2f}x**, median of {repeat} interleaved pairs), output identical: {digests[1] == digests[2]}")  # fmt: skip
+          f"({pairs('speed-up jobs1/jobs2', times[1], times[2])}), output identical: {digests[1] == digests[2]}, "
+          f"peak RSS of the largest process: {peak[1]} MB (1 worker), {peak[2]} MB (2 workers)")  # fmt: skip
+
+
+def bench_append(work: Path, days: list[Path], repeat: int) -> None:
+    """Full conversion of N+1 daily files vs appending the (N+1)th to the N-file version (interleaved)."""
+    cat = catalog(work / "cat-append", {"path": "data/*.nc"})
+    data = cat / "datasets" / SST / "data"
+    data.mkdir()
+    for f in days[:-1]:
+        os.link(f, data / f.name)
+    base = work / "append-base"
+    publish(cat, base)  # the N-file version (state recorded in its store)
+    full_wall: list[float] = []
+    full_convert: list[float] = []
+    app_wall: list[float] = []
+    app_convert: list[float] = []
+    same = True
+    for r in range(repeat):
+        order = ("full", "append") if r % 2 == 0 else ("append", "full")
+        for kind in order:
+            out = work / f"append-{kind}-{r}"
+            if kind == "append":
+                shutil.copytree(base, out, copy_function=os.link)  # the N-file state, as a scheduled run finds it
+            os.link(days[-1], data / days[-1].name)
+            try:
+                wall = publish(cat, out)
+            finally:
+                (data / days[-1].name).unlink()
+            result = json.loads((out / ".catalog-bot/work" / SST / "convert/result.json").read_text())
+            if result["mode"] != ("full" if kind == "full" else "append"):
+                raise SystemExit(f"expected a {kind} convert, got {result['mode']}: {result['reason']}")
+            (full_wall if kind == "full" else app_wall).append(wall)
+            (full_convert if kind == "full" else app_convert).append(step_duration(out))
+        a = tree_sha256(next((work / f"append-append-{r}" / "data/catalog-public" / SST).glob(f"*/{SST}.zarr")))
+        b = tree_sha256(next((work / f"append-full-{r}" / "data/catalog-public" / SST).glob(f"*/{SST}.zarr")))
+        same = same and a == b
+        for kind in ("full", "append"):
+            shutil.rmtree(work / f"append-{kind}-{r}")
+    print(f"append 1 daily file to {len(days) - 1}: full publish {statistics.median(full_wall):.2f} s "
+          f"(convert step {statistics.median(full_convert):.2f} s), append publish {statistics.median(app_wall):.2f} s "
+          f"(convert step {statistics.median(app_convert):.2f} s); {pairs('wall append/full', app_wall, full_wall)}; "
+          f"{pairs('convert step append/full', app_convert, full_convert)}; same store: {same}")  # fmt: skip
+
+
+class CountingProxy:
+    """TCP proxy on loopback counting the bytes the server sends (what crossed the network)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.sent = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, count: bool) -> None:
+        try:
+            while chunk := src.recv(1 << 16):
+                dst.sendall(chunk)
+                if count:
+                    with self.lock:
+                        self.sent += len(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def take(self) -> int:
+        with self.lock:
+            sent, self.sent = self.sent, 0
+        return sent
+
+
+def bench_opendap(work: Path, grid: Path, repeat: int) -> None:
+    """Subset on the server (publish with ``opendap:``) vs downloading the whole file from the same pydap."""
+    import httpx
+
+    from tests.opendap_server import start
+    from tests.source_servers import free_port
+
+    root = work / "dap"
+    root.mkdir()
+    os.link(grid, root / grid.name)
+    server = start(root, free_port(), work / "pydap.log")
+    proxy = CountingProxy(server.port)
+    url = f"http://127.0.0.1:{proxy.port}/{grid.name}"
+    try:
+        with xr.open_dataset(grid) as ds:
+            t0, t1 = str(ds.time.values[0])[:10], str(ds.time.values[29])[:10]
+        source = {"opendap": url, "variables": ["sst"], "subset": {"bbox": [140, -30, 160, -10], "time": [t0, t1]}}
+        cat = catalog(work / "cat-dap", source)
+        subset_wall, whole_wall, subset_bytes, whole_bytes = [], [], [], []
+        fetch_wall: list[float] = []
+        fetch_bytes: list[int] = []
+        for r in range(repeat):
+            for kind in ("subset", "whole") if r % 2 == 0 else ("whole", "subset"):
+                proxy.take()
+                start_t = time.perf_counter()
+                if kind == "subset":
+                    fetch_wall.append(fetch_only(url, work / f"subset-{r}.nc", source["subset"]))
+                    fetch_bytes.append(proxy.take())
+                    start_t = time.perf_counter()
+                    publish(cat, work / f"dap-out-{r}")
+                    shutil.rmtree(work / f"dap-out-{r}")
+                else:
+                    with httpx.stream("GET", url, timeout=600) as resp, (work / "whole.nc").open("wb") as fh:
+                        resp.raise_for_status()
+                        for chunk in resp.iter_bytes(1 << 20):
+                            fh.write(chunk)
+                    if (work / "whole.nc").stat().st_size != grid.stat().st_size:
+                        raise SystemExit("the whole-file download is incomplete")
+                    (work / "whole.nc").unlink()
+                wall = time.perf_counter() - start_t
+                (subset_wall if kind == "subset" else whole_wall).append(wall)
+                (subset_bytes if kind == "subset" else whole_bytes).append(proxy.take())
+    finally:
+        server.stop()
+    size = grid.stat().st_size
+    print(f"OPeNDAP subset of a {size / 1e9:.2f} GB grid (30 days, 20x20 degrees): "
+          f"{statistics.median(subset_bytes) / 1e6:.1f} MB transferred ({100 * statistics.median(subset_bytes) / size:.2f}% "
+          f"of the file; whole download {statistics.median(whole_bytes) / 1e6:.0f} MB), publish {statistics.median(subset_wall):.2f} s "
+          f"vs whole download {statistics.median(whole_wall):.2f} s ({pairs('publish/whole', subset_wall, whole_wall)}); "
+          f"the subset fetch alone (the bot's OPeNDAP adapter, in-process, no CLI start-up or other steps): "
+          f"{statistics.median(fetch_wall):.2f} s, {statistics.median(fetch_bytes) / 1e6:.1f} MB "
+          f"({pairs('fetch/whole', fetch_wall, whole_wall)})")  # fmt: skip
+
+
+def fetch_only(url: str, dest: Path, subset: dict) -> float:
+    """Time of the subset fetch alone, through the bot's OPeNDAP adapter (what the convert step calls)."""
+    from bot.adapters.download import Limits
+    from bot.adapters.opendap_source import fetch_subset
+    from bot.sources.manifest import Validators
+
+    limits = Limits(max_bytes=4 << 30, timeout=60, deadline=3600)
+    start = time.perf_counter()
+    fetch_subset(url, dest, variables=["sst"], bbox=tuple(subset["bbox"]), time=tuple(subset["time"]),
+                 coords=("lon", "lat", "time"), limits=limits, validators=Validators())  # fmt: skip
+    wall = time.perf_counter() - start
+    dest.unlink()
+    return wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="unchanged,jobs,append,opendap", help="comma-separated parts to run")
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--days", type=int, default=10, help="time steps per file (360x720 float32 each)")
-    parser.add_argument("--full", action="store_true", help="48 files of 10 days (>= 1 GB)")
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (48 files >= 1 GB, 365 days, 1 GB grid)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--remote-days", type=int, default=120, help="time steps of the one remote file (~1 MB each)")
+    parser.add_argument("--daily", type=int, default=60, help="daily files already converted (append part)")
+    parser.add_argument("--grid-days", type=int, default=200, help="time steps of the OPeNDAP grid (~1 MB each)")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     files_n, days = (48, 10) if args.full else (args.files, args.days)
-    cache = Path(tempfile.gettempdir()) / "catalog-bot-bench" / f"sources-{files_n}x{days}"
-    files = make_files(cache, files_n, days)
-    [big] = make_files(cache.parent / f"sources-remote-{args.remote_days}", 1, args.remote_days)
+    daily, grid_days = (365, 1400) if args.full else (args.daily, args.grid_days)
+    cache = Path(tempfile.gettempdir()) / "catalog-bot-bench"
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
         work = Path(tmp)
-        server = Nginx(work / "nginx", work / "nginx" / "root").start()
-        try:
-            (server.root / "bench").mkdir()
-            os.link(big, server.root / "bench" / big.name)
-            bench_unchanged(work, server, big)
-        finally:
-            server.stop()
-        bench_jobs(work, files, args.repeat)
+        if "unchanged" in parts:
+            [big] = make_files(cache / f"sources-remote-{args.remote_days}", 1, args.remote_days)
+            server = Nginx(work / "nginx", work / "nginx" / "root").start()
+            try:
+                (server.root / "bench").mkdir()
+                os.link(big, server.root / "bench" / big.name)
+                bench_unchanged(work, server, big)
+            finally:
+                server.stop()
+        if "jobs" in parts:
+            bench_jobs(work, make_files(cache / f"sources-{files_n}x{days}", files_n, days), args.repeat)
+        if "append" in parts:
+            bench_append(work, make_files(cache / f"sources-daily-{daily + 1}", daily + 1, 1), args.repeat)
+        if "opendap" in parts:
+            grid = make_grid(cache / "sources-grid", grid_days)
+            bench_opendap(work, grid, args.repeat)
 
 
 if __name__ == "__main__":

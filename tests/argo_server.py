@@ -20,6 +20,16 @@ Kubernetes does (a missing non-optional key means the pod never starts).  So
 a rendered manifest that mounts the token under the wrong name fails here as
 it would in a cluster.  A workflow DELETEd mid-run never runs its handler,
 as in Argo.
+
+Steps can run for real too (:attr:`ArgoState.run_steps`): each DAG node's
+container template runs as a local process (``catalog-bot step ...``) in a
+pod folder of :attr:`ArgoState.pod_root`, after its ``git`` input artifacts
+are cloned there at their (substituted) revisions -- the way Argo's init
+container fetches them.  Container paths (artifact paths and ``/work``) are
+mapped to folders of that pod; ``/work`` is one folder per workflow, which is
+what mounting every ancestor's ``work`` output artifact at
+``/work/<ancestor>`` amounts to.  A non-zero exit fails the node with the
+last line of its output as the message.
 """
 
 from __future__ import annotations
@@ -85,6 +95,10 @@ class ArgoState:
         # Environment every exit-handler process starts from (PATH, HOME...); None: no exit handlers run.
         self.exit_base_env: dict[str, str] | None = None
         self.exit_runs: list[ExitRun] = []
+        # Run step containers as processes (needs ``exit_base_env`` and ``pod_root``); False: simulate them.
+        self.run_steps = False
+        self.pod_root: Path | None = None
+        self.step_runs: list[ExitRun] = []
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,10 @@ def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
     step = wf["_pending"].pop(0)
     node_id = f"{wf['metadata']['name']}-{abs(hash(step)) % 10**10}"
     failed = step == state.fail_step
+    message = "Error (exit code 1): step schema-gate failed: data schema changed" if failed else ""
+    if state.run_steps and not failed:
+        message = _run_step(state, wf, step)
+        failed = bool(message)
     status["nodes"][node_id] = {
         "id": node_id,
         "name": f"{wf['metadata']['name']}.{step}",
@@ -147,7 +165,7 @@ def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
         "type": "Pod",
         "templateName": step,
         "phase": "Failed" if failed else "Succeeded",
-        "message": "Error (exit code 1): step schema-gate failed: data schema changed" if failed else "",
+        "message": message,
         "startedAt": _now(),
         "finishedAt": _now(),
     }
@@ -173,7 +191,30 @@ def _finish(state: ArgoState, wf: dict[str, Any]) -> None:
     wf["_exited"] = True
     handler = next(t for t in spec["templates"] if t["name"] == spec["onExit"])
     container = handler["container"]
-    values = {
+    values = _values(wf)
+    argv = [_subst(a, values) for a in [*container.get("command", []), *container.get("args", [])]]
+    env, problem = _pod_env(state, container)
+    if problem:  # the kubelet refuses to start the container: CreateContainerConfigError
+        state.exit_runs.append(ExitRun(values["workflow.name"], values["workflow.status"], argv, [], -1, problem))
+        return
+    proc = subprocess.run(
+        argv, env={**state.exit_base_env, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+    state.exit_runs.append(
+        ExitRun(
+            values["workflow.name"],
+            values["workflow.status"],
+            argv,
+            sorted(env),
+            proc.returncode,
+            proc.stdout + proc.stderr,
+        )
+    )
+
+
+def _values(wf: dict[str, Any]) -> dict[str, str]:
+    """Argo's template variables for a workflow (``workflow.*``)."""
+    return {
         "workflow.name": wf["metadata"]["name"],
         "workflow.namespace": wf["metadata"]["namespace"],
         "workflow.status": wf["status"]["phase"],
@@ -194,27 +235,68 @@ def _finish(state: ArgoState, wf: dict[str, Any]) -> None:
         **{f"workflow.parameters.{p['name']}": p.get("value", "") for p in wf["spec"]["arguments"]["parameters"]},
     }
 
-    def subst(text: str) -> str:
-        return re.sub(r"\{\{([^}]+)\}\}", lambda m: values.get(m.group(1).strip(), m.group(0)), text)
 
-    argv = [subst(a) for a in [*container.get("command", []), *container.get("args", [])]]
+def _subst(text: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{\{([^}]+)\}\}", lambda m: values.get(m.group(1).strip(), m.group(0)), text)
+
+
+def _run_step(state: ArgoState, wf: dict[str, Any], task_name: str) -> str:
+    """Run one DAG node's container as a process in its pod folder; the failure message, or ``""``."""
+    assert state.exit_base_env is not None and state.pod_root is not None, "run_steps needs exit_base_env and pod_root"
+    spec = wf["_template"]["spec"]
+    dag_tpl = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
+    task = next(t for t in dag_tpl["dag"]["tasks"] if t["name"] == task_name)
+    template = next(t for t in spec["templates"] if t["name"] == task["template"])
+    container = template["container"]
+    values = {**_values(wf), "workflow.status": "Running"}
+    root = state.pod_root / wf["metadata"]["name"]
+    pod = root / "pods" / task_name
+    pod.mkdir(parents=True)
+    mounts = {"/work": root / "work"}
+    for artifact in template.get("inputs", {}).get("artifacts", []):
+        if "git" in artifact:
+            host = pod / artifact["path"].lstrip("/")
+            problem = _git_artifact(state, artifact["git"], values, host)
+            if problem:
+                return problem
+            mounts[artifact["path"]] = host
+
+    def local(text: str) -> str:
+        text = _subst(text, values)
+        for path in sorted(mounts, key=len, reverse=True):
+            if text == path or text.startswith(path + "/"):
+                return str(mounts[path]) + text[len(path) :]
+        return text
+
+    argv = [local(a) for a in [*container.get("command", []), *container.get("args", [])]]
     env, problem = _pod_env(state, container)
-    if problem:  # the kubelet refuses to start the container: CreateContainerConfigError
-        state.exit_runs.append(ExitRun(values["workflow.name"], values["workflow.status"], argv, [], -1, problem))
-        return
+    if problem:
+        return problem
+    env = {k: local(v) for k, v in env.items()}
     proc = subprocess.run(
-        argv, env={**state.exit_base_env, **env}, capture_output=True, text=True, timeout=120, check=False
+        argv, env={**state.exit_base_env, **env}, cwd=pod, capture_output=True, text=True, timeout=600, check=False
     )
-    state.exit_runs.append(
-        ExitRun(
-            values["workflow.name"],
-            values["workflow.status"],
-            argv,
-            sorted(env),
-            proc.returncode,
-            proc.stdout + proc.stderr,
-        )
-    )
+    output = proc.stdout + proc.stderr
+    state.step_runs.append(ExitRun(wf["metadata"]["name"], task_name, argv, sorted(env), proc.returncode, output))
+    if proc.returncode == 0:
+        return ""
+    last = next((line for line in reversed(output.splitlines()) if line.strip()), "")
+    return f"Error (exit code {proc.returncode}): {last.strip()}"
+
+
+def _git_artifact(state: ArgoState, git: dict[str, Any], values: dict[str, str], dest: Path) -> str:
+    """Clone ``git.repo`` at ``git.revision`` into ``dest`` (Argo's git artifact); a problem, or ``""``."""
+    for ref in (git.get("usernameSecret"), git.get("passwordSecret")):
+        if ref and state.secrets.get(ref["name"], {}).get(ref["key"]) is None:
+            return f"couldn't find key {ref['key']} in Secret {ref['name']}"
+    repo, revision = _subst(git["repo"], values), _subst(git.get("revision", ""), values)
+    steps = [["git", "clone", "-q", "--no-checkout", repo, str(dest)]]
+    steps.append(["git", "-C", str(dest), "checkout", "-q", "--detach", revision or "HEAD"])
+    for argv in steps:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return f"failed to load artifacts: git {argv[1]} {revision}: {proc.stderr.strip()[:300]}"
+    return ""
 
 
 def _pod_env(state: ArgoState, container: dict[str, Any]) -> tuple[dict[str, str], str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,19 +26,41 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "catalog_templates" / "example"
 SHARED = Path(os.environ.get("CATALOG_BOT_SHARED", REPO.parent / "shared"))
 SCHEMAS = Path(os.environ.get("CATALOG_BOT_SCHEMAS", SHARED / "contracts" / "schemas"))
-SERVICE_FIXTURES = {"dev_services", "dev_env", "pygeoapi_lock"}
+# Fixtures that start or need a program from outside the bot's own environment
+# (installed by scripts/test.sh): the dev services; pygeoapi, pycsw/pygeometa
+# and pydap from .venv-services; nginx from apt; nektos/act.
+SERVICE_FIXTURES = {
+    "dev_services",  # tests/services.py: SeaweedFS, pgstac + stac-fastapi, pygeoapi
+    "dev_env",
+    "pygeoapi_lock",
+    "pygeoapi_server",  # tests/test_pygeoapi_entry.py: a private pygeoapi from .venv-services
+    "csw",  # tests/test_harvest*.py: pycsw from .venv-services/pycsw
+    "records",  # tests/test_harvest.py: ISO records written by pygeometa (.venv-services/pycsw)
+    "record_dir",  # tests/test_harvest_github.py: the same
+    "opendap",  # tests/opendap_server.py: pydap from .venv-services/pydap
+    "nginx",  # tests/source_servers.py: nginx from apt
+    "act_session",  # tests/act_harness.py: the catalog's workflows under nektos/act
+}
+SERVICE_MARKERS = {"actions", "csw"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses the dev services is a ``services`` test, marked or not.
+    """A test that needs a server or runner from outside the bot's environment is a ``services`` test.
 
-    Why: ``-m "not services"`` (the inner loop) must never start a private
-    set of servers because one test forgot its mark; this runs before the
-    ``-m`` selection.
+    Why: the inner loop, ``pytest -m "not services"``, must run with nothing
+    but ``pip install -e ".[test]"`` (no root, no apt, no 1.7 GB of service
+    environments, nothing to start) and in about two minutes; those tests
+    are the slow ones (servers starting, act installing the action) and run
+    in the full suite (``scripts/test.sh``, CI).  This runs before the ``-m``
+    selection, so a test that forgot its mark is still classified by the
+    fixtures it uses.
     """
     for item in items:
-        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("services"):
+        needs = SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if (needs or any(item.get_closest_marker(m) for m in SERVICE_MARKERS)) and not item.get_closest_marker(
+            "services"
+        ):
             item.add_marker(pytest.mark.services)
 
 
@@ -87,6 +112,38 @@ def example_catalog(tmp_path: Path) -> Path:
     dest = tmp_path / "catalog"
     shutil.copytree(EXAMPLE, dest)
     return dest
+
+
+@dataclass
+class CliRun:
+    """What a ``catalog-bot`` run left: exit code and output (the fields of ``subprocess.CompletedProcess``)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliRun:
+    """``catalog-bot ARGS`` through its real entry point (``bot.cli.main``), in this process.
+
+    Why not a fresh interpreter: each one re-imports pyarrow, xarray and the
+    validators (2-4 s of CPU), which made the tests that drive ``dataset
+    new`` / ``validate --data`` / ``publish`` the slowest of the inner loop,
+    while the code under test is the same.  Tests about start-up, imports or
+    process boundaries keep their subprocess (``tests/test_cli_startup.py``,
+    ``tests/test_perf_paths.py``).  Output is taken from ``sys.stdout`` /
+    ``sys.stderr`` (rich and the error printer resolve them when they write).
+    """
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -91,7 +91,10 @@ def test_cron_workflow_per_scheduled_dataset(manifests: dict[str, dict]) -> None
     crons = {
         m["metadata"]["name"].removeprefix("catalog-bot-"): m for m in manifests.values() if m["kind"] == "CronWorkflow"
     }
-    assert set(crons) == scheduled and scheduled
+    # reef-temperature-daily is published only in dev-sources: no CronWorkflow for "local".
+    assert set(crons) == scheduled - {"reef-temperature-daily"} and scheduled
+    dev_sources = render_all(catalog, "dev-sources", "example-org/example-catalog")
+    assert "cron-reef-temperature-daily.yaml" in dev_sources
     spec = crons["reef-temperature"]["spec"]
     assert spec["schedules"] == ["0 3 * * 1"] and spec["timezone"] == "Australia/Brisbane"
     assert spec["concurrencyPolicy"] == "Replace"
@@ -245,6 +248,7 @@ def test_submit_wait_and_report_progress(argo) -> None:
     assert params == {
         "dataset": "reef-temperature",
         "sha": "a" * 40,
+        "config-sha": "a" * 40,  # a default-branch commit is its own configuration
         "environment": "local",
         "pr": "7",
         "repository": "example-org/example-catalog",

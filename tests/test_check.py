@@ -151,7 +151,12 @@ def test_shared_lib_change_touches_every_importer(catalog_repo: Path) -> None:
     lib.write_text(lib.read_text() + "\n// a comment only\n")
     commit(catalog_repo, "comment")
     report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
-    assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
+    assert set(plan_of(report)) == {
+        "reef-temperature",
+        "reef-temperature-daily",
+        "marine-protected-areas",
+        "sea-surface-temperature",
+    }
     assert set(plan_of(report).values()) == {Action.UNCHANGED}  # rendered output identical
 
 
@@ -251,7 +256,12 @@ def test_profile_change_validates_all_without_rendering(catalog_repo: Path) -> N
     path.write_text(json.dumps(profile, indent=2))
     commit(catalog_repo, "require homepage")
     report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings())
-    assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
+    assert set(plan_of(report)) == {
+        "reef-temperature",
+        "reef-temperature-daily",
+        "marine-protected-areas",
+        "sea-surface-temperature",
+    }
     assert all(e.action is Action.UNCHANGED and e.errors for e in report.entries)
     assert any("homepage" in p.message for p in report.errors)
     assert any("profiles/catalog-datapackage.json changed" in n for n in report.notices)
@@ -335,7 +345,12 @@ def test_all_flag_and_config_change(catalog_repo: Path) -> None:
     assert report.entries == []
     assert any("catalog-bot.yaml changed" in n and "--all" in n for n in report.notices)
     report = run_check(GitRepo(catalog_repo), "main", "HEAD", settings(), all_datasets=True)
-    assert set(plan_of(report)) == {"reef-temperature", "marine-protected-areas", "sea-surface-temperature"}
+    assert set(plan_of(report)) == {
+        "reef-temperature",
+        "reef-temperature-daily",
+        "marine-protected-areas",
+        "sea-surface-temperature",
+    }
     assert report.exit_code == 0, [p.format() for p in report.errors]
 
 

@@ -159,3 +159,61 @@ def test_argo_render_defaults_to_the_catalogs_default_environment(tmp_path) -> N
     assert manifests
     for name in manifests:
         assert yaml.safe_load((tmp_path / "flux" / name).read_text())["kind"]
+
+
+STEP_MODULES = ("data", "pygeoapi", "stac", "upload")
+STEP_PATH_EXTRAS = (
+    "rich.console",
+    "jsonschema",
+    "bot.pipeline.guard",
+    "bot.pipeline.fingerprint",
+    "bot.metadata.pygeoapi",
+)
+
+
+def _modules_after(code: str, names: tuple[str, ...]) -> dict[str, bool]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {list(names)!r}}}))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cli_code(argv: list[str]) -> str:
+    return f"from bot.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+
+
+def test_step_help_loads_no_step_module_and_no_executor() -> None:
+    """#16 goal 6: ``catalog-bot step --help`` needs the step names only."""
+    names = (*HEAVY, "bot.pipeline.executor", "bot.config", *(f"bot.pipeline.steps.{m}" for m in STEP_MODULES))
+    loaded = _modules_after(_cli_code(["step", "--help"]), names)
+    assert not any(loaded.values()), [m for m, v in loaded.items() if v]
+
+
+def test_a_step_pod_imports_its_own_step_module_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An Argo pod runs ``catalog-bot step NAME``: it loads NAME's module, no other step's, no data library.
+
+    generate-stac-item in an empty work folder stops at its first missing
+    artifact (a step error, exit 2): by then it has imported everything a
+    real run of it imports before reading its inputs.
+    """
+    from tests.conftest import EXAMPLE
+
+    argv = ["step", "generate-stac-item", "-d", "reef-temperature", "-C", str(EXAMPLE)]
+    argv += ["--work", str(tmp_path / "work"), "--output", str(tmp_path / "out")]
+    names = (*HEAVY, *STEP_PATH_EXTRAS, *(f"bot.pipeline.steps.{m}" for m in STEP_MODULES))
+    loaded = _modules_after(_cli_code(argv), names)
+    assert loaded["bot.pipeline.steps.stac"], "the step's own module was not imported: did the step run?"
+    others = [m for m, v in loaded.items() if v and m != "bot.pipeline.steps.stac"]
+    assert not others, f"catalog-bot step generate-stac-item loaded {others}"
+
+
+def test_a_skipped_step_pod_imports_no_step_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """harvest-metadata of a dataset without a metadata source: start-up, then skipped, nothing else."""
+    from tests.conftest import EXAMPLE
+
+    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
+    run = subprocess.run([sys.executable, "-m", "bot", *argv], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().startswith("step harvest-metadata for reef-temperature: skipped: no metadata source")
+    names = (*HEAVY, *STEP_PATH_EXTRAS, *(f"bot.pipeline.steps.{m}" for m in STEP_MODULES))
+    loaded = _modules_after(_cli_code(argv), names)
+    assert not any(loaded.values()), [m for m, v in loaded.items() if v]

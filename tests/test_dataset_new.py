@@ -16,15 +16,11 @@ import pytest
 import shapely
 import xarray as xr
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, run_cli
 
 pytestmark = pytest.mark.slow
 
 FRICTIONLESS = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -35,13 +31,13 @@ def catalog(tmp_path: Path) -> Path:
 
 
 def _new_validate_publish(catalog: Path, dataset: str, source: Path, *extra: str) -> tuple[str, dict, Path]:
-    created = _cli("dataset", "new", dataset, "--source", str(source), "--catalog", str(catalog), *extra)
+    created = run_cli("dataset", "new", dataset, "--source", str(source), "--catalog", str(catalog), *extra)
     assert created.returncode == 0, created.stdout + created.stderr
-    validated = _cli("validate", "--catalog", str(catalog), "--format", "json", "--data", dataset)
+    validated = run_cli("validate", "--catalog", str(catalog), "--format", "json", "--data", dataset)
     report = json.loads(validated.stdout)
     assert validated.returncode == 0 and report["summary"]["errors"] == 0, report["problems"]
     out = catalog.parent / "out"
-    published = _cli("publish", "--catalog", str(catalog), "--output", str(out), dataset)
+    published = run_cli("publish", "--catalog", str(catalog), "--output", str(out), dataset)
     assert published.returncode == 0, published.stdout + published.stderr
     folder = out / "data" / "catalog-public" / dataset
     frictionless = subprocess.run(
@@ -78,7 +74,7 @@ def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path) -> Non
     assert schema["primaryKey"] == ["site_id", "time"] and "primaryKey = site_id + time" in printed
     package = json.loads((folder / "datapackage.json").read_text())
     assert package["title"].startswith("TODO")  # an explicit placeholder, not an invented title
-    report = json.loads(_cli("validate", "--catalog", str(catalog), "--format", "json", "loggers").stdout)
+    report = json.loads(run_cli("validate", "--catalog", str(catalog), "--format", "json", "loggers").stdout)
     warned = {p["pointer"] for p in report["problems"] if p["code"] == "placeholder" and p["severity"] == "warning"}
     assert warned == {"/title", "/description", "/keywords/0", "/contributors/0/title"}
     assert report["summary"]["errors"] == 0
@@ -134,7 +130,7 @@ def test_geopackage_layer(catalog: Path, tmp_path: Path) -> None:
     src = tmp_path / "parks.gpkg"
     zones.to_file(src, layer="zones", engine="pyogrio")
     zones.iloc[:2].to_file(src, layer="old", engine="pyogrio")
-    refused = _cli("dataset", "new", "parks", "--source", str(src), "--catalog", str(catalog))
+    refused = run_cli("dataset", "new", "parks", "--source", str(src), "--catalog", str(catalog))
     assert refused.returncode != 0 and "2 layers: zones, old" in refused.stdout + refused.stderr
     assert not (catalog / "datasets/parks").exists()  # nothing written
     _, collection, _ = _new_validate_publish(catalog, "parks", src, "--layer", "zones")
@@ -143,7 +139,7 @@ def test_geopackage_layer(catalog: Path, tmp_path: Path) -> None:
 
 
 def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path) -> None:
-    exists = _cli(
+    exists = run_cli(
         "dataset",
         "new",
         "reef-temperature",
@@ -159,14 +155,15 @@ def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path
     )
     broken = tmp_path / "broken.nc"
     broken.write_bytes(b"CDF\x01" + b"\x00" * 10)
-    failed = _cli("dataset", "new", "broken", "--source", str(broken), "--catalog", str(catalog))
+    failed = run_cli("dataset", "new", "broken", "--source", str(broken), "--catalog", str(catalog))
     assert failed.returncode != 0 and "broken.nc" in failed.stdout + failed.stderr
     unknown = tmp_path / "data.xyz"
     unknown.write_text("1,2\n")
-    failed = _cli("dataset", "new", "other", "--source", str(unknown), "--catalog", str(catalog))
+    failed = run_cli("dataset", "new", "other", "--source", str(unknown), "--catalog", str(catalog))
     assert failed.returncode != 0 and "pass --format" in failed.stdout + failed.stderr
     assert sorted(p.name for p in (catalog / "datasets").iterdir()) == [
         "marine-protected-areas",
         "reef-temperature",
+        "reef-temperature-daily",
         "sea-surface-temperature",
     ]

@@ -116,7 +116,7 @@ def test_list_dirs_and_grep_paths_at_a_revision_and_in_the_worktree(catalog_repo
     from bot.adapters.git import WORKTREE, GitRepo
 
     repo = GitRepo(catalog_repo)
-    ids = ["marine-protected-areas", "reef-temperature", "sea-surface-temperature"]
+    ids = ["marine-protected-areas", "reef-temperature", "reef-temperature-daily", "sea-surface-temperature"]
     assert repo.list_dirs("HEAD", "datasets") == ids
     (catalog_repo / "datasets" / "new-one").mkdir()
     assert repo.list_dirs(WORKTREE, "datasets") == sorted([*ids, "new-one"])

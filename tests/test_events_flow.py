@@ -359,7 +359,7 @@ def test_a_push_between_acceptance_and_execution_does_not_change_the_pinned_sha(
         world.change("feature", title="Sneaky title")
 
     world.publisher.before_submit = race
-    payload = world.comment_payload(pr, "/catalog preview reef-temperature env=local", "wes")
+    payload = world.comment_payload(pr, "/catalog publish reef-temperature env=local", "mia")
     [outcome] = run(world, "issue_comment", payload)
     assert outcome.ok and outcome.details["sha"] == accepted
     assert world.server.rev(REPO, "feature") != accepted  # the push did land

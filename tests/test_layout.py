@@ -12,12 +12,13 @@ from bot.config import CatalogConfig, Settings
 from bot.errors import CatalogError, ConfigError, UsageError
 
 
-def test_example_catalog_discovers_three_datasets_of_both_kinds(example_catalog: Path) -> None:
+def test_example_catalog_discovers_four_datasets_of_both_kinds(example_catalog: Path) -> None:
     catalog = Catalog.open(example_catalog)
     kinds = {d.id: d.pipeline().kind for d in catalog.datasets()}
     assert kinds == {
         "marine-protected-areas": "tabular",
         "reef-temperature": "tabular",
+        "reef-temperature-daily": "tabular",  # the remote source (S3 daily files)
         "sea-surface-temperature": "gridded",
     }
     assert all(not d.missing_files() for d in catalog.datasets())
@@ -107,7 +108,7 @@ def test_init_creates_a_catalog_that_opens(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not empty"):
         init_catalog(tmp_path / "new")
     init_catalog(tmp_path / "ex", with_examples=True)
-    assert len(Catalog.open(tmp_path / "ex").datasets()) == 3
+    assert len(Catalog.open(tmp_path / "ex").datasets()) == 4
 
 
 def test_settings_hide_secrets() -> None:

@@ -19,6 +19,7 @@ def test_wheel_ships_templates_workflows_and_profiles(tmp_path: Path) -> None:
             "wheel",
             "-q",
             "--no-deps",
+            "--no-build-isolation",  # setuptools and wheel are test dependencies: no isolated build env to download
             "-w",
             str(tmp_path),
             str(REPO),
@@ -33,6 +34,8 @@ def test_wheel_ships_templates_workflows_and_profiles(tmp_path: Path) -> None:
         ".github/workflows/catalog-bot.yml",
         ".github/workflows/catalog-bot-pr.yml",
         ".github/workflows/catalog-bot-harvest.yml",
+        ".github/workflows/catalog-bot-preview-cleanup.yml",
+        ".github/workflows/catalog-bot-reconcile.yml",
         ".github/ISSUE_TEMPLATE/dataset.yml",
         "example/catalog-bot.yaml",
         "example/lib/catalog.libsonnet",

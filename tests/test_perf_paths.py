@@ -156,3 +156,48 @@ def test_float_values_match_arrow_with_nulls_and_offsets(offset: int) -> None:
     np.testing.assert_array_equal(got, want)
     ints = pa.array([1, None, 3], type=pa.int32()).slice(1)
     np.testing.assert_array_equal(float_values(ints), [np.nan, 3.0])
+
+
+def test_validation_workers_get_a_go_gc_target_and_find_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#16: the spawned validation workers run the Go engine with GOGC=400 (a third less render CPU).
+
+    The pool's result must not depend on it: the same problems as one
+    process; the parent's environment is left as it was, and a GOGC the
+    user set is kept.
+    """
+    from bot.catalog.layout import Catalog
+    from bot.catalog.schemas import SchemaRegistry
+    from bot.catalog.validate import catalog as validate_catalog
+    from bot.config import Settings
+
+    root = make_catalog(tmp_path / "cat", 12)
+    package = root / "datasets" / "synth-00003" / "datapackage.json"
+    doc = json.loads(package.read_text())
+    doc["licenses"] = [{"name": "not-a-licence"}]
+    package.write_text(json.dumps(doc))
+    monkeypatch.delenv("GOGC", raising=False)
+    seen: list[str | None] = []
+    real = validate_catalog.ProcessPoolExecutor
+
+    def spying_pool(*args: object, **kwargs: object) -> object:
+        seen.append(os.environ.get("GOGC"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate_catalog, "ProcessPoolExecutor", spying_pool)
+    monkeypatch.setattr(validate_catalog, "CHUNK", 4)  # several chunks, so both workers get some
+    cat = Catalog.open(root)
+    registry = SchemaRegistry.from_settings(Settings.from_env())
+
+    def codes(result: dict[str, list]) -> dict[str, list[tuple[str, str | None]]]:
+        return {k: sorted((p.code, p.pointer) for p in v) for k, v in result.items()}
+
+    pooled = validate_catalog.validate_many(cat, registry=registry, processes=2)
+    assert seen == [validate_catalog.GO_GC_PERCENT] and "GOGC" not in os.environ
+    single = validate_catalog.validate_many(cat, registry=registry, processes=1)
+    assert codes(pooled) == codes(single) and len(pooled) == 12
+    assert any(code for code, _ in codes(pooled)["synth-00003"]), "the broken licence was not reported"
+    monkeypatch.setenv("GOGC", "150")
+    validate_catalog.validate_many(cat, registry=registry, processes=2)
+    assert seen[-1] == "150" and os.environ["GOGC"] == "150"

@@ -19,6 +19,7 @@ from bot.adapters.objectstore import LocalObjectStore, PutResult, open_store
 from bot.catalog.layout import Catalog
 from bot.catalog.schemas import SchemaRegistry, stac_core_url
 from bot.cli import main
+from bot.commands.publish import select_datasets
 from bot.config import Settings
 from bot.errors import SchemaChanged, ServiceError
 from bot.metadata.frictionless import validate_datapackage
@@ -38,7 +39,8 @@ def _run(catalog: Path, output: Path, **kwargs) -> RunContext:
 
 def _publish(catalog: Path, output: Path, ids: list[str] | None = None, **kwargs):
     run = _run(catalog, output, store_factory=kwargs.pop("store_factory", None))
-    return publish(run, run.catalog.select(ids), **kwargs)
+    # As `publish --all` selects: the remote example dataset is published only in dev-sources.
+    return publish(run, select_datasets(run.catalog, ids or [], not ids, "local"), **kwargs)
 
 
 def _stac_problems(doc: dict, registry: SchemaRegistry) -> list[str]:

@@ -13,7 +13,8 @@ from bot.config import EnvironmentConfig, Settings
 from bot.errors import BotError
 from bot.pipeline.context import RunContext
 from bot.pipeline.dag import HARVEST
-from bot.pipeline.executor import environment_fingerprint, publish, run_single_step
+from bot.pipeline.executor import publish, run_single_step
+from bot.pipeline.fingerprint import environment_fingerprint
 from tests.conftest import EXAMPLE
 
 DS = "reef-temperature"

@@ -255,6 +255,7 @@ def serve_config(cfg: Path, tmp_path: Path, port: int) -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.services  # a real pygeoapi from .venv-services (no fixture says so)
 def test_pygeoapi_serves_the_config_that_catalog_bot_publish_wrote(published_example: Path, tmp_path: Path) -> None:
     """The README's main job, then a real pygeoapi on its output: items per tabular dataset, the grid's coverage."""
     if not (VENV / "pygeoapi").exists() or not (VENV / "gunicorn").exists():

@@ -1,4 +1,4 @@
-"""scripts/dev_services.py: state file, PID safety, idempotent `up`, status and env output."""
+"""scripts/dev_services.py (the devsvc package): state file, PID safety, idempotent `up`, status and env output."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_parallel_up_reports_every_failure_and_records_nothing_half_started(
     module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No server installed: S3 fails to start, and pygeoapi (which waits for S3's URL) says why it did not start."""
-    monkeypatch.setattr(module, "VENVS", tmp_path / "no-venvs")
+    monkeypatch.setattr(sys.modules["devsvc.install"], "VENVS", tmp_path / "no-venvs")  # where venv_bin looks
     with pytest.raises(module.DevError) as info:
         module.up(tmp_path / "state", ["s3", "pygeoapi"], do_install=False)
     message = str(info.value)
@@ -213,3 +213,19 @@ def test_dev_pygeoapi_placeholder_is_hidden_and_the_config_is_valid(module, tmp_
     assert rid == "catalog-bot-dev" and resource["visibility"] == "hidden"
     schema = yaml.safe_load(pygeoapi_schema_path(SchemaRegistry(SCHEMAS, None)).read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(json.dumps(config)), schema)
+
+
+def test_an_older_dev_pygeoapi_config_gets_its_placeholder_hidden_on_the_next_up(module, tmp_path: Path) -> None:
+    """A state folder from before the placeholder was hidden keeps its config across `up`: the update hides it."""
+    import yaml
+
+    config = module.pygeoapi_config("http://127.0.0.1:5000", 5000, str(tmp_path / "placeholder.geojson"))
+    del config["resources"]["catalog-bot-dev"]["visibility"]
+    config["resources"]["published"] = {"type": "collection", "title": "kept as it was"}
+    cfg = tmp_path / "pygeoapi-config.yml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    module.update_config(Path(sys.executable), cfg, "http://127.0.0.1:5099", 5099)
+    updated = yaml.safe_load(cfg.read_text())
+    assert updated["resources"]["catalog-bot-dev"]["visibility"] == "hidden"
+    assert updated["resources"]["published"] == {"type": "collection", "title": "kept as it was"}
+    assert updated["server"]["url"] == "http://127.0.0.1:5099" and updated["server"]["bind"]["port"] == 5099

@@ -195,6 +195,26 @@ def test_redirect_to_the_metadata_endpoint_is_refused(served, tmp_path: Path) ->
     assert "169.254.169.254" in str(err.value) and "link-local" in str(err.value)
 
 
+def test_connection_goes_to_the_checked_address_not_to_a_second_dns_answer(served, tmp_path: Path) -> None:
+    """DNS rebinding: the name is resolved once, checked, and the connection pinned to that address."""
+    server, folder = served
+    answers = iter([["127.0.0.1"], ["169.254.169.254"]])  # a rebinding DNS: checked answer, then the attack
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    guard = AddressGuard(AllowList.parse(["127.0.0.1"]), resolver=rebinding)  # the address is allowed, not the name
+    http = HttpSource(guard, Limits(10**8, 5, 60, 1))
+    uri = f"http://rebind.example.test:{server.port}/files/{folder}/reef.csv"  # no real DNS knows this name
+    record = http.fetch(uri, tmp_path / "reef.csv", "csv")
+    assert record.status == "downloaded" and sha(tmp_path / "reef.csv") == sha(CSV)  # served by the checked address
+    assert asked == ["rebind.example.test"]  # resolved once: the second (metadata) answer was never used
+    with pytest.raises(DataError, match="link-local"):  # a fresh request re-checks, and now refuses
+        http.probe(uri)
+
+
 def test_server_without_head_is_probed_with_a_one_byte_range(served) -> None:
     server, folder = served
     http = source()

@@ -149,7 +149,10 @@ def test_example_allow_lists_loopback_and_init_without_example_writes_no_allow_l
     init_catalog(tmp_path / "plain")
     plain = load_catalog_config(tmp_path / "plain")
     assert plain.network.allow == [] and "network:" not in (tmp_path / "plain/catalog-bot.yaml").read_text()
-    assert plain.environments == load_catalog_config(EXAMPLE).environments  # the rest is kept
+    example = load_catalog_config(EXAMPLE).environments
+    assert "dev-sources" in example and "dev-sources" not in plain.environments  # only the remote example uses it
+    assert plain.environments == {k: v for k, v in example.items() if k != "dev-sources"}  # the rest is kept
+    assert "example only" not in (tmp_path / "plain/catalog-bot.yaml").read_text()
     init_catalog(tmp_path / "ex", with_examples=True)
     assert load_catalog_config(tmp_path / "ex").network.allow == ["127.0.0.1", "localhost", "::1"]
 

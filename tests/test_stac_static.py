@@ -154,3 +154,37 @@ def test_parallel_writers_both_end_up_in_catalog_json(tmp_path: Path) -> None:
     assert children == [f"./{cid}/collection.json" for cid in ids]
     assert not list(root.rglob("*.tmp"))
     assert PROVENANCE["commit"] == p_item["properties"]["catalog_bot:commit"]
+
+
+def test_catalog_json_is_relisted_only_when_collections_come_or_go(tmp_path: Path) -> None:
+    """#16: an item or collection update leaves catalog.json alone (no folder listing per save).
+
+    A new collection, a removal, a changed catalog title or a deleted
+    catalog.json re-list it from the folder.
+    """
+    root = tmp_path / "stac"
+    cat, p_item, _ = publish(root, tmp_path)
+    catalog = root / "catalog.json"
+    before = catalog.stat().st_mtime_ns
+    cid = p_item["id"]
+    cat.upsert_item(cid, {**p_item, "properties": {**p_item["properties"], "title": "changed"}})
+    changed = cat.save()
+    assert catalog not in changed and catalog.stat().st_mtime_ns == before
+    assert root / cid / cid / f"{cid}.json" in changed
+
+    extra = build_collection({**rendered_collection(cid), "id": "extra-collection"}, [])
+    cat.upsert_collection(extra)
+    assert catalog in cat.save()
+    children = [link["href"] for link in json.loads(catalog.read_text())["links"] if link["rel"] == "child"]
+    assert "./extra-collection/collection.json" in children and len(children) == 3
+
+    renamed = StaticCatalog(root, "example", "Renamed catalog")
+    renamed.upsert_item(cid, p_item)
+    assert catalog in renamed.save()
+    assert json.loads(catalog.read_text())["title"] == "Renamed catalog"
+
+    catalog.unlink()
+    renamed.upsert_item(cid, p_item)
+    renamed.save()
+    children = [link["href"] for link in json.loads(catalog.read_text())["links"] if link["rel"] == "child"]
+    assert len(children) == 3

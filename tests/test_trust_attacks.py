@@ -126,7 +126,7 @@ def test_strangers_check_cannot_exfiltrate_any_secret(
     report = bot_comments(world, pr)[0]
     assert "undefined external variable: a" in report
     assert world.server.rev(REPO, "exfil") in report  # named by the PR's commit, not the local overlay
-    assert "outside datasets/" in report and "catalog-bot.yaml" in report  # the config change is named, not applied
+    assert "changes configuration (`catalog-bot.yaml`)" in report  # the config change is named, not applied
     leaked = channels(world, pr, caplog, capsys)
     for name, secret in SECRETS.items():
         for form, text in forms(secret).items():
@@ -250,6 +250,43 @@ def test_posted_text_is_neutralised() -> None:
     assert "metadata: kept, data: kept" in out  # ordinary words are left alone
     assert "[ok](https://example.org)" in out and "<details><summary>s</summary>b</details>" in out
     assert neutralise(out) == out
+
+
+def test_a_script_link_with_parentheses_leaves_nothing_behind() -> None:
+    """``javascript:alert(document.cookie)`` holds parentheses: no part of the target, and no stray ``)``, remains."""
+    text = "see [details](javascript:alert(document.cookie)) and ![i](https://evil.example/a_(b).png) end"
+    out = neutralise(text)
+    assert out == "see [details](#blocked-link) and i end"
+    wiki = "[reef](https://en.wikipedia.org/wiki/Reef_(disambiguation)) (2024)"
+    assert neutralise(wiki) == wiki  # an ordinary link with parentheses is left whole
+
+
+def test_the_configuration_notice_names_configuration_not_docs(world: World) -> None:
+    """A PR editing README, docs and a workflow next to lib/: the notice names only what the check replaced."""
+    lib = world.server_file("main", "lib/catalog.libsonnet") + "\n// a comment from the PR\n"
+    world.server.commit_files(
+        REPO,
+        "docs",
+        {
+            "README.md": b"# Our catalog\n\nNew words.\n",
+            "docs/howto.md": b"# How to\n",
+            ".github/workflows/extra.yml": b"on: push\njobs: {}\n",
+            "lib/catalog.libsonnet": lib.encode(),
+        },
+        parent=world.main(),
+    )
+    pr = world.server.open_pr(REPO, "docs")["number"]
+    [outcome] = run(world, "issue_comment", world.comment_payload(pr, "/catalog check", "mia"))
+    assert outcome.ok
+    report = bot_comments(world, pr)[0]
+    assert "changes configuration (`lib/catalog.libsonnet`)" in report
+    for doc in ("README.md", "docs/howto.md", "extra.yml"):
+        assert doc not in report
+
+    world.server.commit_files(REPO, "only-docs", {"README.md": b"# Only words\n"}, parent=world.main())
+    pr2 = world.server.open_pr(REPO, "only-docs")["number"]
+    run(world, "issue_comment", world.comment_payload(pr2, "/catalog check", "mia"))
+    assert "changes configuration" not in bot_comments(world, pr2)[0]
 
 
 BOMBS = {

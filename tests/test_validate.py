@@ -636,7 +636,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 def test_cli_validates_the_example_catalog(example: Catalog, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _run(["validate", "--catalog", str(example.root), "--jobs", "1"], capsys)
     assert code == 0, out
-    assert "3 datasets checked, 0 error(s)" in out
+    assert "4 datasets checked, 0 error(s)" in out
 
 
 def test_cli_json_output_and_exit_code(example: Catalog, capsys: pytest.CaptureFixture[str]) -> None:

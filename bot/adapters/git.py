@@ -25,7 +25,7 @@ from pathlib import Path
 from bot.catalog.revisions import WORKTREE, ChangeStatus, FileChange
 from bot.errors import ServiceError, UsageError
 
-__all__ = ["WORKTREE", "ChangeStatus", "FileChange", "GitRepo"]
+__all__ = ["WORKTREE", "ChangeStatus", "FileChange", "GitRepo", "overlay_checkout"]
 
 # No pager, no prompts, stable (untranslated) output, no user config that
 # changes output formats (color, external diff, relative paths).
@@ -111,6 +111,11 @@ class GitRepo:
                 hint += f"; if only the remote branch exists, use --base origin/{branch}"
             raise UsageError(f"git revision {ref!r} does not exist in {self.toplevel}", hint=hint)
         return proc_out.decode().strip()
+
+    def recent_commits(self, count: int, rev: str = "HEAD") -> list[str]:
+        """The last ``count`` commits of ``rev`` along first parents, newest first (a shallow clone: what it has)."""
+        out = self._try(["rev-list", "--first-parent", f"--max-count={int(count)}", "--end-of-options", rev])
+        return out.decode().split() if out is not None else []
 
     def head(self) -> str:
         """The checked-out commit (``""`` in a repository without commits)."""
@@ -329,6 +334,49 @@ class GitRepo:
         request = "".join(f"{rev}:{self.prefix}{p}\n" for p in wanted).encode()
         out = self._run(["cat-file", "--batch"], input=request)
         return _parse_batch(out, wanted)
+
+
+def overlay_checkout(root: Path, source: Path, folder: str) -> Path:
+    """The checkout twin of :meth:`GitRepo.overlay_commit`: ``root/folder`` becomes ``source/folder``.
+
+    Why: an Argo pod receives the trusted configuration commit and the data
+    commit as two plain checkouts (git artifacts; there is no shared object
+    database to build an overlay commit in).  Everything outside ``folder``
+    stays the trusted one; ``folder`` (``datasets/``) is copied over from
+    the data checkout, which is left as it was (a local debugging run must
+    not lose a folder) and never read again: the catalog is ``root`` and
+    Jsonnet imports are confined to it.  Symbolic links in ``folder`` that
+    are absolute or lead outside ``root`` are refused (the rule ``git
+    archive`` + ``tarfile``'s ``data`` filter applies to the bot's own
+    overlays): such a link could pull the data commit's configuration back
+    in.  Returns ``root``.
+    """
+    import shutil
+
+    src = source / folder
+    if src.is_symlink():
+        raise UsageError(f"{folder}/ of the data commit is a symbolic link", hint=f"make {folder}/ a real folder")
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            rel = path.relative_to(source)
+            target = os.readlink(path)
+            resolved = os.path.normpath(os.path.join(rel.parent.as_posix(), target))
+            if os.path.isabs(target) or resolved == ".." or resolved.startswith("../"):
+                raise UsageError(
+                    f"{rel.as_posix()}: symbolic link to {target!r} leaves the catalog",
+                    hint="replace the link by the file itself or by a link inside the catalog",
+                )
+    dest = root / folder
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        shutil.rmtree(dest)
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=True)
+    return root
 
 
 def _parse_name_status(out: bytes) -> list[FileChange]:

@@ -2,7 +2,7 @@
 
 Why a thin layer over PyGithub's ``Requester`` instead of its object graph:
 the bot needs a handful of endpoints, a predictable number of calls per event
-(the PR handler is budgeted, see ``benchmarks/bench_pr_event.py``) and one
+(the PR handler is budgeted, see docs/performance.md) and one
 retry policy for every verb.  PyGithub's own retry does not retry PATCH and
 raises ``requests.exceptions.RetryError`` after exhausting; we switch it off
 and retry with the shared policy (:mod:`bot.adapters.retry`): 5xx with

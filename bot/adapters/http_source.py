@@ -5,7 +5,10 @@ Why each piece:
 - **Address guard** on the first URL and on every redirect hop (redirects
   are followed here, not by httpx), so neither ``source.path`` nor a server's
   ``Location`` can reach loopback, link-local or private addresses unless
-  ``network.allow`` lists them (:mod:`bot.sources.addresses`).
+  ``network.allow`` lists them (:mod:`bot.sources.addresses`).  The
+  connection goes to the address the guard checked (the name is resolved
+  once), so a DNS answer that changes in between (rebinding) cannot
+  redirect it.
 - **Conditional GET** (``If-None-Match`` / ``If-Modified-Since``) with the
   validators of the copy we hold: an unchanged remote costs one 304, never a
   download.  :meth:`HttpSource.probe` (``HEAD``) gives the validators for the
@@ -67,8 +70,15 @@ class AddressGuard:
         self.allow = allow
         self.resolver = resolver
 
-    def check(self, uri: str, host: str, port: int) -> None:
-        """Raise :class:`DataError` naming ``uri`` when ``host`` is not allowed."""
+    def check(self, uri: str, host: str, port: int) -> str | None:
+        """Raise :class:`DataError` naming ``uri`` when ``host`` is not allowed; else the address to connect to.
+
+        The address returned is one of those just checked: connecting to it
+        (:meth:`HttpSource._send` pins it) instead of resolving the name again
+        defeats DNS rebinding (a name that answers a public address for the
+        check and 169.254.169.254 for the connection).  None: the host is
+        allow-listed by name (or a literal address), nothing to pin.
+        """
         try:
             literal = [str(ipaddress.ip_address(host.strip("[]")))]
         except ValueError:
@@ -78,6 +88,7 @@ class AddressGuard:
             check_addresses(host, addresses or [host], self.allow)
         except AddressRefused as exc:
             raise DataError(f"{uri}: {exc}", field="source.path", hint="use a public host") from None
+        return addresses[0] if addresses and not literal else None
 
 
 def _validators(response: httpx.Response) -> Validators:
@@ -135,9 +146,14 @@ class HttpSource:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
-            self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            pinned = self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            request = self.client.build_request(method, url, headers=headers)  # Host: the name, as sent
+            if pinned is not None:
+                request.url = request.url.copy_with(host=pinned)  # connect to the checked address only
+                if parts.scheme == "https":
+                    request.extensions["sni_hostname"] = parts.hostname  # TLS: SNI and certificate for the name
             try:
-                response = self.client.send(self.client.build_request(method, url, headers=headers), stream=True)
+                response = self.client.send(request, stream=True)
             except httpx.TransportError as exc:
                 raise ServiceError(
                     SERVICE,

@@ -6,7 +6,7 @@ Transactions extension only offers create (POST, 409 when it exists) and
 replace (PUT, 404 when it does not), so each upsert tries the likely verb and
 falls back to the other.  Many items go through ``/collections/{id}/bulk_items``
 with ``method: upsert`` in chunks (one request per ~500 items instead of
-one per item: see ``benchmarks/bench_ingest.py``).
+one per item; measured in docs/performance.md).
 
 pgstac answers **500** (and may drop the connection) when an item's
 collection does not exist.  A 500 is otherwise worth retrying, so before the

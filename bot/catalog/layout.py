@@ -269,6 +269,9 @@ class PipelineSpec(_Model):
     schedule: str | None = None
     timezone: str = "UTC"
     metadata_source: MetadataSource | None = None
+    # Publish only in these environments (e.g. a source on the dev services); ``publish --all`` elsewhere
+    # skips the dataset with a notice. None: every environment.
+    environments: list[str] | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -283,6 +286,10 @@ class PipelineSpec(_Model):
         if self.output == "zarr" and not (c.x and c.y):
             raise ValueError("gridded output needs coordinates.x and coordinates.y (dimension names)")
         return self
+
+    def published_in(self, env_name: str) -> bool:
+        """Whether environment ``env_name`` publishes this dataset (``environments``; None: every one)."""
+        return self.environments is None or env_name in self.environments
 
     @property
     def kind(self) -> Literal["tabular", "gridded"]:

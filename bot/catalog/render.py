@@ -31,11 +31,10 @@ therefore
 Engines: ``cpp`` (the reference, ``_jsonnet``), ``go`` (``_gojsonnet``) and
 ``rust`` (``rjsonnet``, optional).  ``auto`` renders with Go and falls back to
 C++ per file when Go fails on that file (engine bugs must not fail a
-catalog); see ``benchmarks/bench_jsonnet.py`` for why Go is the default.
+catalog; why Go is the default: docs/performance.md).
 Many files are rendered in batches: one engine call imports a batch of files
-so shared libraries are parsed once per batch instead of once per file
-(measured: ~1.2-1.9x); a batch that fails is rendered again file by file, so
-errors stay per file.
+so shared libraries are parsed once per batch instead of once per file; a
+batch that fails is rendered again file by file, so errors stay per file.
 """
 
 from __future__ import annotations

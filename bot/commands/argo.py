@@ -139,9 +139,14 @@ def report(
 
 @argo_app.command("reconcile")
 def reconcile(
-    sha: str = typer.Option(..., "--sha", help="commit whose pending publish statuses to check"),
+    sha: str | None = typer.Option(None, "--sha", help="commit whose pending publish statuses to check"),
+    recent: int = typer.Option(
+        20, "--recent", min=1, max=500, help="without --sha: check the last N commits of the checked-out branch"
+    ),
     catalog: Path = typer.Option(Path("."), "--catalog", "-C", help="catalog repository"),
-    env: str = typer.Option("prod", "--env"),
+    env: str | None = typer.Option(
+        None, "--env", help="environment merges publish to (default: the catalog's default_environment)"
+    ),
     repository: str = typer.Option("", "--repository"),
 ) -> None:
     """Finish commit statuses left ``pending`` by workflows that ended without their exit handler.
@@ -150,16 +155,28 @@ def reconcile(
     ``pending`` (a required check blocked forever).  Each pending
     ``catalog-bot/publish/<dataset>`` status names its workflow in its link:
     gone -> ``error``, finished -> its real outcome, still running -> left alone.
+    Without ``--sha`` the last ``--recent`` commits of the checkout are
+    checked, which is what the scheduled workflow (``catalog-bot-reconcile.yml``)
+    runs; an environment on the local engine has nothing to reconcile (exit 0).
     """
+    from bot.adapters.git import GitRepo
+
     settings = Settings.from_env()
     cat = Catalog.open(catalog)
+    env = env or cat.config.default_environment
+    if cat.config.environment(env).engine != "argo":
+        console.print(json.dumps({"reconciled": [], "note": f"environment {env!r} does not use engine argo"}))
+        return
+    shas = [sha] if sha else GitRepo(catalog).recent_commits(recent)
+    if not shas:
+        raise UsageError(f"{catalog} has no commits to check", hint="run it in a checkout of the default branch")
     client = client_for(cat, env, settings)
     from bot.adapters.github import GitHub
     from bot.events.publisher import reconcile_statuses
 
     gh = GitHub.connect(settings, repository or settings.github_repository or "")
-    changed = reconcile_statuses(gh, client, sha)
-    console.print(json.dumps({"reconciled": changed}))
+    changed = [{"sha": s, **c} for s in shas for c in reconcile_statuses(gh, client, s)]
+    console.print(json.dumps({"reconciled": changed, "commits": len(shas)}))
 
 
 def register(app: typer.Typer) -> None:

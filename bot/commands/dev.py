@@ -3,7 +3,10 @@
 Why a wrapper: the real work is ``scripts/dev_services.py`` (stdlib only, so
 CI can run it before anything else is installed); this verb makes it
 discoverable next to ``publish --env dev``.  It needs a source checkout,
-where the script lives beside the ``bot`` package.
+where the script lives beside the ``bot`` package.  ``status`` adds what
+only the bot can read: the file to source for the services' variables, and
+what the catalog you are in (or ``--catalog``) has published in each of its
+environments (:mod:`bot.commands.dev_status`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ def register(app: typer.Typer) -> None:
         state: Path | None = typer.Option(None, "--state", help="state folder (default .dev-services)"),
         only: str | None = typer.Option(None, "--only", help="up: comma-separated subset of s3,postgres,stac,pygeoapi"),
         fresh: bool = typer.Option(False, "--fresh", help="up: stop and wipe all service data first"),
+        catalog: Path | None = typer.Option(
+            None,
+            "--catalog",
+            "-C",
+            help="status: the catalog to report on (default: the one around the current folder)",
+        ),
+        env: str | None = typer.Option(None, "--env", help="status: report on this environment only"),
     ) -> None:
         """Start/stop/check the local S3 (SeaweedFS), STAC API (pgstac) and pygeoapi used by `--env dev`."""
         if action not in ("up", "down", "status", "env"):
@@ -52,4 +62,26 @@ def register(app: typer.Typer) -> None:
             argv += ["--only", only]
         if fresh and action == "up":
             argv.append("--fresh")
-        raise typer.Exit(_script().main(argv))
+        module = _script()
+        code = module.main(argv)
+        if action == "status":
+            _catalog_part(module, state, catalog, env)
+        raise typer.Exit(code)
+
+
+def _catalog_part(module: ModuleType, state: Path | None, catalog: Path | None, env: str | None) -> None:
+    """After the services' health: the variables file, then the catalog's publish state per environment."""
+    from bot.commands.dev_status import catalog_status, find_catalog
+
+    env_file = (state or module.DEFAULT_STATE).resolve() / "dev.env"
+    if env_file.is_file():
+        typer.echo(
+            f"variables: source {env_file}  (publish --env dev loads it by itself when AWS_ACCESS_KEY_ID is unset)"
+        )
+    root = catalog if catalog is not None else find_catalog(Path.cwd())
+    if root is None:
+        typer.echo("catalog: none here (no catalog-bot.yaml in this folder or above); pass --catalog DIR")
+        return
+    typer.echo("")
+    for line in catalog_status(root, Path.cwd(), env):
+        typer.echo(line)

@@ -39,6 +39,8 @@ def run_event(
     bot_login: str | None = None,
     environment: str | None = None,
     throttle: bool = True,
+    only_commands: frozenset[str] | None = None,
+    skip_commands: frozenset[str] = frozenset(),
 ) -> list[Outcome]:
     """Handle one event and return what each handler did (``ok=False``: the job should fail)."""
     from bot.adapters.github import GitHub
@@ -66,8 +68,20 @@ def run_event(
         artifact_out=artifact_out,
         artifact_in=artifact_in,
         environment=environment or None,
+        only_commands=only_commands,
+        skip_commands=skip_commands,
     )
     return handle(event, ctx)
+
+
+def _command_names(names: list[str]) -> frozenset[str]:
+    """Validated ``/catalog`` command names (a typo must not silently let a command through)."""
+    from bot.events.commands import SPECS
+
+    unknown = sorted(set(names) - set(SPECS))
+    if unknown:
+        raise UsageError(f"unknown /catalog command {unknown[0]!r}", hint=f"use one of: {', '.join(SPECS)}")
+    return frozenset(names)
 
 
 def register(app: typer.Typer) -> None:
@@ -101,6 +115,14 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--environment", help="publish target of merges and dispatches (default: catalog-bot.yaml)"),
         ] = None,
+        only_command: Annotated[
+            list[str] | None,
+            typer.Option("--only-command", help="answer only this /catalog command here (repeatable): its own job"),
+        ] = None,
+        skip_command: Annotated[
+            list[str] | None,
+            typer.Option("--skip-command", help="refuse this /catalog command here (repeatable): another job runs it"),
+        ] = None,
     ) -> None:
         """Handle one GitHub event: PR check, comment command, merge publish, dataset issue."""
         # Every event job evaluates pull-request Jsonnet only in the sandbox child (limits included),
@@ -118,6 +140,8 @@ def register(app: typer.Typer) -> None:
             run_url=run_url,
             bot_login=bot_login,
             environment=environment,
+            only_commands=_command_names(only_command) if only_command else None,
+            skip_commands=_command_names(skip_command or []),
         )
         for o in outcomes:
             typer.echo(f"{o.handler}: {mask(o.message)}")

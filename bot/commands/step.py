@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bot.errors import UsageError
-from bot.logging import register_env_secrets
+from bot.logging import mask, register_env_secrets
 from bot.pipeline.dag import PUBLISH
 
 
@@ -32,16 +32,23 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--work", help="work folder (default: <output>/.catalog-bot/work/<dataset>, as publish uses)"),
         ] = None,
+        datasets_from: Annotated[
+            Path | None,
+            typer.Option(
+                "--datasets-from",
+                help="checkout of the data commit: its datasets/ replaces the catalog's, nothing else of it is read "
+                "(how Argo pods run a PR's data with the default branch's configuration; docs/github.md)",
+            ),
+        ] = None,
         output: Annotated[
             Path | None, typer.Option("--output", help="output folder (default: the environment's, cwd-relative)")
         ] = None,
     ) -> None:
         """Run one step of the publish pipeline for one dataset."""
-        # Imported here: start-up is paid by every Argo pod, and --help needs none of this.
-        from rich.console import Console
-        from rich.markup import escape
-
-        from bot.catalog.layout import Catalog
+        # Imported here: start-up is paid by every Argo pod, and --help needs none of this.  The
+        # step's own module is imported by the executor when the step runs (bot.pipeline.steps is lazy).
+        from bot.adapters.git import overlay_checkout
+        from bot.catalog.layout import DATASETS_DIR, Catalog
         from bot.config import Settings
         from bot.pipeline.context import RunContext
         from bot.pipeline.executor import run_single_step, work_dir
@@ -49,6 +56,8 @@ def register(app: typer.Typer) -> None:
         register_env_secrets()
         if name not in PUBLISH.names():
             raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(PUBLISH.names())}")
+        if datasets_from is not None:  # before anything reads the catalog
+            overlay_checkout(catalog, datasets_from, DATASETS_DIR)
         cat = Catalog.open(catalog)
         ds = cat.dataset(dataset)
         env_name = env or cat.config.default_environment
@@ -56,6 +65,5 @@ def register(app: typer.Typer) -> None:
         out = run.output
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""
-        Console(highlight=False, soft_wrap=True).print(
-            escape(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)")
-        )
+        # one plain line for the pod log (rich would add ~20 ms of imports to every pod for no styling)
+        print(mask(f"step {name} for {ds.id}: {result.status}{message} ({result.duration:.2f}s)"), flush=True)

@@ -37,6 +37,8 @@ class ConversionResult:
     rows: int | None
     files: list[Path] = field(default_factory=list)
     bytes: int = 0
+    sha256: str | None = None
+    """Hex sha256 of the output file, when the converter hashed it while writing (else the step reads it back)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (paths as strings) for step outputs and logs."""

@@ -8,7 +8,10 @@ place.  See :mod:`bot.convert.tabular` for the encoding choices.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -30,15 +33,28 @@ DEFAULT_GEOMETRY = "geometry"
 ROW_GROUP_ROWS = 256_000
 BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 BOT_METADATA_KEY = "catalog_bot"
-# zstd (level 1, Arrow's default) with dictionary encoding on the columns
-# whose values repeat: point data is then ~1.1x a plain pandas Parquet of the
-# same columns instead of 2.6-2.9x with snappy, no dictionary on floats/WKB
-# and a covering column (benchmarks/bench_geoparquet_size.py).  Columns of
-# (nearly) distinct values -- logger positions, measurements, timestamps --
-# get none: Arrow would build a dictionary page for each and then fall back
-# to plain pages, which doubled the write CPU of a 1 GB lon/lat/time/value
-# CSV and made the file larger (benchmarks/bench_convert_cli.py).
+# zstd with one encoding per column, chosen on the first row group:
+# * dictionary for the columns whose values repeat (sites, flags, rounded
+#   measurements): point data is then ~1.1x a plain pandas Parquet of the
+#   same columns instead of 2.6-2.9x with snappy, no dictionary on floats/WKB
+#   and a covering column.  Columns of (nearly) distinct values get none:
+#   Arrow would build a dictionary page for each and then fall back to plain
+#   pages, which doubled the write CPU of a 1 GB lon/lat/time/value CSV.
+# * BYTE_STREAM_SPLIT for the other float columns (positions, measurements):
+#   the sign/exponent bytes of neighbouring values then sit together and zstd
+#   squeezes them; DELTA_BINARY_PACKED for integers and timestamps (regular
+#   time steps cost bits, not bytes).
+# * Level 2 (level 1's CPU with these encodings, smaller); WKB points at
+#   level 3: the repeated header + leading coordinate bytes (big-endian WKB)
+#   are matched at level 3, which costs ~0.02 s per million points more.
+# Measured on all-distinct points (tracks, uniform positions) of
+# lon/lat/time/value: 1.3-1.7x -> <= 1.2x a plain pandas Parquet, with less
+# write CPU than before (plain pages at level 1); see docs/publish.md.  All
+# are standard Parquet encodings every Arrow-based reader (pygeoapi,
+# geopandas, Frictionless, DuckDB, GDAL) reads.
 COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 2
+POINT_COMPRESSION_LEVEL = 3
 DICTIONARY_MAX_DISTINCT = 0.5
 """Dictionary-encode a column when its first row group has at most this share of distinct values."""
 
@@ -47,21 +63,28 @@ DICTIONARY_MAX_DISTINCT = 0.5
 # geometry
 
 
-_POINT_DTYPE = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])  # packed: 21 bytes
+# Big-endian ("XDR", byte order 0) ISO WKB: every reader (GEOS/shapely,
+# geopandas, pygeoapi, GDAL, DuckDB) reads both byte orders, and big-endian
+# puts each coordinate's sign, exponent and leading mantissa bytes first, right
+# after the constant 5-byte header -- one run zstd matches from row to row.
+# Points then compress to ~8-10 bytes instead of ~12-14 (little-endian) for
+# the same CPU (docs/publish.md, "GeoParquet size").
+_POINT_DTYPE = np.dtype([("order", "u1"), ("type", ">u4"), ("x", ">f8"), ("y", ">f8")])  # packed: 21 bytes
 
 
 def points_wkb(x: np.ndarray, y: np.ndarray) -> pa.BinaryArray:
-    """ISO WKB points (little endian) for coordinate arrays, without a per-row loop."""
+    """ISO WKB points (big endian, see :data:`_POINT_DTYPE`) for coordinate arrays, without a per-row loop."""
     n = len(x)
     rec = np.empty(n, dtype=_POINT_DTYPE)
-    rec["order"] = 1
+    rec["order"] = 0
     rec["type"] = 1
     rec["x"] = x
     rec["y"] = y
-    offsets = np.arange(0, _POINT_DTYPE.itemsize * (n + 1), _POINT_DTYPE.itemsize, dtype=np.int64)
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec)]).cast(
-        pa.binary()
-    )
+    size = _POINT_DTYPE.itemsize
+    if size * n >= 2**31:  # Arrow's binary has 32-bit offsets; callers pass one batch (~100k rows)
+        raise ValueError(f"{n} points do not fit one binary array; split the batch")
+    offsets = np.arange(0, size * (n + 1), size, dtype=np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec)])
 
 
 def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.ndarray) -> pa.StructArray:
@@ -80,6 +103,8 @@ def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.n
 def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: str, first_row: int) -> None:
     """Raise on a missing, non-finite or out-of-range coordinate (names the row)."""
     for values, name, limit, what in ((y, yname, 90.0, "latitude"), (x, xname, 180.0, "longitude")):
+        if values.size and values.min() >= -limit and values.max() <= limit:  # NaN fails both: one pass per bound
+            continue
         bad = ~(np.isfinite(values) & (values >= -limit) & (values <= limit))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -95,16 +120,95 @@ def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: 
             raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
 
 
+def _int_like(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind))
+
+
+def delta_bits(column: pa.Array | pa.ChunkedArray) -> float | None:
+    """Bits per value DELTA_BINARY_PACKED would spend on an integer/time column (None: not applicable).
+
+    Delta encoding stores, per miniblock of 32 values, each step minus the
+    smallest step at the width of the largest: regular time steps (loggers,
+    one track after another) cost ~0 bits, where a dictionary would still
+    spend log2(distinct) bits per row.  Read from the Arrow buffers (no
+    pandas import, see :func:`float_values`).
+    """
+    if not _int_like(column.type) or column.null_count or len(column) < 64:
+        return None
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    try:
+        if arr.type.bit_width == 64:
+            arr = arr.view(pa.int64())
+        else:
+            arr = arr.view(pa.int32() if arr.type.bit_width == 32 else arr.type).cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # uint64 beyond int64
+        return None
+    values = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr), offset=arr.offset * 8)
+    steps = np.diff(values.astype(np.float64))
+    blocks = steps[: len(steps) // 32 * 32].reshape(-1, 32)
+    return float(np.ceil(np.log2(blocks.max(axis=1) - blocks.min(axis=1) + 1)).mean())
+
+
 def dictionary_columns(batch: pa.RecordBatch | pa.Table) -> list[str]:
-    """The columns worth dictionary encoding, judged on the first row group (see :data:`DICTIONARY_MAX_DISTINCT`)."""
+    """The columns worth dictionary encoding, judged on the first row group (see :data:`DICTIONARY_MAX_DISTINCT`).
+
+    Integer and time columns whose delta encoding is smaller (see
+    :func:`delta_bits`) are left to DELTA_BINARY_PACKED.
+    """
     out = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if pa.types.is_nested(column.type) or batch.num_rows == 0:
             continue
         distinct = pc.count_distinct(column, mode="all").as_py()
-        if distinct <= DICTIONARY_MAX_DISTINCT * batch.num_rows:
-            out.append(name)
+        if distinct > DICTIONARY_MAX_DISTINCT * batch.num_rows:
+            continue
+        bits = delta_bits(column)
+        if bits is not None and bits < math.log2(max(distinct, 2)):
+            continue
+        out.append(name)
     return out
+
+
+def column_encodings(batch: pa.RecordBatch | pa.Table, dictionary: list[str]) -> dict[str, str]:
+    """Parquet encodings of the columns not dictionary-encoded (see :data:`COMPRESSION_LEVEL`); others: Arrow's."""
+    out: dict[str, str] = {}
+    for field in batch.schema:
+        kind = field.type
+        if field.name in dictionary or pa.types.is_nested(kind):
+            continue
+        if pa.types.is_float32(kind) or pa.types.is_float64(kind):
+            out[field.name] = "BYTE_STREAM_SPLIT"
+        elif _int_like(kind):
+            out[field.name] = "DELTA_BINARY_PACKED"
+    return out
+
+
+class HashingFile(io.FileIO):
+    """A new file that hashes what is written to it: the output's sha256 without reading it back.
+
+    Why: the convert step records the data's sha256 (the version key); on a
+    GB-sized output a second read costs ~0.3 s per GB of CPU and I/O, here
+    the digest is computed by the writer thread as the bytes go out.
+    Parquet is written strictly front to back (no seeks), so the digest is
+    that of the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):  # a raw write may be short
+            done += super().write(view[done:]) or 0
+        self.digest.update(view)
+        return done
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) not in ((0, 1), (0, 2)):  # tell() is fine; a real seek would break the digest
+            raise io.UnsupportedOperation("HashingFile is write-once, front to back")
+        return super().seek(offset, whence)
 
 
 class GeoParquetWriter:
@@ -138,7 +242,10 @@ class GeoParquetWriter:
         self.rows = 0
         self.bounds = [np.inf, np.inf, -np.inf, -np.inf]
         self.types: set[str] = set()
+        self.sha256: str | None = None
+        """Hex sha256 of the finished file (set by :meth:`close`)."""
         self._writer: pq.ParquetWriter | None = None
+        self._sink: HashingFile | None = None
 
     def write(
         self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
@@ -153,11 +260,18 @@ class GeoParquetWriter:
             stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
             if self.covering:
                 stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
+            dictionary = dictionary_columns(batch)
+            self._sink = HashingFile(self.path)
             self._writer = pq.ParquetWriter(
-                self.path,
+                self._sink,
                 batch.schema,
                 compression=COMPRESSION,
-                use_dictionary=dictionary_columns(batch),
+                compression_level={
+                    n: POINT_COMPRESSION_LEVEL if n == self.geometry and not self.covering else COMPRESSION_LEVEL
+                    for n in batch.schema.names
+                },
+                use_dictionary=dictionary,
+                column_encoding=column_encodings(batch, dictionary),
                 write_statistics=stats,
                 store_schema=False,
             )
@@ -200,14 +314,19 @@ class GeoParquetWriter:
         )
         self._writer.close()
         self._writer = None
+        assert self._sink is not None  # opened with the writer
+        self._sink.close()
+        self.sha256 = self._sink.digest.hexdigest()
 
     def abort(self) -> None:
         """Close the underlying file after an error (the caller deletes it)."""
-        if self._writer is not None:
-            try:
+        try:
+            if self._writer is not None:
                 self._writer.close()
-            finally:
-                self._writer = None
+        finally:
+            self._writer = None
+            if self._sink is not None:
+                self._sink.close()
 
 
 def coordinate_names(coords: Coordinates) -> tuple[str, str]:
@@ -385,7 +504,9 @@ def write_points(
         finally:
             pool.shutdown(wait=True)
     files, size = list_files(dest)
-    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)
+    return ConversionResult(
+        path=dest, format="parquet", rows=writer.rows, files=files, bytes=size, sha256=writer.sha256
+    )
 
 
 def _geometry_types(geoms: np.ndarray) -> set[str]:
@@ -492,4 +613,6 @@ def write_wkb(
                 writer.abort()
             raise
     files, size = list_files(dest)
-    return ConversionResult(path=dest, format="parquet", rows=writer.rows, files=files, bytes=size)
+    return ConversionResult(
+        path=dest, format="parquet", rows=writer.rows, files=files, bytes=size, sha256=writer.sha256
+    )

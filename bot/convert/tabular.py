@@ -7,18 +7,16 @@ module keeps the import path of their public names.  Choices, and why:
 * **Streaming CSV with pyarrow** (``pyarrow.csv.open_csv``): 4 MB blocks
   (the reader buffers ~32 blocks ahead, so the block size is what bounds
   memory), grouped into row groups of ~256k rows; a writer thread encodes row
-  group N while the next one is parsed.  Peak RSS stays ~400 MB on a 2 GB CSV
-  (benchmark).  Timestamps are parsed by the reader itself (multi-threaded).
-  polars was tried (pip-installed, same batching): its parse was not faster
-  enough on this 2-core machine to justify a dependency; duckdb would need
-  its spatial extension (a download) for WKB.
-* **zstd** compression with dictionary encoding on every column (Arrow falls
-  back to plain pages where a dictionary does not pay).  Snappy without
-  dictionaries on floats/WKB plus a covering column made point data 2.6-2.9x
-  a plain pandas Parquet of the same columns; now ~1.1x for logger/station
-  data (tests/test_geoparquet.py).  Data whose every point is distinct (ship
-  tracks) still pays ~21 bytes/row for the WKB (~1.7x): the geometry column
-  pygeoapi and GeoParquet readers need.
+  group N while the next one is parsed, so memory stays flat whatever the
+  file size.  Timestamps are parsed by the reader itself (multi-threaded).
+  polars was tried and was not faster on two cores; duckdb would need its
+  spatial extension (a download) for WKB (measurements: docs/performance.md).
+* **zstd** with one encoding per column (dictionary for repeated values,
+  BYTE_STREAM_SPLIT for other floats, delta for integers/times, big-endian
+  WKB points at level 3): point data, also all-distinct positions (tracks),
+  is <= 1.2x a plain pandas Parquet of the same columns while keeping the
+  WKB geometry and x/y columns pygeoapi needs (see
+  :mod:`bot.convert.geoparquet` and docs/publish.md, "GeoParquet size").
 * **Explicit types**: a curated ``tableschema.json`` gives the column types
   (Frictionless -> Arrow, :data:`FRICTIONLESS_TO_ARROW`).  Coordinate columns
   are always read as float64, so an integer-looking first block cannot fix the
@@ -28,9 +26,9 @@ module keeps the import path of their public names.  Choices, and why:
   ``%z`` means the values are UTC); without it the values must be ISO 8601
   *with* a zone offset (``Z`` or ``+10:00``).  Either way the column becomes
   ``timestamp[us, tz=UTC]``.
-* **Geometry** for x/y sources is ISO WKB ``Point`` built with numpy (21 bytes
-  per row written into one buffer; no shapely object per row).  Z stays a
-  plain column: pygeoapi's Parquet provider and most readers expect 2-D points.
+* **Geometry** for x/y sources is ISO WKB ``Point`` (big-endian) built with
+  numpy (21 bytes per row written into one buffer; no shapely object per
+  row).  Z stays a plain column: pygeoapi's Parquet provider and most readers expect 2-D points.
 * **GeoParquet 1.1** ``geo`` file metadata (encoding WKB, geometry types,
   bbox, no ``crs`` = OGC:CRS84), written afresh for every output -- a
   GeoParquet source of any version (0.4 included) is re-encoded, never

@@ -45,7 +45,7 @@ SPECS: dict[str, CommandSpec] = {
         CommandSpec("diff", "show what this pull request changes in one dataset", 1, 1, where="pr", usage="DATASET"),
         CommandSpec(
             "preview",
-            "publish datasets from this PR's head to the preview environment",
+            "publish this PR's datasets as `pr-<n>-<id>` (removed when it closes)",
             1,
             MAX_DATASETS,
             ("env",),

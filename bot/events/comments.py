@@ -74,6 +74,14 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
         cmd = parse_command(ev.comment_body)
     except CommandError as exc:
         return _refuse(ctx, ev, f"I could not read that command: {exc.message}.", None)
+    if cmd.name in ctx.skip_commands or (ctx.only_commands is not None and cmd.name not in ctx.only_commands):
+        return _refuse(
+            ctx,
+            ev,
+            f"`/catalog {cmd.name}` does not run in this job (it holds other credentials); "
+            "write the command alone, on the first line of a new comment.",
+            None,
+        )
     try:
         config = ctx.config(ev.default_branch)
         needed = getattr(config.commands, cmd.name)
@@ -211,12 +219,11 @@ def _cmd_diff(
 def _cmd_preview(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    env = cmd.env or ("dev" if "dev" in config.environments else None)
-    if env is None:
-        raise CommandError(
-            "there is no preview environment", hint="add environments.dev to catalog-bot.yaml or pass env=NAME"
-        )
-    return submit(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pr=pinned.pr)
+    from bot.events.preview import preview_environment, publish_preview
+
+    assert pinned.pr is not None  # `preview` is a pull-request command
+    env = preview_environment(config, cmd.env)
+    return publish_preview(ctx, config, cmd.datasets, _pr_tree(ctx, ev, pinned), env, pinned.pr)
 
 
 def _cmd_publish(

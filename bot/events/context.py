@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.adapters.git import GitRepo
 from bot.adapters.github import GitHub
-from bot.catalog.layout import DATASETS_DIR
+from bot.catalog.layout import DATASETS_DIR, LIB_DIR, PROFILES_DIR
 from bot.config import CONFIG_FILE, CatalogConfig, Settings, load_catalog_config
 from bot.errors import UsageError
 from bot.events.publisher import OVERLAY_SUBJECT, Publisher, fetch_commit, publisher_for
@@ -34,6 +34,19 @@ PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 ANY_MARKER = re.compile(r"<!--\s*catalog-bot:[^>]*-->")
 
 Checker = Callable[[Path, str, str, Settings, str], Any]
+
+CONFIGURATION = (CONFIG_FILE, LIB_DIR + "/", PROFILES_DIR + "/", "pygeoapi/")
+"""Catalog-relative files and folders that configure checks and publishes (the default branch's apply)."""
+
+
+def is_configuration(path: str) -> bool:
+    """Whether a changed path is configuration the privileged side takes from the default branch.
+
+    Why a positive list: the notice "this PR changes configuration" must
+    name what the check replaced by the default branch's version, not a
+    README, docs or workflow edit that no check reads.
+    """
+    return any(path == c or (c.endswith("/") and path.startswith(c)) for c in CONFIGURATION)
 
 
 def _default_checker(root: Path, base: str, head: str, settings: Settings, env: str) -> Any:
@@ -64,6 +77,9 @@ class BotContext:
     checker: Checker = _default_checker
     record_sources: Callable[[str], Any] | None = None
     environment: str | None = None
+    # Which /catalog commands this job answers (the preview job holds other credentials than the command job).
+    only_commands: frozenset[str] | None = None
+    skip_commands: frozenset[str] = frozenset()
     _config: CatalogConfig | None = field(default=None, repr=False)
 
     def github(self) -> GitHub:
@@ -148,12 +164,12 @@ class BotContext:
             {p for c in GitRepo(self.repo_dir).changed_files(base, head) for p in c.paths()}
             - {p for p in report.changed_files}
         )
-        outside = [p for p in outside if not p.startswith(DATASETS_DIR + "/")]
+        outside = [p for p in outside if is_configuration(p)]
         notices = list(report.notices)
         if outside:
             shown = ", ".join(f"`{p}`" for p in outside[:10]) + (" ..." if len(outside) > 10 else "")
             notices.append(
-                f"this pull request changes {shown} outside datasets/: this check uses the default branch's "
+                f"this pull request changes configuration ({shown}): this check uses the default branch's "
                 "configuration, templates and profiles; the unprivileged check job shows the effect of the change"
             )
         return dataclasses.replace(report, head_sha=head, head_ref=head, notices=notices)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.adapters.git import GitRepo
-from bot.config import Settings
+from bot.config import CatalogConfig, Settings
 from bot.errors import BotError, CommandError, ServiceError
 from bot.logging import get_logger, mask, register_secret
 
@@ -84,8 +84,21 @@ class Publisher(Protocol):
 
 def data_commit(repo_dir: Path, sha: str) -> str:
     """The commit whose datasets ``sha`` holds: the PR head for an overlay commit, else ``sha`` itself."""
+    return overlay_parents(repo_dir, sha)[0]
+
+
+def overlay_parents(repo_dir: Path, sha: str) -> tuple[str, str]:
+    """``(data commit, configuration commit)`` of ``sha``.
+
+    An overlay commit (:meth:`bot.events.context.BotContext.trusted`) exists
+    only in the bot's clone; its parents are the PR head (``datasets/``) and
+    the default-branch commit (everything else), both commits GitHub -- and
+    so a cluster -- can fetch.  Any other commit is both at once.
+    """
     repo = GitRepo(repo_dir)
-    return repo.rev_parse(f"{sha}^1") if repo.subject(sha).startswith(OVERLAY_SUBJECT) else sha
+    if not repo.subject(sha).startswith(OVERLAY_SUBJECT):
+        return sha, sha
+    return repo.rev_parse(f"{sha}^1"), repo.rev_parse(f"{sha}^2")
 
 
 def materialize(repo_dir: Path, sha: str, dest: Path) -> Path:
@@ -137,6 +150,14 @@ def _head(repo_dir: Path) -> str:
     return GitRepo(repo_dir).head()
 
 
+def _published_in(dataset: Any, env: str) -> bool:
+    """``environments`` of the dataset's pipeline.yaml; an unreadable one is published (and its error reported)."""
+    try:
+        return bool(dataset.pipeline().published_in(env))
+    except BotError:
+        return True
+
+
 @dataclass
 class LocalPublisher:
     """The in-process executor (``bot.pipeline.executor``) as a publisher.
@@ -171,7 +192,8 @@ class LocalPublisher:
             if self.run_url:
                 provenance["run_url"] = self.run_url
             run = RunContext.open(catalog, env, self.settings, base=self.repo_dir, provenance=provenance)
-            selected = catalog.select(list(datasets))
+            # A dataset whose pipeline.yaml lists other environments is not published here.
+            selected = [d for d in catalog.select(list(datasets)) if _published_in(d, env)]
             report = publish(run, selected, dag=DAGS[workflow])
         runs = []
         for outcome in report.outcomes:
@@ -206,8 +228,9 @@ class ArgoPublisher:
         from bot.pipeline import argo_submit
 
         # A PR's overlay commit (default-branch configuration + the PR's datasets/) exists only here: the
-        # cluster clones its first parent, the PR head; the submitter reads the trusted configuration.
-        cluster_sha = data_commit(self.repo_dir, sha)
+        # cluster gets its two parents and every pod rebuilds it (argo_render._data_artifact), so the PR's
+        # configuration applies neither here (the submitter reads the overlay) nor in the pods.
+        data_sha, config_sha = overlay_parents(self.repo_dir, sha)
         with tempfile.TemporaryDirectory(prefix="catalog-bot-") as tmp:
             root = self.repo_dir if _head(self.repo_dir) == sha else materialize(self.repo_dir, sha, Path(tmp) / "tree")
             runs = argo_submit.submit(
@@ -215,12 +238,32 @@ class ArgoPublisher:
                 list(datasets),
                 env_name=env,
                 settings=self.settings,
-                sha=cluster_sha,
+                sha=data_sha,
+                config_sha=config_sha,
                 pr=pr,
                 repository=self.repository,
                 workflow=workflow,
             )
         return [Run(r.dataset, r.run_id, r.url, r.status.lower() or "submitted", "argo") for r in runs]
+
+    def phases(self, run_ids: Sequence[str], env: str, config: CatalogConfig) -> dict[str, str | None]:
+        """Each workflow's phase (``Succeeded``, ``Failed``, ``Running``...), ``None`` when it was deleted.
+
+        Why: the publish ledger confirms a push only once its workflows
+        succeeded (:meth:`bot.events.ledger.PublishLedger.reconcile`).
+        """
+        from bot.pipeline import argo_submit
+
+        client = argo_submit.client_for_config(config, env, self.settings)
+        phases: dict[str, str | None] = {}
+        for name in dict.fromkeys(run_ids):
+            try:
+                phases[name] = client.get(name).phase
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                phases[name] = None
+        return phases
 
     def cancel(self, dataset: str, env: str) -> list[Run]:
         """Stop the running publishes of ``dataset`` (found by the workflow label the submitter sets)."""

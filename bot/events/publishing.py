@@ -75,12 +75,13 @@ def on_push(ev: PushEvent, ctx: BotContext) -> Outcome:
     config = ctx.config(ev.default_branch)
     env = ctx.publish_env(config)
     ledger = PublishLedger(env, config.environment(env), ctx.repo_dir)
+    _settle_pending(ctx, ledger, config, env)
     base = _catch_up_base(ctx, ledger, ev)
     report = ctx.check(base, ev.after, config.default_environment)
     datasets = list(report.publish_ids())
     since = f" since {base[:7]} (last publish)" if base != ev.before else ""
     if not datasets:
-        ledger.record(ev.after, ctx.run_url)
+        ledger.advance(ev.after, base, [], ctx.run_url)
         return Outcome("push", f"no dataset to publish in this push{since}")
     prs = gh.pulls_for_commit(ev.after)
     merged = [p for p in prs if p.get("merge_commit_sha") == ev.after] or prs
@@ -97,8 +98,8 @@ def on_push(ev: PushEvent, ctx: BotContext) -> Outcome:
     finally:
         _finalize(ctx, gh, ev.after, env, datasets, runs, error, pr)
     ok = all(r.commit_state != "failure" for r in runs)
-    if ok:
-        ledger.record(ev.after, ctx.run_url)
+    if ok:  # runs still going (Argo) leave the push pending until they succeed
+        ledger.advance(ev.after, base, [r.run_id for r in runs if r.commit_state == "pending"], ctx.run_url)
     return Outcome(
         "push",
         f"published {len(runs)} dataset(s) to {env}{since}",
@@ -107,9 +108,30 @@ def on_push(ev: PushEvent, ctx: BotContext) -> Outcome:
     )
 
 
+def _settle_pending(ctx: BotContext, ledger: PublishLedger, config: CatalogConfig, env: str) -> None:
+    """Confirm or drop earlier pushes whose runs continued elsewhere (Argo), from the engine's own answer."""
+    phases = getattr(ctx.publisher(config.environment(env).engine), "phases", None)
+    if phases is None or not ledger.pending():
+        return
+
+    def is_ancestor(a: str, b: str) -> bool:
+        try:
+            ctx.fetch(a)
+            ctx.fetch(b)
+        except BotError:
+            return False
+        return GitRepo(ctx.repo_dir).is_ancestor(a, b)
+
+    ledger.reconcile(lambda runs: phases(runs, env, config), is_ancestor)
+
+
 def _catch_up_base(ctx: BotContext, ledger: PublishLedger, ev: PushEvent) -> str:
-    """Where the publish range starts: the last successful publish when it is behind ``before``, else ``before``."""
-    last = ledger.last()
+    """Where the publish range starts: the last successful publish when it is behind ``before``, else ``before``.
+
+    "Successful" includes pushes whose runs are still going (``PublishLedger.covered``): a failure among
+    them is found by the next push's :func:`_settle_pending`, which then starts from the confirmed commit.
+    """
+    last = ledger.covered()
     if last and last != ev.after:
         try:
             ctx.fetch(last)

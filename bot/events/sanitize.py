@@ -19,10 +19,13 @@ from __future__ import annotations
 import re
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+# A link destination may hold balanced parentheses (CommonMark), e.g. ``javascript:alert(document.cookie)``:
+# matching up to the first ``)`` would leave the rest of the target, and a stray ``)``, in the post.
+_TARGET = r"(?:[^()\n]|\((?:[^()\n]|\([^()\n]*\))*\))*"
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(" + _TARGET + r"\)")
 _IMAGE_REF = re.compile(r"!\[([^\]\n]*)\]\[[^\]\n]*\]")
 _IMG_TAG = re.compile(r"<\s*(?:img|picture|source|video|audio|iframe|object|embed)\b[^>]*>", re.IGNORECASE)
-_SCRIPT_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data)\s*:[^)\n]*\)", re.IGNORECASE)
+_SCRIPT_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data)\s*:" + _TARGET + r"\)", re.IGNORECASE)
 _SCRIPT_SCHEME = re.compile(r"\b(?:javascript|vbscript)\s*:", re.IGNORECASE)
 _DATA_ATTR = re.compile(r"""(\b(?:href|src)\s*=\s*["']?\s*)data\s*:""", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w`/.@])@(?=[A-Za-z0-9])")

@@ -33,6 +33,7 @@ PUBLISH_TEMPLATE = "catalog-bot-publish"
 HARVEST_TEMPLATE = "catalog-bot-harvest"
 WORK = "/work"
 CATALOG_PATH = "/catalog"
+DATA_PATH = "/catalog-data"  # the data commit's checkout: only its datasets/ is used (see the module docstring)
 ACTIVE_DEADLINE_SECONDS = 6 * 3600
 LABEL_PREFIX = "catalog-bot.io"
 
@@ -40,6 +41,7 @@ LABEL_PREFIX = "catalog-bot.io"
 PARAMETERS: tuple[tuple[str, str | None, str], ...] = (
     ("dataset", None, "dataset id (folder name under datasets/)"),
     ("sha", None, "catalog commit SHA to publish"),
+    ("config-sha", None, "trusted configuration commit (default branch): everything but datasets/ comes from it"),
     ("environment", "prod", "environment name in catalog-bot.yaml"),
     ("pr", "", "pull request number to report back to (empty: none)"),
     ("repository", "", "owner/name of the catalog repository on GitHub"),
@@ -86,6 +88,31 @@ def _retry(step: Step) -> dict[str, Any] | None:
     }
 
 
+def _data_artifact(git_url: str) -> dict[str, Any]:
+    """The data commit (``sha``) at :data:`DATA_PATH`; ``catalog-bot step`` takes only its ``datasets/``.
+
+    Why two checkouts: a pod must run the same overlay the GitHub bot builds
+    (:meth:`bot.events.context.BotContext.trusted`).  The ``catalog``
+    artifact is the trusted configuration commit ``config-sha`` (a commit
+    of the default branch) at :data:`CATALOG_PATH`; this one is the data
+    commit ``sha`` (a PR head for ``/catalog publish`` on a PR), and ``catalog-bot
+    step --datasets-from`` copies only its ``datasets/`` into the catalog
+    before anything is read -- so no pod reads a pull request's
+    ``catalog-bot.yaml``, ``lib/`` or profiles.
+    """
+    return {
+        "name": "catalog-data",
+        "path": DATA_PATH,
+        "git": {
+            "repo": git_url,
+            "revision": _param("sha"),
+            "depth": 1,
+            "usernameSecret": {"name": GITHUB_SECRET, "key": "username"},
+            "passwordSecret": {"name": GITHUB_SECRET, "key": "token"},
+        },
+    }
+
+
 def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
     ancestors = _ancestors(dag, step)
     git_url = env.argo.git_url or "https://github.com/" + _param("repository") + ".git"
@@ -95,12 +122,13 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
             "path": CATALOG_PATH,
             "git": {
                 "repo": git_url,
-                "revision": _param("sha"),
+                "revision": _param("config-sha"),
                 "depth": 1,
                 "usernameSecret": {"name": "catalog-bot-github", "key": "username"},
                 "passwordSecret": {"name": "catalog-bot-github", "key": "token"},
             },
-        }
+        },
+        _data_artifact(git_url),
     ]
     artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in ancestors]
     res = step.resources
@@ -121,6 +149,8 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
                 _param("environment"),
                 "--catalog",
                 CATALOG_PATH,
+                "--datasets-from",
+                DATA_PATH,
                 "--work",
                 WORK,
             ],
@@ -303,6 +333,7 @@ def render_cron_workflow(
                     "parameters": [
                         {"name": "dataset", "value": dataset_id},
                         {"name": "sha", "value": branch},
+                        {"name": "config-sha", "value": branch},
                         {"name": "environment", "value": env_name},
                         {"name": "pr", "value": ""},
                         {"name": "repository", "value": repository},
@@ -323,7 +354,7 @@ def render_all(catalog: Catalog, env_name: str, repository: str = "") -> dict[st
     }
     for dataset in catalog.datasets():
         pipeline = dataset.pipeline()
-        if pipeline.schedule:
+        if pipeline.schedule and pipeline.published_in(env_name):
             out[f"cron-{dataset.id}.yaml"] = render_cron_workflow(
                 dataset.id, pipeline, env, env_name, repository, config.default_branch
             )
@@ -345,11 +376,18 @@ def dag_edges(manifest: dict[str, Any]) -> tuple[list[str], set[tuple[str, str]]
     return names, edges
 
 
-def submit_parameters(dataset: str, sha: str, env_name: str, pr: str | int | None, repository: str) -> list[str]:
-    """``name=value`` strings for the Argo submit API, in PARAMETERS order."""
+def submit_parameters(
+    dataset: str, sha: str, env_name: str, pr: str | int | None, repository: str, config_sha: str | None = None
+) -> list[str]:
+    """``name=value`` strings for the Argo submit API, in PARAMETERS order.
+
+    ``config_sha`` is the trusted configuration commit; ``None`` when ``sha``
+    is itself a default-branch commit (a merge, a dispatch, a schedule).
+    """
     values = {
         "dataset": dataset,
         "sha": sha,
+        "config-sha": config_sha or sha,
         "environment": env_name,
         "pr": "" if pr is None else str(pr),
         "repository": repository,

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.adapters.argo import ArgoClient, WorkflowStatus
 from bot.catalog.layout import Catalog
-from bot.config import Settings
+from bot.config import CatalogConfig, Settings
 from bot.errors import UsageError
 from bot.pipeline.argo_render import (
     HARVEST_TEMPLATE,
@@ -45,7 +45,12 @@ class Run:
 
 def client_for(catalog: Catalog, env_name: str, settings: Settings) -> ArgoClient:
     """An Argo client for the environment; a clear error when server or token is missing."""
-    env = catalog.config.environment(env_name)
+    return client_for_config(catalog.config, env_name, settings)
+
+
+def client_for_config(config: CatalogConfig, env_name: str, settings: Settings) -> ArgoClient:
+    """:func:`client_for` from a configuration alone (the GitHub bot's, read from the default branch)."""
+    env = config.environment(env_name)
     url = env.argo.url or settings.argo_server
     if not url:
         raise UsageError(
@@ -71,6 +76,7 @@ def submit(
     env_name: str,
     settings: Settings,
     sha: str,
+    config_sha: str | None = None,
     pr: int | str | None = None,
     repository: str | None = None,
     extra_parameters: dict[str, str] | None = None,
@@ -83,14 +89,16 @@ def submit(
 
     All datasets and parameters are checked first; then each dataset gets
     its own workflow (the per-dataset mutex in the template serialises two
-    publishes of the same dataset).
+    publishes of the same dataset).  ``sha`` is the commit whose datasets
+    are published, ``config_sha`` the trusted (default-branch) commit every
+    pod takes everything else from (``None``: ``sha`` itself).
     """
     if extra_parameters:
         bad = unknown_parameters(extra_parameters)
         if bad:
             raise UsageError(
                 f"unknown workflow parameter(s): {', '.join(bad)}",
-                hint="the templates take dataset, sha, environment, pr, repository",
+                hint="the templates take dataset, sha, config-sha, environment, pr, repository",
             )
     templates = {"publish": PUBLISH_TEMPLATE, "harvest": HARVEST_TEMPLATE}
     if workflow not in templates:
@@ -104,7 +112,7 @@ def submit(
     client = client or client_for(catalog, env_name, settings)
     runs = []
     for dataset in datasets:
-        params = submit_parameters(dataset.id, sha, env_name, pr, repo)
+        params = submit_parameters(dataset.id, sha, env_name, pr, repo, config_sha)
         labels = {f"{LABEL_PREFIX}/dataset": dataset.id, f"{LABEL_PREFIX}/sha": sha[:63]}
         if pr:
             labels[f"{LABEL_PREFIX}/pr"] = str(pr)

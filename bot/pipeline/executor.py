@@ -31,18 +31,22 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.catalog.layout import Dataset
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
 from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
-from bot.pipeline.fingerprint import environment_fingerprint, step_fingerprint
-from bot.pipeline.guard import MOVING_STEPS, WRITE_STEPS, LazyGuard, run_ordering
+
+if TYPE_CHECKING:
+    from bot.pipeline.guard import LazyGuard
+
+# Fingerprints, the dataset lock and the thread pool are imported by the
+# functions that use them: ``catalog-bot step`` (one Argo pod per step) runs
+# one step without any of them (#16).
 
 Outcome = Literal["published", "unchanged", "failed", "superseded"]
 
@@ -228,6 +232,8 @@ def run_dataset(
     reporter: Reporter | None = None,
 ) -> DatasetOutcome:
     """Run every step of ``dag`` for one dataset, skipping those whose fingerprint is unchanged."""
+    from bot.pipeline.guard import MOVING_STEPS, LazyGuard, run_ordering
+
     reporter = reporter or NullReporter()
     started = time.perf_counter()
     outcome = DatasetOutcome(dataset.id, "published")
@@ -271,6 +277,9 @@ def _run_steps(
     re-runs every moving step (repair); a run whose commit is older than the
     published one stops as ``superseded`` before it writes anything.
     """
+    from bot.pipeline.fingerprint import environment_fingerprint, step_fingerprint
+    from bot.pipeline.guard import MOVING_STEPS, WRITE_STEPS
+
     repair = lazy is not None and lazy.peek_half_moved()
     if repair:
         outcome.metrics["repaired"] = True
@@ -363,6 +372,8 @@ def publish(
     if jobs == 1 or len(datasets) <= 1:
         outcomes = [one(d) for d in datasets]
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="publish") as pool:
             outcomes = list(pool.map(one, datasets))
     report = PublishReport(outcomes, run.output, time.perf_counter() - started)
@@ -401,6 +412,8 @@ def plan(run: RunContext, datasets: Sequence[Dataset], *, dag: DAG = PUBLISH, fo
     Once a step must run, its dependents are planned to run too (their
     inputs are not known before it has).
     """
+    from bot.pipeline.fingerprint import environment_fingerprint, step_fingerprint
+
     env_fp = environment_fingerprint(run)
     rows: list[PlannedStep] = []
     for dataset in datasets:
@@ -444,7 +457,7 @@ def run_single_step(run: RunContext, dataset: Dataset, step_name: str, *, work: 
     ctx = make_step_context(run, dataset, work)
     reason = _when_skip(step, ctx)
     if reason is not None:
-        return StepRun(step.name, "skipped", reason)
+        return StepRun(step.name, "skipped", reason.removeprefix("skipped: "))  # the status says it
     t0 = time.perf_counter()
     result = call_step(step, ctx)
     error = _finish(run)

@@ -39,6 +39,7 @@ CODE_PATHS = (
     "pipeline/context.py",
     "pipeline/dag.py",
     "pipeline/sources.py",
+    "pipeline/incremental.py",
     "convert",
     "metadata",
     "stac",

@@ -225,8 +225,13 @@ def _local(ctx: StepContext, rel: str) -> tuple[Path, SourceRecord]:
     return src, SourceRecord(uri=rel, file=src.name, validators=Validators(size=size), status="local")
 
 
-def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Path], list[SourceRecord]]:
+def resolve(
+    ctx: StepContext, *, threads: int = FETCH_THREADS, uris: list[str] | None = None
+) -> tuple[list[Path], list[SourceRecord]]:
     """The local files to convert (in source order) and one provenance record per file.
+
+    ``uris``: only these files of the source (the new ones an incremental
+    convert appends, :mod:`bot.pipeline.incremental`), not the whole listing.
 
     Catalog files are used in place; remote ones are brought up to date in
     ``<work>/.sources`` (conditional requests, resumable downloads, up to
@@ -242,7 +247,7 @@ def resolve(ctx: StepContext, *, threads: int = FETCH_THREADS) -> tuple[list[Pat
             raise _located(ctx, exc) from exc
         return [path], [record]
     try:
-        planned = expand(ctx, readers)
+        planned = expand(ctx, readers) if uris is None else [(uri, None) for uri in uris]
     except BotError as exc:
         raise _located(ctx, exc) from exc
     folder = ctx.work / SOURCES_DIR

@@ -16,8 +16,9 @@ Why these choices:
   ``collection`` links; readers set ``self`` from where they loaded a file.
 - **Structural links are derived from the folder at save time**, under an
   exclusive lock on the root folder: parallel publishes (``--jobs``, or two
-  processes) each write their own collection folder, and whoever writes
-  ``catalog.json`` last lists everything that is on disk.
+  processes) each write their own collection folder, and whoever adds or
+  removes a collection re-lists ``catalog.json`` from everything on disk
+  (a save that adds none leaves it alone: publishing stays linear).
 - **Atomic, idempotent writes**: every file goes through a temporary file in
   the same folder plus ``os.replace``, and a file whose bytes would not change
   is not written at all (same bytes, same mtime: a re-publish is a no-op).
@@ -279,9 +280,9 @@ class StaticCatalog:
         changed: list[Path] = []
         with self._locked():
             # Refuse before touching anything: no half-applied save.
-            disk = set(self._disk_collection_ids()) - self._removed
             for cid in sorted(self._items):
-                if cid not in self._collections and cid not in disk:
+                on_disk = cid not in self._removed and self.collection_path(cid).is_file()
+                if cid not in self._collections and not on_disk:
                     raise CatalogError(
                         f"collection {cid!r} does not exist in the static catalog {self.root}",
                         hint="upsert the collection before its items (ensure-collection step)",
@@ -298,6 +299,8 @@ class StaticCatalog:
                         shutil.rmtree(folder)
                         changed.append(folder)
             touched = sorted(set(self._collections) | set(self._items) | set(self._removed_items))
+            # catalog.json lists every collection: rebuilt from the folder only when the set may have changed
+            relist = bool(self._removed) or any(not self.collection_path(c).is_file() for c in self._collections)
             for cid in touched:
                 if cid in self._removed:
                     continue
@@ -315,14 +318,31 @@ class StaticCatalog:
                 doc = self._collection_doc(collection, self._disk_item_ids(cid))
                 if write_if_changed(self.collection_path(cid), dump_json(doc)):
                     changed.append(self.collection_path(cid))
-            catalog = self._catalog_doc(self._disk_collection_ids())
-            if write_if_changed(self.catalog_path, dump_json(catalog)):
-                changed.append(self.catalog_path)
+            if relist or not self._catalog_head_current():
+                catalog = self._catalog_doc(self._disk_collection_ids())
+                if write_if_changed(self.catalog_path, dump_json(catalog)):
+                    changed.append(self.catalog_path)
         self._collections.clear()
         self._items.clear()
         self._removed.clear()
         self._removed_items.clear()
         return changed
+
+    def _catalog_head_current(self) -> bool:
+        """Whether ``catalog.json`` exists with this catalog's id, title, description and version.
+
+        Why: with no collection added or removed, only these fields can
+        change ``catalog.json``; checking them (one JSON parse) instead of
+        listing the folder and re-encoding every child link keeps a save
+        O(1) in the number of collections, so publishing N datasets (three
+        saves each) is not quadratic (#16).
+        """
+        try:
+            current = json.loads(self.catalog_path.read_bytes())
+        except (OSError, ValueError):
+            return False
+        head = self._catalog_doc([])
+        return isinstance(current, dict) and all(current.get(k) == v for k, v in head.items() if k != "links")
 
     def iter_documents(self) -> Iterator[tuple[Path, dict[str, Any]]]:
         """Every saved document (catalog, collections, items) with its path: for validation."""

@@ -28,23 +28,17 @@ from bot.pipeline.steps.common import (
 def convert(ctx: StepContext) -> StepResult:
     """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``."""
     from bot.adapters.objectstore import tree_sha256
-    from bot.convert import convert_dataset
-    from bot.pipeline.sources import resolve
+    from bot.pipeline.incremental import convert_source
 
-    files, sources = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
     out = ctx.step_dir(CONVERT)
-    if len(files) == 1 and ctx.spec.source.single is not None:
-        result = convert_dataset(ctx.spec, files[0], out, schema, name=ctx.id)
-    else:
-        from bot.convert.many import convert_many
-
-        result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
+    # Reuse / append / full convert, decided from the state stored next to the published data.
+    result, sources, summary = convert_source(ctx, out, schema)
     # Outputs of an earlier run under another name (renamed source) are stale.
     for stale in out.iterdir():
         if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    digest = tree_sha256(result.path)
+    digest = result.sha256 or tree_sha256(result.path)  # hashed while writing, else read back
     info = {
         "file": result.path.name,
         "format": result.format,
@@ -53,10 +47,14 @@ def convert(ctx: StepContext) -> StepResult:
         "files": len(result.files),
         "sha256": digest,
         "sources": [r.to_dict() for r in sources],
+        **summary,
     }
     record = ctx.write_artifact(CONVERT, "result.json", info)
+    how = {"reuse": "reused, 0 files converted", "append": f"{summary['converted']} file(s) appended"}
     return StepResult(
-        message=f"{result.format}: {result.bytes} bytes" + (f", {result.rows} rows" if result.rows is not None else ""),
+        message=f"{result.format}: {result.bytes} bytes"
+        + (f" ({how[summary['mode']]})" if summary["mode"] in how else "")
+        + (f", {result.rows} rows" if result.rows is not None else ""),
         outputs=[result.path, record],
         metrics={"rows": result.rows, "bytes": result.bytes},
     )

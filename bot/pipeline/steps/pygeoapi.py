@@ -100,8 +100,6 @@ def finish_run(run: RunContext) -> str | None:
     (:data:`CONFIG_DIRTY`); resources are validated only when their content
     changed (see :func:`bot.metadata.pygeoapi.validate_config`).
     """
-    from bot.metadata import pygeoapi
-
     cfg = run.env.pygeoapi
     if cfg.kind == "api":
         pending = run.take_pending("pygeoapi-live")
@@ -115,7 +113,9 @@ def finish_run(run: RunContext) -> str | None:
         return f"{len(pending)} pygeoapi collection(s) live"
     root = run.output / cfg.root
     if not (root / CONFIG_DIRTY).exists():
-        return None
+        return None  # before importing the config machinery: every step pod and no-change run ends here
+    from bot.metadata import pygeoapi
+
     header = run.catalog.root / "pygeoapi" / pygeoapi.HEADER_FILE
     with run.shared_lock():
         if not (root / CONFIG_DIRTY).exists():

@@ -139,10 +139,16 @@ def _rendered_collection(ctx: StepContext) -> dict[str, Any]:
     from bot.catalog.render import Renderer, ext_vars_for
 
     config = ctx.catalog.config
-    renderer = Renderer(
-        ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars_for(config, ctx.run.env_name), limits=config.render
-    )
-    return renderer.render_file(ctx.dataset.path("collection.jsonnet"))
+    ext_vars = ext_vars_for(config, ctx.run.env_name)
+    renderer = Renderer(ctx.catalog.root, ctx.catalog.lib_dirs(), ext_vars, limits=config.render)
+    collection = renderer.render_file(ctx.dataset.path("collection.jsonnet"))
+    curated_id = str(collection.get("id") or ctx.dataset.dir.name)
+    if curated_id != ctx.id:  # a preview publishes datasets/<id> as pr-<n>-<id> (bot/events/preview.py)
+        from bot.stac.namespace import rename_collection
+
+        old_base = f"{ext_vars['data_base_url']}/{curated_id}" if ext_vars["data_base_url"] else ""
+        collection = rename_collection(collection, ctx.id, old_base, ctx.store().url(ctx.id))
+    return collection
 
 
 def ensure_collection(ctx: StepContext) -> StepResult:

@@ -29,6 +29,9 @@ def upload_arco_data(ctx: StepContext) -> StepResult:
     # A Zarr folder goes below its own name (``key``); a Parquet file below the version prefix.
     results = store.put_tree(key if path.is_dir() else prefix, path)
     uploaded = [r for r in results if not r.skipped]
+    from bot.pipeline.incremental import save_state
+
+    save_state(ctx, store, info, key)  # what this version was converted from: a fresh pod appends to it
     record = {
         "prefix": prefix,
         "key": key,
