@@ -150,4 +150,6 @@ def convert_geojson(
             writer.abort()
             raise
     files, size = list_files(dest)
-    return ConversionResult(path=dest, format="parquet", rows=len(features), files=files, bytes=size)
+    return ConversionResult(
+        path=dest, format="parquet", rows=len(features), files=files, bytes=size, sha256=writer.sha256
+    )
