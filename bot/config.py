@@ -12,10 +12,11 @@ and a pygeoapi config file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -557,3 +558,21 @@ def ensure_s3_credentials(env_name: str, env_cfg: Any) -> Path | None:
         if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
             os.environ[name] = shlex.split(value)[0] if value.strip() else ""
     return path
+
+
+@contextlib.contextmanager
+def spawn_environment(defaults: Mapping[str, str]) -> Iterator[None]:
+    """``defaults`` in the environment while worker processes are spawned; a variable the user set wins.
+
+    Why here: this module is the one that reads the environment.  Spawned
+    workers start with the parent's environment, and some runtimes read a
+    variable only at process start (Go's ``GOGC`` in the validation workers).
+    """
+    added = [name for name in defaults if name not in os.environ]
+    for name in added:
+        os.environ[name] = defaults[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from bot.catalog.layout import (
 from bot.catalog.schemas import SchemaRegistry
 from bot.catalog.validate.dataset import load_and_validate_dataset
 from bot.catalog.validate.inputs import Profiles, RendererLike, load_profiles
+from bot.config import spawn_environment
 from bot.errors import CatalogError, Problem
 
 
@@ -51,19 +51,6 @@ _WORKER: dict[str, Any] = {}
 # when the process starts, so it is set in the environment the workers are
 # spawned with; an explicit GOGC of the user wins.
 GO_GC_PERCENT = "400"
-
-
-@contextlib.contextmanager
-def _worker_environment(gogc: str) -> Iterator[None]:
-    """``GOGC`` in ``os.environ`` while the pool spawns its workers (unless the user set one)."""
-    if "GOGC" in os.environ:
-        yield
-        return
-    os.environ["GOGC"] = gogc
-    try:
-        yield
-    finally:
-        os.environ.pop("GOGC", None)
 
 
 CHUNK = 64  # datasets per task: one batched render call, then validation
@@ -178,7 +165,7 @@ def validate_many(
         )
         context = multiprocessing.get_context("spawn")
         with (
-            _worker_environment(GO_GC_PERCENT),
+            spawn_environment({"GOGC": GO_GC_PERCENT}),
             ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(job,)) as pool,
         ):
             for done in pool.map(_worker_run, chunks):
