@@ -77,12 +77,19 @@ def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> No
     assert spec["onExit"] == "report-status" and spec["activeDeadlineSeconds"] > 0 and spec["podGC"]
     steps = {t["name"]: t for t in spec["templates"] if "container" in t}
     assert steps["upload-arco-data"]["retryStrategy"]["backoff"]["factor"] == 2
-    assert "retryStrategy" not in steps["convert"]
+    # convert fetches remote sources (https, s3, OPeNDAP, THREDDS): a transient fault there is retried too
+    assert steps["convert"]["retryStrategy"]["retryPolicy"] == "OnError"
+    assert {n for n, t in steps.items() if "retryStrategy" not in t} == {s.name for s in PUBLISH if not s.network}
     assert steps["convert"]["container"]["args"][:2] == ["step", "convert"]
+    assert "--data-refs" in steps["convert"]["container"]["args"]
     assert steps["convert"]["container"]["resources"]["limits"]["memory"] == "4Gi"
-    # a step mounts the work artifact of every ancestor (transitively), not only direct parents
+    # a step mounts only the work artifacts it reads (references and small metadata), not every ancestor's
     mounted = {a["name"] for a in steps["upload-arco-data"]["inputs"]["artifacts"]}
-    assert {"work-convert", "work-schema-gate", "catalog"} <= mounted
+    assert mounted == {"work-convert", "catalog"}
+    for step in PUBLISH:
+        names = {a["name"] for a in steps[step.name]["inputs"]["artifacts"]} - {"catalog"}
+        assert names == {f"work-{n}" for n in PUBLISH.inputs(step.name)}
+        assert set(PUBLISH.inputs(step.name)) <= set(PUBLISH.ancestors(step.name))
 
 
 def test_cron_workflow_per_scheduled_dataset(manifests: dict[str, dict]) -> None:

@@ -35,6 +35,13 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", help="output folder (default: the environment's, cwd-relative)")
         ] = None,
+        data_refs: Annotated[
+            bool,
+            typer.Option(
+                "--data-refs",
+                help="pass data between steps as object-store keys, not files (how Argo runs steps; docs/publish.md)",
+            ),
+        ] = False,
     ) -> None:
         """Run one step of the publish pipeline for one dataset."""
         # Imported here: start-up is paid by every Argo pod, and --help needs none of this.
@@ -53,6 +60,7 @@ def register(app: typer.Typer) -> None:
         ds = cat.dataset(dataset)
         env_name = env or cat.config.default_environment
         run = RunContext.open(cat, env_name, Settings.from_env(), output=output)
+        run.data_refs = data_refs
         out = run.output
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""

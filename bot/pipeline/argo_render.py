@@ -10,11 +10,16 @@ cluster -- :mod:`bot.adapters.argo` is the only network code.  Output is
 deterministic (sorted keys when dumped) so golden files stay stable and flux
 only sees real changes.
 
-Artifacts: every step writes its outputs under ``/work/<step>``; that folder
-is the step's output artifact ``work`` (stored in the cluster's S3 artifact
-repository) and every later step mounts the ``work`` artifact of each of its
-ancestors at ``/work/<ancestor>``.  The catalog itself comes in as a git
-artifact pinned to the commit SHA parameter.
+Artifacts carry references, not data: every step writes its outputs under
+``/work/<step>``; that folder is the step's output artifact ``work`` (stored
+in the cluster's S3 artifact repository) and a later step mounts the ``work``
+artifact of each step it reads (:meth:`DAG.inputs`) at ``/work/<step>``.
+Steps run with ``--data-refs``: the convert step puts the converted data in
+the object store under a content-addressed key and its artifact holds only
+that key, so downstream pods read Parquet footers / Zarr metadata by range
+and the upload step copies server-side (see ``docs/publish.md``).  The
+catalog itself comes in as a git artifact pinned to the commit SHA
+parameter.
 """
 
 from __future__ import annotations
@@ -59,18 +64,6 @@ def _labels(component: str) -> dict[str, str]:
     }
 
 
-def _ancestors(dag: DAG, step: Step) -> list[str]:
-    """All transitive dependencies of ``step``, in DAG order."""
-    wanted: set[str] = set()
-    stack = list(step.depends)
-    while stack:
-        name = stack.pop()
-        if name not in wanted:
-            wanted.add(name)
-            stack.extend(dag.step(name).depends)
-    return [s.name for s in dag if s.name in wanted]
-
-
 def _image(config: CatalogConfig) -> str:
     return f"{config.image.repository}:{config.image.tag}"
 
@@ -87,7 +80,7 @@ def _retry(step: Step) -> dict[str, Any] | None:
 
 
 def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    ancestors = _ancestors(dag, step)
+    inputs = dag.inputs(step.name)
     git_url = env.argo.git_url or "https://github.com/" + _param("repository") + ".git"
     artifacts: list[dict[str, Any]] = [
         {
@@ -102,13 +95,16 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
             },
         }
     ]
-    artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in ancestors]
+    artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in inputs]
     res = step.resources
     template: dict[str, Any] = {
         "name": step.name,
         "metadata": {"labels": {f"{LABEL_PREFIX}/step": step.name}},
         "inputs": {"artifacts": artifacts},
-        "outputs": {"artifacts": [{"name": "work", "path": f"{WORK}/{step.name}", "archive": {"tar": {}}}]},
+        # optional: a skipped step (``when``) writes nothing.
+        "outputs": {
+            "artifacts": [{"name": "work", "path": f"{WORK}/{step.name}", "archive": {"tar": {}}, "optional": True}]
+        },
         "container": {
             "image": _image(config),
             "command": ["catalog-bot"],
@@ -123,6 +119,7 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
                 CATALOG_PATH,
                 "--work",
                 WORK,
+                "--data-refs",
             ],
             "env": [
                 {"name": "CATALOG_BOT_COMMIT", "value": _param("sha")},
@@ -210,12 +207,11 @@ def _dag_template(dag: DAG) -> dict[str, Any]:
         task: dict[str, Any] = {"name": step.name, "template": step.name}
         if step.depends:
             task["dependencies"] = list(step.depends)
-        ancestors = _ancestors(dag, step)
-        if ancestors:
+        inputs = dag.inputs(step.name)
+        if inputs:
             task["arguments"] = {
                 "artifacts": [
-                    {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"}
-                    for name in ancestors
+                    {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"} for name in inputs
                 ]
             }
         tasks.append(task)

@@ -18,10 +18,11 @@ from bot.pipeline.steps.common import (
     FRICTIONLESS,
     GATE,
     HARVEST,
-    converted,
+    convert_record,
     error_problems,
     extract_metadata,
     version_keys,
+    zarr_entry,
 )
 
 
@@ -45,7 +46,7 @@ def convert(ctx: StepContext) -> StepResult:
         if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     digest = tree_sha256(result.path)
-    info = {
+    info: dict[str, Any] = {
         "file": result.path.name,
         "format": result.format,
         "rows": result.rows,
@@ -54,10 +55,19 @@ def convert(ctx: StepContext) -> StepResult:
         "sha256": digest,
         "sources": [r.to_dict() for r in sources],
     }
+    outputs = [result.path]
+    if ctx.run.data_refs:
+        # Downstream pods get the key, not the data: upload once, keep only the record in the artifact.
+        from bot.pipeline.steps.refs import put_work_data
+
+        info["ref"] = put_work_data(ctx, result.path, digest)
+        shutil.rmtree(result.path) if result.path.is_dir() else result.path.unlink()
+        outputs = []
     record = ctx.write_artifact(CONVERT, "result.json", info)
+    outputs.append(record)
     return StepResult(
         message=f"{result.format}: {result.bytes} bytes" + (f", {result.rows} rows" if result.rows is not None else ""),
-        outputs=[result.path, record],
+        outputs=outputs,
         metrics={"rows": result.rows, "bytes": result.bytes},
     )
 
@@ -86,8 +96,7 @@ def check_extents(ctx: StepContext) -> StepResult:
     from bot.metadata.datadriven import check_extents as check
     from bot.metadata.extents import extent_fallback
 
-    path, _ = converted(ctx)
-    meta = extract_metadata(ctx, path)
+    meta = extract_metadata(ctx, convert_record(ctx))
     texts, fallback = extent_fallback(check(meta), ctx.curated_json(DATAPACKAGE))
     problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in texts]
     if problems:
@@ -162,8 +171,7 @@ def propose_update(ctx: StepContext) -> StepResult:
 
 def generate_datadriven_metadata(ctx: StepContext) -> StepResult:
     """Columns/variables, types, units and chunks from the data, plus the generated table/grid schema."""
-    path, _ = converted(ctx)
-    meta = extract_metadata(ctx, path)
+    meta = extract_metadata(ctx, convert_record(ctx))
     out: list[Path] = [ctx.write_artifact(DATADRIVEN, "metadata.json", meta.to_dict())]
     if ctx.kind == "tabular":
         out.append(ctx.write_artifact(DATADRIVEN, ctx.schema_name, meta.to_tableschema()))
@@ -189,14 +197,10 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
     curated_schema = ctx.curated_json(ctx.schema_name)
     generated = ctx.read_artifact(DATADRIVEN, ctx.schema_name)
     extents = ctx.read_artifact(CHECK_EXTENTS, "extents.json")
-    path, info = converted(ctx)
+    info = convert_record(ctx)
     _, data_key = version_keys(ctx, info)
     schema = merge_schema(curated_schema, generated, ctx.kind)
-    entry = None
-    if path.is_dir():
-        from bot.metadata.zarr_extents import zarr_entry_point
-
-        entry = zarr_entry_point(path)
+    entry = zarr_entry(ctx, info)
     package = complete_datapackage(
         curated,
         kind=ctx.kind,
