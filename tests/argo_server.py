@@ -9,7 +9,11 @@ A contract violation answers 400 and is recorded in ``violations`` so tests
 can assert there were none.
 
 Workflows advance one DAG node per GET, so ``--wait`` sees real progress; a
-step named in ``fail_step`` fails with a message, like a failed pod.
+step named in ``fail_step`` fails with a message, like a failed pod.  With
+:attr:`ArgoState.pods` set, the steps run for real instead: every task's
+container (``catalog-bot step``) as a local process with its artifacts,
+parameters and ``withParam`` fan-out resolved like Argo, and the bytes moved
+between steps counted (``tests/argo_pods.py``).
 
 Exit handlers run for real: when a workflow ends (all steps done, a step
 failed, or stopped), the template named by ``spec.onExit`` is executed as a
@@ -37,6 +41,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
+
+from tests.argo_pods import PodRunner
 
 P = "io.argoproj.workflow.v1alpha1."
 
@@ -85,6 +91,8 @@ class ArgoState:
         # Environment every exit-handler process starts from (PATH, HOME...); None: no exit handlers run.
         self.exit_base_env: dict[str, str] | None = None
         self.exit_runs: list[ExitRun] = []
+        # Runs the steps' pods for real (tests/argo_pods.py); None: nodes advance one per GET without running.
+        self.pods: PodRunner | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ def _new_workflow(state: ArgoState, template: dict[str, Any], options: dict[str,
 def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
     """Run one more node; fail the one named ``fail_step``."""
     status = wf["status"]
-    if status["phase"] != "Running" or not wf["_pending"]:
+    if status["phase"] != "Running" or not wf["_pending"] or state.pods is not None:
         return
     step = wf["_pending"].pop(0)
     node_id = f"{wf['metadata']['name']}-{abs(hash(step)) % 10**10}"
@@ -378,6 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
             wf = _new_workflow(st, template, options)
             st.workflows[wf["metadata"]["name"]] = wf
             self._send(200, _public(wf), P + "Workflow")
+            if st.pods is not None:
+                st.pods.start(st, wf, _finish)
         elif method == "GET" and name is None:
             query = parse_qs(urlsplit(self.path).query)
             selector = query.get("listOptions.labelSelector", [""])[0]

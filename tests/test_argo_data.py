@@ -1,0 +1,76 @@
+"""Argo steps pass references, not data: one publish through the rendered template, pods run for real.
+
+The Argo test server runs every step of the rendered WorkflowTemplate as the
+real ``catalog-bot step`` process (tests/argo_pods.py), with artifacts packed
+and unpacked the way an artifact repository would, against the real S3 server
+behind a byte meter.  Measured: the artifact bytes every pod unpacks plus the
+object-store bytes read by every step after convert, against the size of the
+converted data.  Before references each of the 13 downstream steps unpacked
+the whole converted data (~13x); the target is <= 1.2x.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.pipeline.dag import PUBLISH
+from tests.argo_publish import ArgoWorld, Transfer
+from tests.conftest import EXAMPLE
+from tests.services import DevServices
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def world(tmp_path: Path, dev_services: DevServices, schemas_dir: Path):
+    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
+    keys = (dev_services.access_key, dev_services.secret_key)
+    with ArgoWorld(tmp_path, swagger, dev_services.s3_url, keys, schemas_dir) as w:
+        yield w
+        assert w.server.state.violations == []
+
+
+def _ran(transfer: Transfer) -> list[str]:
+    assert transfer.phase == "Succeeded", "\n".join(r.output[-1500:] for r in transfer.records if r.returncode)
+    return [r.task for r in transfer.records]
+
+
+def test_a_publish_moves_about_the_data_once_between_steps(world: ArgoWorld, dev_services: DevServices) -> None:
+    catalog, sha = world.catalog(EXAMPLE, rows=(60, 730))  # 60 loggers x 2 years, 6-hourly: ~175k rows
+    first = world.publish(catalog, sha, "reef-temperature")
+    assert _ran(first) == PUBLISH.names()
+    print(f"\n{first.table()}\nmoved {first.moved} bytes for {first.data_bytes} converted: {first.ratio:.3f}x")
+    assert first.data_bytes > 300_000
+    # Every downstream pod gets only small metadata as artifacts: never the data.
+    assert max(r.artifact_bytes_in for r in first.records) < first.data_bytes / 10
+    assert first.ratio <= 1.2
+    # The metadata steps read footers by range, not the file; the upload step copies server-side.
+    by_task = {r.task: r for r in first.records}
+    for task in ("check-extents", "generate-datadriven-metadata"):
+        assert 0 < by_task[task].store_get_bytes < first.data_bytes / 4
+    assert by_task["upload-arco-data"].store_get_bytes < 10_000  # listings and HEADs, no data
+    # The data is published under its version, byte-identical to the work key the convert step made.
+    s3 = dev_services.s3_client()
+    ref = first.convert["ref"]
+    version = f"{world.prefix}/reef-temperature/{first.convert['sha256'][:16]}/{first.convert['file']}"
+    work = s3.get_object(Bucket="catalog-public", Key=f"{world.prefix}/{ref['key']}")["Body"].read()
+    published = s3.get_object(Bucket="catalog-public", Key=version)["Body"].read()
+    assert published == work and len(published) == first.data_bytes
+    # Idempotent: the same data again is not re-uploaded to its content-addressed key.
+    again = world.publish(catalog, sha, "reef-temperature")
+    _ran(again)
+    assert again.convert["ref"]["key"] == ref["key"] and again.convert["ref"]["bytes_uploaded"] == 0
+    assert ref["bytes_uploaded"] == first.data_bytes
+
+
+def test_a_zarr_publish_reads_only_metadata_and_coordinates(world: ArgoWorld) -> None:
+    catalog, sha = world.catalog(EXAMPLE)
+    transfer = world.publish(catalog, sha, "sea-surface-temperature")
+    assert _ran(transfer) == PUBLISH.names()
+    by_task = {r.task: r for r in transfer.records}
+    print(f"\n{transfer.table()}\nmoved {transfer.moved} bytes for {transfer.data_bytes}: {transfer.ratio:.3f}x")
+    # check-extents builds a sparse view (metadata + 1-D coordinates): a small part of the store.
+    assert 0 < by_task["check-extents"].store_get_bytes < transfer.data_bytes / 5
+    assert max(r.artifact_bytes_in for r in transfer.records) < transfer.data_bytes / 5
