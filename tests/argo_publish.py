@@ -133,6 +133,7 @@ class ArgoWorld:
 
     def __init__(self, tmp: Path, swagger: Path, s3_url: str, credentials: tuple[str, str], schemas: Path) -> None:
         self.tmp = tmp
+        self.s3_url = s3_url
         self.meter = S3Meter(s3_url)
         self.server = ArgoTestServer(swagger, TOKEN)
         self.prefix = f"argo-refs-{uuid.uuid4().hex[:8]}"
@@ -163,6 +164,24 @@ class ArgoWorld:
     def __exit__(self, *exc: object) -> None:
         self.server.__exit__(*exc)
         self.meter.__exit__(*exc)
+        self.purge()
+
+    def purge(self) -> None:
+        """Remove every object this world's publishes wrote (its unique prefix of the shared bucket)."""
+        import boto3
+
+        from bot.adapters.s3store import S3ObjectStore
+
+        key, secret = self.credentials
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+        store = S3ObjectStore(client, "catalog-public", prefix=self.prefix)
+        store.delete(store.list())
 
     def catalog(self, example: Path, *, rows: tuple[int, int] | None = None) -> tuple[Path, str]:
         path, sha = catalog_repo(

@@ -74,3 +74,55 @@ def test_a_zarr_publish_reads_only_metadata_and_coordinates(world: ArgoWorld) ->
     # check-extents builds a sparse view (metadata + 1-D coordinates): a small part of the store.
     assert 0 < by_task["check-extents"].store_get_bytes < transfer.data_bytes / 5
     assert max(r.artifact_bytes_in for r in transfer.records) < transfer.data_bytes / 5
+
+
+# ---- the object-store operations references rely on ------------------------------------------
+
+
+def _tree(root: Path) -> Path:
+    store = root / "x.zarr"
+    (store / "sst").mkdir(parents=True)
+    (store / ".zgroup").write_text('{"zarr_format": 2}')
+    (store / "sst" / ".zarray").write_text('{"chunks": [2]}')
+    (store / "sst" / "0.0").write_bytes(bytes(range(256)) * 64)
+    return store
+
+
+def test_s3_copy_tree_is_server_side_and_idempotent(tmp_path: Path, dev_services: DevServices) -> None:
+    from bot.adapters.s3store import S3ObjectStore
+    from bot.errors import ServiceError
+    from tests.argo_pods import S3Meter
+    from tests.services import unique
+
+    with S3Meter(dev_services.s3_url) as meter:
+        store = S3ObjectStore(dev_services.s3_client(endpoint=meter.url), "catalog-public", prefix=unique("copy"))
+        store.put_tree("work/ds/abc/x.zarr", _tree(tmp_path))
+        before = meter.get_bytes
+        copied = store.copy_tree("work/ds/abc", "ds/v1")
+        listing = meter.get_bytes - before
+        assert sorted(r.key for r in copied) == [
+            "ds/v1/x.zarr/.zgroup",
+            "ds/v1/x.zarr/sst/.zarray",
+            "ds/v1/x.zarr/sst/0.0",
+        ]
+        assert not any(r.skipped for r in copied) and listing < 4000  # one listing; no object body passed through
+        assert store.get_bytes("ds/v1/x.zarr/sst/0.0") == bytes(range(256)) * 64
+        info = store.head("ds/v1/x.zarr/sst/0.0")
+        assert info is not None and info.sha256 == copied[-1].sha256  # checksum metadata travels with the copy
+        assert all(r.skipped for r in store.copy_tree("work/ds/abc", "ds/v1"))
+        assert store.get_range("ds/v1/x.zarr/sst/0.0", 250, 10) == bytes([250, 251, 252, 253, 254, 255, 0, 1, 2, 3])
+        assert store.get_range("ds/v1/x.zarr/sst/0.0", 16380, 100) == bytes([252, 253, 254, 255])
+        with pytest.raises(ServiceError, match="nothing to copy"):
+            store.copy_tree("work/ds/missing", "ds/v2")
+        store.delete(store.list())
+
+
+def test_local_copy_tree_and_range(tmp_path: Path) -> None:
+    from bot.adapters.objectstore import LocalObjectStore
+
+    store = LocalObjectStore(tmp_path / "bucket")
+    store.put_tree("work/ds/abc/x.zarr", _tree(tmp_path))
+    copied = store.copy_tree("work/ds/abc", "ds/v1")
+    assert len(copied) == 3 and (tmp_path / "bucket" / "ds" / "v1" / "x.zarr" / "sst" / ".zarray").is_file()
+    assert all(r.skipped for r in store.copy_tree("work/ds/abc", "ds/v1"))
+    assert store.get_range("ds/v1/x.zarr/sst/0.0", 1, 3) == bytes([1, 2, 3])
