@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ REPOSITORY = "example-org/example-catalog"
 
 @dataclass
 class Transfer:
-    """What one publish moved: artifact bytes into pods, object-store GET bytes of steps after convert."""
+    """What one publish moved: artifact bytes into pods, object-store GET bytes of steps after the source reads."""
 
     workflow: str
     phase: str
@@ -56,7 +57,9 @@ class Transfer:
 
     @property
     def store_bytes(self) -> int:
-        return sum(r.store_get_bytes for r in self.records if not r.task.startswith("convert"))
+        """GETs of every pod but those that read the *sources* (plan-sources, convert-file): the combining
+        ``convert`` counts, since the parts it reads came from other steps."""
+        return sum(r.store_get_bytes for r in self.records if r.task not in ("plan-sources", "convert-file"))
 
     @property
     def moved(self) -> int:
@@ -95,13 +98,21 @@ def git(repo: Path, *args: str) -> str:
 
 
 def catalog_repo(
-    example: Path, dest: Path, s3_url: str, argo_url: str, *, prefix: str, rows: tuple[int, int] | None
+    example: Path,
+    dest: Path,
+    s3_url: str,
+    argo_url: str,
+    *,
+    prefix: str,
+    rows: tuple[int, int] | None,
+    prepare: Callable[[Path], None] | None = None,
 ) -> tuple[Path, str]:
     """A git repository of the example catalog with an ``argo`` environment on S3 at ``s3_url``; (path, sha).
 
     ``rows`` = (sites, days): the reef-temperature source replaced by a
     realistic-size one (a few MB converted) so ratios are not dominated by
-    the fixed size of metadata documents.
+    the fixed size of metadata documents; ``prepare`` edits the catalog
+    before the commit (e.g. splits a source into many files).
     """
     shutil.copytree(example, dest)
     config = yaml.safe_load((dest / "catalog-bot.yaml").read_text(encoding="utf-8"))
@@ -122,6 +133,8 @@ def catalog_repo(
     if rows is not None:
         csv = dest / "datasets" / "reef-temperature" / "data" / "reef-temperature.csv"
         csv.write_text(reef_rows(*rows), encoding="utf-8")
+    if prepare is not None:
+        prepare(dest)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "catalog")
@@ -183,10 +196,12 @@ class ArgoWorld:
         store = S3ObjectStore(client, "catalog-public", prefix=self.prefix)
         store.delete(store.list())
 
-    def catalog(self, example: Path, *, rows: tuple[int, int] | None = None) -> tuple[Path, str]:
+    def catalog(
+        self, example: Path, *, rows: tuple[int, int] | None = None, prepare: Callable[[Path], None] | None = None
+    ) -> tuple[Path, str]:
         path, sha = catalog_repo(
             example, self.tmp / f"catalog-{uuid.uuid4().hex[:6]}", self.meter.url, self.server.url,
-            prefix=self.prefix, rows=rows,
+            prefix=self.prefix, rows=rows, prepare=prepare,
         )  # fmt: skip
         self.client.apply_template(render_all(Catalog.open(path), ENV, REPOSITORY)[f"{PUBLISH_TEMPLATE}.yaml"])
         return path, sha

@@ -65,10 +65,12 @@ def test_lint_catches_typos_and_wrong_types(manifests: dict[str, dict], argo_sch
 
 
 def test_rendered_dag_equals_the_local_executor_dag(manifests: dict[str, dict]) -> None:
-    for dag, file in ((PUBLISH, f"{PUBLISH_TEMPLATE}.yaml"), (HARVEST, "catalog-bot-harvest.yaml")):
-        names, edges = dag_edges(manifests[file])
-        assert names == dag.names()
-        assert edges == dag.edges()
+    """Same steps and edges; on Argo convert is fed by its map (plan-sources -> convert-file per item)."""
+    names, edges = dag_edges(manifests["catalog-bot-harvest.yaml"])
+    assert names == HARVEST.names() and edges == HARVEST.edges()
+    names, edges = dag_edges(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+    assert names == ["plan-sources", "convert-file", *PUBLISH.names()]
+    assert edges == PUBLISH.edges() | {("plan-sources", "convert-file"), ("convert-file", "convert")}
 
 
 def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> None:
@@ -88,8 +90,25 @@ def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> No
     assert mounted == {"work-convert", "catalog"}
     for step in PUBLISH:
         names = {a["name"] for a in steps[step.name]["inputs"]["artifacts"]} - {"catalog"}
-        assert names == {f"work-{n}" for n in PUBLISH.inputs(step.name)}
+        combine = {"work-plan-sources"} if step.name == "convert" else set()  # finds the parts by the plan
+        assert names == {f"work-{n}" for n in PUBLISH.inputs(step.name)} | combine
         assert set(PUBLISH.inputs(step.name)) <= set(PUBLISH.ancestors(step.name))
+
+
+def test_convert_fans_out_over_the_planned_source_files(manifests: dict[str, dict]) -> None:
+    spec = manifests[f"{PUBLISH_TEMPLATE}.yaml"]["spec"]
+    tasks = {t["name"]: t for t in next(t for t in spec["templates"] if t["name"] == "publish")["dag"]["tasks"]}
+    steps = {t["name"]: t for t in spec["templates"]}
+    assert tasks["convert-file"]["withParam"] == "{{tasks.plan-sources.outputs.parameters.files}}"
+    assert tasks["convert-file"]["arguments"]["parameters"] == [{"name": "item", "value": "{{item}}"}]
+    assert steps["plan-sources"]["outputs"]["parameters"] == [
+        {"name": "files", "valueFrom": {"path": "/work/plan-sources/items.json"}}
+    ]
+    each = steps["convert-file"]
+    assert each["container"]["args"][-2:] == ["--item", "{{inputs.parameters.item}}"]
+    assert each["inputs"]["parameters"] == [{"name": "item"}] and "outputs" not in each
+    assert each["retryStrategy"] and each["container"]["resources"]["limits"]["memory"] == "4Gi"
+    assert tasks["convert"]["dependencies"] == ["convert-file"]
 
 
 def test_cron_workflow_per_scheduled_dataset(manifests: dict[str, dict]) -> None:

@@ -32,6 +32,9 @@ def world(tmp_path: Path, dev_services: DevServices, schemas_dir: Path):
         assert w.server.state.violations == []
 
 
+FANNED = ["plan-sources", "convert-file", *PUBLISH.names()]
+
+
 def _ran(transfer: Transfer) -> list[str]:
     assert transfer.phase == "Succeeded", "\n".join(r.output[-1500:] for r in transfer.records if r.returncode)
     return [r.task for r in transfer.records]
@@ -40,7 +43,7 @@ def _ran(transfer: Transfer) -> list[str]:
 def test_a_publish_moves_about_the_data_once_between_steps(world: ArgoWorld, dev_services: DevServices) -> None:
     catalog, sha = world.catalog(EXAMPLE, rows=(60, 730))  # 60 loggers x 2 years, 6-hourly: ~175k rows
     first = world.publish(catalog, sha, "reef-temperature")
-    assert _ran(first) == PUBLISH.names()
+    assert _ran(first) == FANNED  # a single file: one convert-file task converts it whole
     print(f"\n{first.table()}\nmoved {first.moved} bytes for {first.data_bytes} converted: {first.ratio:.3f}x")
     assert first.data_bytes > 300_000
     # Every downstream pod gets only small metadata as artifacts: never the data.
@@ -51,6 +54,7 @@ def test_a_publish_moves_about_the_data_once_between_steps(world: ArgoWorld, dev
     for task in ("check-extents", "generate-datadriven-metadata"):
         assert 0 < by_task[task].store_get_bytes < first.data_bytes / 4
     assert by_task["upload-arco-data"].store_get_bytes < 10_000  # listings and HEADs, no data
+    assert by_task["convert"].store_get_bytes < 2_000  # a whole source: the combine reads the part's record only
     # The data is published under its version, byte-identical to the work key the convert step made.
     s3 = dev_services.s3_client()
     ref = first.convert["ref"]
@@ -68,12 +72,102 @@ def test_a_publish_moves_about_the_data_once_between_steps(world: ArgoWorld, dev
 def test_a_zarr_publish_reads_only_metadata_and_coordinates(world: ArgoWorld) -> None:
     catalog, sha = world.catalog(EXAMPLE)
     transfer = world.publish(catalog, sha, "sea-surface-temperature")
-    assert _ran(transfer) == PUBLISH.names()
+    assert _ran(transfer) == FANNED
     by_task = {r.task: r for r in transfer.records}
     print(f"\n{transfer.table()}\nmoved {transfer.moved} bytes for {transfer.data_bytes}: {transfer.ratio:.3f}x")
     # check-extents builds a sparse view (metadata + 1-D coordinates): a small part of the store.
     assert 0 < by_task["check-extents"].store_get_bytes < transfer.data_bytes / 5
     assert max(r.artifact_bytes_in for r in transfer.records) < transfer.data_bytes / 5
+
+
+# ---- many files: one convert-file pod per file, then the combine -----------------------------
+
+
+def _split_sources(catalog: Path) -> None:
+    """The reef logger CSV by site and the SST grid by month, as such data is delivered."""
+    from tests.test_sources_many import _set_source, split_csv, split_netcdf
+
+    reef = catalog / "datasets" / "reef-temperature" / "data"
+    split_csv(reef / "reef-temperature.csv", reef / "sites")
+    (reef / "reef-temperature.csv").unlink()
+    _set_source(catalog, "reef-temperature", path="data/sites/*.csv")
+    sst = catalog / "datasets" / "sea-surface-temperature" / "data"
+    split_netcdf(sst / "sea-surface-temperature.nc", sst / "months")
+    (sst / "sea-surface-temperature.nc").unlink()
+    _set_source(catalog, "sea-surface-temperature", paths=["data/months/*.nc"])
+
+
+def _local_convert(catalog: Path, output: Path, dataset: str, jobs: int) -> dict:
+    import json
+
+    from bot.cli import main
+    from bot.pipeline.executor import work_dir
+
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "publish",
+                "--catalog",
+                str(catalog),
+                "--output",
+                str(output),
+                "--env",
+                "local",
+                "--jobs",
+                str(jobs),
+                dataset,
+            ]
+        )
+    assert info.value.code in (0, None)
+    return json.loads((work_dir(output.resolve(), dataset) / "convert" / "result.json").read_text())
+
+
+@pytest.mark.parametrize(("dataset", "pattern"), [("reef-temperature", "*.csv"), ("sea-surface-temperature", "*.nc")])
+def test_many_files_fan_out_and_combine_to_the_local_output(
+    world: ArgoWorld, tmp_path: Path, dataset: str, pattern: str
+) -> None:
+    catalog, sha = world.catalog(EXAMPLE, prepare=_split_sources)
+    files = sorted((catalog / "datasets" / dataset / "data").rglob(pattern))
+    assert len(files) >= 5
+    transfer = world.publish(catalog, sha, dataset)
+    ran = _ran(transfer)
+    assert ran == ["plan-sources", *["convert-file"] * len(files), *PUBLISH.names()]
+    nodes = [r.node for r in transfer.records if r.task == "convert-file"]
+    assert nodes == [f"convert-file({i}:{i})" for i in range(len(files))]  # one pod per planned file
+    # The combine got every part: one provenance record per source file, in the planned order.
+    assert [s["uri"] for s in transfer.convert["sources"]] == [
+        p.relative_to(catalog / "datasets" / dataset).as_posix() for p in files
+    ]
+    # Output identical to the local engine's with 1 and with 2 workers.
+    for jobs in (1, 2):
+        local = _local_convert(catalog, tmp_path / f"local-{jobs}", dataset, jobs)
+        assert (local["sha256"], local["bytes"], local["rows"]) == (
+            transfer.convert["sha256"],
+            transfer.convert["bytes"],
+            transfer.convert["rows"],
+        )
+    print(f"\n{transfer.table()}\nmoved {transfer.moved} bytes for {transfer.data_bytes}: {transfer.ratio:.3f}x")
+
+
+def test_a_missing_part_fails_the_combine_naming_it(world: ArgoWorld) -> None:
+    catalog, sha = world.catalog(EXAMPLE, prepare=_split_sources)
+    runner = world.server.state.pods
+    assert runner is not None
+    original = runner._pod
+
+    def lose_part_two(state, wf, task, template, node, item, *rest):  # type: ignore[no-untyped-def]
+        if task["name"] == "convert-file" and item == "2":
+            from tests.argo_pods import PodRecord
+
+            return PodRecord("convert-file", node, 0, "pretend success, no part written")
+        return original(state, wf, task, template, node, item, *rest)
+
+    runner._pod = lose_part_two  # type: ignore[method-assign]
+    transfer = world.publish(catalog, sha, "reef-temperature")
+    assert transfer.phase == "Failed"
+    failed = [r for r in transfer.records if r.returncode]
+    assert [r.task for r in failed] == ["convert"]
+    assert "1 of" in failed[0].output and "part(s) of plan" in failed[0].output and "reef-" in failed[0].output
 
 
 # ---- the object-store operations references rely on ------------------------------------------

@@ -31,7 +31,7 @@ import yaml
 
 from bot.catalog.layout import Catalog, PipelineSpec
 from bot.config import CatalogConfig, EnvironmentConfig
-from bot.pipeline.dag import DAG, HARVEST, PUBLISH, Step
+from bot.pipeline.dag import DAG, FANOUTS, HARVEST, PUBLISH, FanOut, Step
 
 API_VERSION = "argoproj.io/v1alpha1"
 PUBLISH_TEMPLATE = "catalog-bot-publish"
@@ -64,6 +64,19 @@ def _labels(component: str) -> dict[str, str]:
     }
 
 
+def _fanouts(dag: DAG) -> dict[str, FanOut]:
+    """The Argo maps of ``dag``, by the step they feed (``convert``: plan-sources -> convert-file x N)."""
+    return {name: fan for name, fan in FANOUTS.items() if name in dag.names()}
+
+
+def _reads(dag: DAG, step: Step) -> list[str]:
+    """The steps whose ``work`` artifact ``step`` mounts (a combining step also reads its planner's)."""
+    if step.name not in dag.names():
+        return list(step.reads or ())
+    fan = _fanouts(dag).get(step.name)
+    return dag.inputs(step.name) + ([fan.plan.name] if fan else [])
+
+
 def _image(config: CatalogConfig) -> str:
     return f"{config.image.repository}:{config.image.tag}"
 
@@ -79,8 +92,11 @@ def _retry(step: Step) -> dict[str, Any] | None:
     }
 
 
-def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    inputs = dag.inputs(step.name)
+def _container_template(
+    dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig, fan: FanOut | None = None
+) -> dict[str, Any]:
+    """One step's pod; ``fan`` when ``step`` is that map's planner (outputs the items) or per-item step."""
+    inputs = _reads(dag, step)
     git_url = env.argo.git_url or "https://github.com/" + _param("repository") + ".git"
     artifacts: list[dict[str, Any]] = [
         {
@@ -137,6 +153,13 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
             },
         },
     }
+    if fan is not None and step is fan.each:
+        template["inputs"]["parameters"] = [{"name": "item"}]
+        template["container"]["args"] += ["--item", "{{inputs.parameters.item}}"]
+        del template["outputs"]  # its part goes to the object store; the combining step finds it by the plan
+    if fan is not None and step is fan.plan:
+        items = {"name": fan.param, "valueFrom": {"path": f"{WORK}/{step.name}/{fan.items_file}"}}
+        template["outputs"]["parameters"] = [items]
     retry = _retry(step)
     if retry:
         template["retryStrategy"] = retry
@@ -201,20 +224,35 @@ def _exit_handler(config: CatalogConfig, env: EnvironmentConfig) -> dict[str, An
     }
 
 
+def _task(dag: DAG, step: Step, depends: list[str]) -> dict[str, Any]:
+    task: dict[str, Any] = {"name": step.name, "template": step.name}
+    if depends:
+        task["dependencies"] = depends
+    inputs = _reads(dag, step)
+    if inputs:
+        task["arguments"] = {
+            "artifacts": [
+                {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"} for name in inputs
+            ]
+        }
+    return task
+
+
 def _dag_template(dag: DAG) -> dict[str, Any]:
+    """The DAG; a fanned-out step is preceded by its planner and one task per planned item (``withParam``)."""
     tasks = []
+    fans = _fanouts(dag)
     for step in dag:
-        task: dict[str, Any] = {"name": step.name, "template": step.name}
-        if step.depends:
-            task["dependencies"] = list(step.depends)
-        inputs = dag.inputs(step.name)
-        if inputs:
-            task["arguments"] = {
-                "artifacts": [
-                    {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"} for name in inputs
-                ]
-            }
-        tasks.append(task)
+        fan = fans.get(step.name)
+        if fan is None:
+            tasks.append(_task(dag, step, list(step.depends)))
+            continue
+        tasks.append(_task(dag, fan.plan, list(step.depends)))
+        each = _task(dag, fan.each, [fan.plan.name])
+        each["withParam"] = "{{tasks." + fan.plan.name + ".outputs.parameters." + fan.param + "}}"
+        each.setdefault("arguments", {})["parameters"] = [{"name": "item", "value": "{{item}}"}]
+        tasks.append(each)
+        tasks.append(_task(dag, step, [fan.each.name]))
     return {"name": dag.name, "dag": {"tasks": tasks}}
 
 
@@ -249,6 +287,11 @@ def render_workflow_template(dag: DAG, config: CatalogConfig, env: EnvironmentCo
             }
         },
         "templates": [_dag_template(dag)]
+        + [
+            _container_template(dag, extra, config, env, fan)
+            for fan in _fanouts(dag).values()
+            for extra in (fan.plan, fan.each)
+        ]
         + [_container_template(dag, step, config, env) for step in dag]
         + [_exit_handler(config, env)],
     }

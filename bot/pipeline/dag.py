@@ -252,3 +252,65 @@ class DAG:
 PUBLISH = DAG("publish", PUBLISH_STEPS)
 HARVEST = DAG("harvest", HARVEST_STEPS)
 DAGS = {"publish": PUBLISH, "harvest": HARVEST}
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """An Argo map in front of a step: ``plan`` lists the items, ``each`` runs once per item, then the step combines.
+
+    Why only on Argo: locally the same per-item and combine functions run in
+    a process pool inside the step (``--jobs``); on Argo each item is a pod
+    (``withParam`` over ``plan``'s output parameter ``param``, read from
+    ``items_file`` in its work folder).  See :mod:`bot.pipeline.steps.fanout`.
+    """
+
+    step: str
+    plan: Step
+    each: Step
+    param: str = "files"
+    items_file: str = "items.json"
+
+
+_F = "bot.pipeline.steps.fanout"
+FANOUTS: dict[str, FanOut] = {
+    "convert": FanOut(
+        "convert",
+        Step(
+            "plan-sources",
+            f"{_F}:plan_sources",
+            (),
+            "list the source files (paths, globs, THREDDS) for one convert-file task each",
+            network=True,
+            reads=(),
+        ),
+        Step(
+            "convert-file",
+            f"{_F}:convert_file",
+            ("plan-sources",),
+            "fetch and convert one source file into a part in the object store",
+            network=True,
+            heavy=True,
+            reads=("plan-sources",),
+            resources=HEAVY,
+        ),
+    )
+}
+
+
+def find_step(name: str) -> Step | None:
+    """A step of any workflow (publish, harvest, the fan-out steps) by name."""
+    for dag in DAGS.values():
+        if name in dag.names():
+            return dag.step(name)
+    for fan in FANOUTS.values():
+        for step in (fan.plan, fan.each):
+            if step.name == name:
+                return step
+    return None
+
+
+def step_names() -> list[str]:
+    """Every name ``catalog-bot step`` accepts."""
+    names = [n for dag in DAGS.values() for n in dag.names()]
+    names += [s.name for fan in FANOUTS.values() for s in (fan.plan, fan.each)]
+    return list(dict.fromkeys(names))

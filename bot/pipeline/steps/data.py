@@ -27,8 +27,24 @@ from bot.pipeline.steps.common import (
 
 
 def convert(ctx: StepContext) -> StepResult:
-    """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``."""
-    from bot.adapters.objectstore import tree_sha256
+    """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``.
+
+    Under Argo (``--data-refs`` and a ``plan-sources`` artifact) this step
+    combines the parts the ``convert-file`` pods made instead
+    (:mod:`bot.pipeline.steps.fanout`).
+    """
+    from bot.pipeline.steps.fanout import PLAN, PLAN_FILE
+
+    if ctx.run.data_refs and ctx.artifact(PLAN, PLAN_FILE).is_file():
+        from bot.pipeline.steps.fanout import combine
+
+        path, info = combine(ctx)
+        return _converted(ctx, info, path)  # path None: one whole source, converted and uploaded by its pod
+    return convert_source(ctx)
+
+
+def convert_source(ctx: StepContext) -> StepResult:
+    """The plain conversion: every source file fetched and converted in this process (``--jobs`` workers)."""
     from bot.convert import convert_dataset
     from bot.pipeline.sources import resolve
 
@@ -41,34 +57,43 @@ def convert(ctx: StepContext) -> StepResult:
         from bot.convert.many import convert_many
 
         result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
-    # Outputs of an earlier run under another name (renamed source) are stale.
-    for stale in out.iterdir():
-        if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    digest = tree_sha256(result.path)
     info: dict[str, Any] = {
         "file": result.path.name,
         "format": result.format,
         "rows": result.rows,
         "bytes": result.bytes,
         "files": len(result.files),
-        "sha256": digest,
         "sources": [r.to_dict() for r in sources],
     }
-    outputs = [result.path]
-    if ctx.run.data_refs:
-        # Downstream pods get the key, not the data: upload once, keep only the record in the artifact.
-        from bot.pipeline.steps.refs import put_work_data
+    return _converted(ctx, info, result.path)
 
-        info["ref"] = put_work_data(ctx, result.path, digest)
-        shutil.rmtree(result.path) if result.path.is_dir() else result.path.unlink()
-        outputs = []
-    record = ctx.write_artifact(CONVERT, "result.json", info)
-    outputs.append(record)
+
+def _converted(ctx: StepContext, info: dict[str, Any], path: Path | None) -> StepResult:
+    """Record the converted data at ``path`` (checksum; with ``--data-refs``: uploaded, only the key kept)."""
+    from bot.adapters.objectstore import tree_sha256
+
+    out = ctx.step_dir(CONVERT)
+    # Outputs of an earlier run under another name (renamed source) are stale.
+    for stale in out.iterdir():
+        if stale.name not in {info["file"], "result.json"} and not stale.name.startswith("."):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    outputs: list[Path] = []
+    if path is not None:
+        info["sha256"] = tree_sha256(path)
+        outputs.append(path)
+        if ctx.run.data_refs:
+            # Downstream pods get the key, not the data: upload once, keep only the record in the artifact.
+            from bot.pipeline.steps.refs import put_work_data
+
+            info["ref"] = put_work_data(ctx, path, info["sha256"])
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            outputs = []
+    outputs.append(ctx.write_artifact(CONVERT, "result.json", info))
+    rows = info.get("rows")
     return StepResult(
-        message=f"{result.format}: {result.bytes} bytes" + (f", {result.rows} rows" if result.rows is not None else ""),
+        message=f"{info['format']}: {info['bytes']} bytes" + (f", {rows} rows" if rows is not None else ""),
         outputs=outputs,
-        metrics={"rows": result.rows, "bytes": result.bytes},
+        metrics={"rows": rows, "bytes": info["bytes"]},
     )
 
 
