@@ -4,8 +4,8 @@ The Argo test server runs every step of the rendered WorkflowTemplate as the
 real ``catalog-bot step`` process (tests/argo_pods.py), with artifacts packed
 and unpacked the way an artifact repository would, against the real S3 server
 behind a byte meter.  Measured: the artifact bytes every pod unpacks plus the
-object-store bytes read by every step after convert, against the size of the
-converted data.  Before references each of the 13 downstream steps unpacked
+object-store bytes read by every step after the source reads (plan-sources,
+convert-file), against the size of the converted data.  Before references each of the 13 downstream steps unpacked
 the whole converted data (~13x); the target is <= 1.2x.
 """
 

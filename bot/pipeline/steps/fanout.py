@@ -37,7 +37,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bot.errors import BotError, DataError
+from bot.errors import BotError, DataError, UsageError
 from bot.pipeline.context import StepContext, StepResult, write_json_atomic
 
 PLAN = "plan-sources"
@@ -88,6 +88,11 @@ def convert_file(ctx: StepContext) -> StepResult:
     from bot.pipeline.sources import resolve
     from bot.pipeline.steps.data import convert_source
 
+    if not ctx.run.data_refs:
+        raise UsageError(
+            "convert-file hands its part to the convert step through the object store",
+            hint="run it as the Argo template does: catalog-bot step convert-file --data-refs --item N",
+        )
     plan = _plan(ctx)
     index = int(ctx.run.item or "0")
     store = ctx.store()

@@ -61,7 +61,11 @@ def put_work_data(ctx: StepContext, path: Path, sha256: str) -> dict[str, Any]:
 
 
 def prune_work(ctx: StepContext, keep: str) -> list[str]:
-    """Remove the dataset's work keys other than ``keep`` (a sha256): they are published or superseded."""
+    """Remove the dataset's work keys other than ``keep`` (a sha256): they are published or superseded.
+
+    The fan-out's parts (``work/<dataset>/parts/``) go too: they were combined
+    into ``keep``, which is published by now.
+    """
     store = ctx.store()
     base = f"{WORK_ROOT}/{ctx.id}"
     stale = sorted({k.split("/")[2] for k in store.list(base) if k.count("/") >= 3} - {keep, "refs"})
