@@ -9,7 +9,11 @@ A contract violation answers 400 and is recorded in ``violations`` so tests
 can assert there were none.
 
 Workflows advance one DAG node per GET, so ``--wait`` sees real progress; a
-step named in ``fail_step`` fails with a message, like a failed pod.
+step named in ``fail_step`` fails with a message, like a failed pod.  With
+:attr:`ArgoState.pods` set, the steps run for real instead: every task's
+container (``catalog-bot step``) as a local process with its artifacts,
+parameters and ``withParam`` fan-out resolved like Argo, and the bytes moved
+between steps counted (``tests/argo_pods.py``).
 
 Exit handlers run for real: when a workflow ends (all steps done, a step
 failed, or stopped), the template named by ``spec.onExit`` is executed as a
@@ -20,16 +24,6 @@ Kubernetes does (a missing non-optional key means the pod never starts).  So
 a rendered manifest that mounts the token under the wrong name fails here as
 it would in a cluster.  A workflow DELETEd mid-run never runs its handler,
 as in Argo.
-
-Steps can run for real too (:attr:`ArgoState.run_steps`): each DAG node's
-container template runs as a local process (``catalog-bot step ...``) in a
-pod folder of :attr:`ArgoState.pod_root`, after its ``git`` input artifacts
-are cloned there at their (substituted) revisions -- the way Argo's init
-container fetches them.  Container paths (artifact paths and ``/work``) are
-mapped to folders of that pod; ``/work`` is one folder per workflow, which is
-what mounting every ancestor's ``work`` output artifact at
-``/work/<ancestor>`` amounts to.  A non-zero exit fails the node with the
-last line of its output as the message.
 """
 
 from __future__ import annotations
@@ -47,6 +41,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
+
+from tests.argo_pods import PodRunner
 
 P = "io.argoproj.workflow.v1alpha1."
 
@@ -95,10 +91,8 @@ class ArgoState:
         # Environment every exit-handler process starts from (PATH, HOME...); None: no exit handlers run.
         self.exit_base_env: dict[str, str] | None = None
         self.exit_runs: list[ExitRun] = []
-        # Run step containers as processes (needs ``exit_base_env`` and ``pod_root``); False: simulate them.
-        self.run_steps = False
-        self.pod_root: Path | None = None
-        self.step_runs: list[ExitRun] = []
+        # Runs the steps' pods for real (tests/argo_pods.py); None: nodes advance one per GET without running.
+        self.pods: PodRunner | None = None
 
 
 @dataclass(frozen=True)
@@ -149,15 +143,12 @@ def _new_workflow(state: ArgoState, template: dict[str, Any], options: dict[str,
 def _advance(state: ArgoState, wf: dict[str, Any]) -> None:
     """Run one more node; fail the one named ``fail_step``."""
     status = wf["status"]
-    if status["phase"] != "Running" or not wf["_pending"]:
+    if status["phase"] != "Running" or not wf["_pending"] or state.pods is not None:
         return
     step = wf["_pending"].pop(0)
     node_id = f"{wf['metadata']['name']}-{abs(hash(step)) % 10**10}"
     failed = step == state.fail_step
     message = "Error (exit code 1): step schema-gate failed: data schema changed" if failed else ""
-    if state.run_steps and not failed:
-        message = _run_step(state, wf, step)
-        failed = bool(message)
     status["nodes"][node_id] = {
         "id": node_id,
         "name": f"{wf['metadata']['name']}.{step}",
@@ -238,65 +229,6 @@ def _values(wf: dict[str, Any]) -> dict[str, str]:
 
 def _subst(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\{\{([^}]+)\}\}", lambda m: values.get(m.group(1).strip(), m.group(0)), text)
-
-
-def _run_step(state: ArgoState, wf: dict[str, Any], task_name: str) -> str:
-    """Run one DAG node's container as a process in its pod folder; the failure message, or ``""``."""
-    assert state.exit_base_env is not None and state.pod_root is not None, "run_steps needs exit_base_env and pod_root"
-    spec = wf["_template"]["spec"]
-    dag_tpl = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
-    task = next(t for t in dag_tpl["dag"]["tasks"] if t["name"] == task_name)
-    template = next(t for t in spec["templates"] if t["name"] == task["template"])
-    container = template["container"]
-    values = {**_values(wf), "workflow.status": "Running"}
-    root = state.pod_root / wf["metadata"]["name"]
-    pod = root / "pods" / task_name
-    pod.mkdir(parents=True)
-    mounts = {"/work": root / "work"}
-    for artifact in template.get("inputs", {}).get("artifacts", []):
-        if "git" in artifact:
-            host = pod / artifact["path"].lstrip("/")
-            problem = _git_artifact(state, artifact["git"], values, host)
-            if problem:
-                return problem
-            mounts[artifact["path"]] = host
-
-    def local(text: str) -> str:
-        text = _subst(text, values)
-        for path in sorted(mounts, key=len, reverse=True):
-            if text == path or text.startswith(path + "/"):
-                return str(mounts[path]) + text[len(path) :]
-        return text
-
-    argv = [local(a) for a in [*container.get("command", []), *container.get("args", [])]]
-    env, problem = _pod_env(state, container)
-    if problem:
-        return problem
-    env = {k: local(v) for k, v in env.items()}
-    proc = subprocess.run(
-        argv, env={**state.exit_base_env, **env}, cwd=pod, capture_output=True, text=True, timeout=600, check=False
-    )
-    output = proc.stdout + proc.stderr
-    state.step_runs.append(ExitRun(wf["metadata"]["name"], task_name, argv, sorted(env), proc.returncode, output))
-    if proc.returncode == 0:
-        return ""
-    last = next((line for line in reversed(output.splitlines()) if line.strip()), "")
-    return f"Error (exit code {proc.returncode}): {last.strip()}"
-
-
-def _git_artifact(state: ArgoState, git: dict[str, Any], values: dict[str, str], dest: Path) -> str:
-    """Clone ``git.repo`` at ``git.revision`` into ``dest`` (Argo's git artifact); a problem, or ``""``."""
-    for ref in (git.get("usernameSecret"), git.get("passwordSecret")):
-        if ref and state.secrets.get(ref["name"], {}).get(ref["key"]) is None:
-            return f"couldn't find key {ref['key']} in Secret {ref['name']}"
-    repo, revision = _subst(git["repo"], values), _subst(git.get("revision", ""), values)
-    steps = [["git", "clone", "-q", "--no-checkout", repo, str(dest)]]
-    steps.append(["git", "-C", str(dest), "checkout", "-q", "--detach", revision or "HEAD"])
-    for argv in steps:
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            return f"failed to load artifacts: git {argv[1]} {revision}: {proc.stderr.strip()[:300]}"
-    return ""
 
 
 def _pod_env(state: ArgoState, container: dict[str, Any]) -> tuple[dict[str, str], str]:
@@ -460,6 +392,8 @@ class _Handler(BaseHTTPRequestHandler):
             wf = _new_workflow(st, template, options)
             st.workflows[wf["metadata"]["name"]] = wf
             self._send(200, _public(wf), P + "Workflow")
+            if st.pods is not None:
+                st.pods.start(st, wf, _finish)
         elif method == "GET" and name is None:
             query = parse_qs(urlsplit(self.path).query)
             selector = query.get("listOptions.labelSelector", [""])[0]

@@ -65,10 +65,12 @@ def test_lint_catches_typos_and_wrong_types(manifests: dict[str, dict], argo_sch
 
 
 def test_rendered_dag_equals_the_local_executor_dag(manifests: dict[str, dict]) -> None:
-    for dag, file in ((PUBLISH, f"{PUBLISH_TEMPLATE}.yaml"), (HARVEST, "catalog-bot-harvest.yaml")):
-        names, edges = dag_edges(manifests[file])
-        assert names == dag.names()
-        assert edges == dag.edges()
+    """Same steps and edges; on Argo convert is fed by its map (plan-sources -> convert-file per item)."""
+    names, edges = dag_edges(manifests["catalog-bot-harvest.yaml"])
+    assert names == HARVEST.names() and edges == HARVEST.edges()
+    names, edges = dag_edges(manifests[f"{PUBLISH_TEMPLATE}.yaml"])
+    assert names == ["plan-sources", "convert-file", *PUBLISH.names()]
+    assert edges == PUBLISH.edges() | {("plan-sources", "convert-file"), ("convert-file", "convert")}
 
 
 def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> None:
@@ -77,12 +79,36 @@ def test_template_has_the_operational_settings(manifests: dict[str, dict]) -> No
     assert spec["onExit"] == "report-status" and spec["activeDeadlineSeconds"] > 0 and spec["podGC"]
     steps = {t["name"]: t for t in spec["templates"] if "container" in t}
     assert steps["upload-arco-data"]["retryStrategy"]["backoff"]["factor"] == 2
-    assert "retryStrategy" not in steps["convert"]
+    # convert fetches remote sources (https, s3, OPeNDAP, THREDDS): a transient fault there is retried too
+    assert steps["convert"]["retryStrategy"]["retryPolicy"] == "OnError"
+    assert {n for n, t in steps.items() if "retryStrategy" not in t} == {s.name for s in PUBLISH if not s.network}
     assert steps["convert"]["container"]["args"][:2] == ["step", "convert"]
+    assert "--data-refs" in steps["convert"]["container"]["args"]
     assert steps["convert"]["container"]["resources"]["limits"]["memory"] == "4Gi"
-    # a step mounts the work artifact of every ancestor (transitively), not only direct parents
+    # a step mounts only the work artifacts it reads (references and small metadata), not every ancestor's
     mounted = {a["name"] for a in steps["upload-arco-data"]["inputs"]["artifacts"]}
-    assert {"work-convert", "work-schema-gate", "catalog"} <= mounted
+    assert mounted == {"work-convert", "catalog", "catalog-data"}  # configuration commit + data commit
+    for step in PUBLISH:
+        names = {a["name"] for a in steps[step.name]["inputs"]["artifacts"]} - {"catalog", "catalog-data"}
+        combine = {"work-plan-sources"} if step.name == "convert" else set()  # finds the parts by the plan
+        assert names == {f"work-{n}" for n in PUBLISH.inputs(step.name)} | combine
+        assert set(PUBLISH.inputs(step.name)) <= set(PUBLISH.ancestors(step.name))
+
+
+def test_convert_fans_out_over_the_planned_source_files(manifests: dict[str, dict]) -> None:
+    spec = manifests[f"{PUBLISH_TEMPLATE}.yaml"]["spec"]
+    tasks = {t["name"]: t for t in next(t for t in spec["templates"] if t["name"] == "publish")["dag"]["tasks"]}
+    steps = {t["name"]: t for t in spec["templates"]}
+    assert tasks["convert-file"]["withParam"] == "{{tasks.plan-sources.outputs.parameters.files}}"
+    assert tasks["convert-file"]["arguments"]["parameters"] == [{"name": "item", "value": "{{item}}"}]
+    assert steps["plan-sources"]["outputs"]["parameters"] == [
+        {"name": "files", "valueFrom": {"path": "/work/plan-sources/items.json"}}
+    ]
+    each = steps["convert-file"]
+    assert each["container"]["args"][-2:] == ["--item", "{{inputs.parameters.item}}"]
+    assert each["inputs"]["parameters"] == [{"name": "item"}] and "outputs" not in each
+    assert each["retryStrategy"] and each["container"]["resources"]["limits"]["memory"] == "4Gi"
+    assert tasks["convert"]["dependencies"] == ["convert-file"]
 
 
 def test_cron_workflow_per_scheduled_dataset(manifests: dict[str, dict]) -> None:
@@ -254,7 +280,10 @@ def test_submit_wait_and_report_progress(argo) -> None:
         "repository": "example-org/example-catalog",
     }
     assert wf["metadata"]["labels"]["catalog-bot.io/pr"] == "7"
-    assert len(wf["status"]["nodes"]) == len(PUBLISH.names())
+    # every task of the rendered DAG ran (nodes advance per GET here: withParam is not expanded)
+    assert sorted(n["displayName"] for n in wf["status"]["nodes"].values()) == sorted(
+        ["plan-sources", "convert-file", *PUBLISH.names()]
+    )
 
 
 def test_limited_dataset_runs_under_the_limited_service_account(argo, example_catalog: Path) -> None:

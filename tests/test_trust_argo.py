@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from bot.events.ledger import PublishLedger
 from bot.events.models import parse_event
 from bot.events.publisher import materialize
 from bot.pipeline.argo_render import PUBLISH_TEMPLATE, render_all
+from tests.argo_pods import PodRunner
 from tests.argo_server import ArgoTestServer
 from tests.github_server import TOKEN, make_client
 from tests.test_events_flow import (  # noqa: F401 - fixtures
@@ -123,8 +125,8 @@ def test_pods_of_a_pr_publish_use_the_default_branchs_configuration(
     pr = world.server.open_pr(REPO, "evil-argo", user="stranger")["number"]
 
     state = argo.state
-    state.run_steps, state.pod_root = True, tmp_path / "pods"
     state.exit_base_env = world.cli_env(tmp_path)
+    state.pods = PodRunner(root=tmp_path / "pods", base_env=world.cli_env(tmp_path), cwd=tmp_path)
     state.secrets["catalog-bot-github"] = {
         "username": "x-access-token",
         "token": TOKEN,
@@ -144,10 +146,11 @@ def test_pods_of_a_pr_publish_use_the_default_branchs_configuration(
         "repository": REPO,
     }
 
-    final = ArgoClient(argo.url, token=ARGO_TOKEN).wait(name, sleep=lambda _: None)
-    logs = "\n".join(f"--- {r.status}: {r.output[-2000:]}" for r in state.step_runs)
+    final = ArgoClient(argo.url, token=ARGO_TOKEN).wait(name, sleep=lambda _: time.sleep(0.5))
+    pods = state.pods.records[name]
+    logs = "\n".join(f"--- {r.node}: {r.output[-2000:]}" for r in pods)
     assert final.phase == "Succeeded", logs
-    assert len(state.step_runs) == len(final.nodes) and all("--datasets-from" in r.args for r in state.step_runs)
+    assert len(pods) == len(final.nodes) and all("--datasets-from" in r.argv for r in pods)
 
     published = trusted_out / f"data/catalog-public/{REEF}/datapackage.json"
     assert json.loads(published.read_text())["title"] == "Reef temperature, as the PR has it"

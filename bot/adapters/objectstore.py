@@ -26,6 +26,7 @@ at a real S3 server on 127.0.0.1 and production at AWS or SeaweedFS.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -205,6 +206,35 @@ class ObjectStore(ABC):
         """True when ``key`` is there."""
         return self.head(key) is not None
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``start`` (fewer at the end).
+
+        Why: a step that needs a Parquet footer or one Zarr coordinate reads
+        those bytes, not the object.  Stores override this with a ranged read;
+        the fallback reads the whole object.
+        """
+        return self.get_bytes(key)[start : start + length]
+
+    def copy_tree(self, src: str, dest: str) -> builtins.list[PutResult]:
+        """Copy every object below ``src`` to the same relative key below ``dest``: all, verified, or an error.
+
+        Why: the upload step *promotes* the convert step's content-addressed
+        work key to the published version instead of moving the data through
+        a pod again.  Objects already identical at ``dest`` are skipped.  The
+        fallback goes through this process; stores override it (S3:
+        server-side copy, local: one rename of a staged folder).
+        """
+        src, dest = check_key(src.strip("/")), check_key(dest.strip("/"))
+        results = []
+        with tempfile.TemporaryDirectory(prefix="catalog-bot-copy-") as tmp:
+            for key in self.list(src):
+                rel = key[len(src) + 1 :]
+                path = Path(tmp) / "obj"
+                path.write_bytes(self.get_bytes(key))
+                results.append(self.put_file(join_key(dest, rel), path))
+        self.verify(r for r in results if not r.skipped)
+        return results
+
     def verify(self, results: Iterable[PutResult]) -> None:
         """HEAD every object and compare size and checksum; ServiceError on the first mismatch."""
         for result in results:
@@ -337,6 +367,23 @@ class LocalObjectStore(ObjectStore):
             return path.read_bytes()
         except OSError as exc:
             raise ServiceError(self.service, f"cannot read: {exc.strerror or exc}", url=str(path)) from exc
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``start`` of the file."""
+        path = self._path(key)
+        try:
+            with path.open("rb") as fh:
+                fh.seek(start)
+                return fh.read(length)
+        except OSError as exc:
+            raise ServiceError(self.service, f"cannot read: {exc.strerror or exc}", url=str(path)) from exc
+
+    def copy_tree(self, src: str, dest: str) -> builtins.list[PutResult]:
+        """The folder below ``src`` published at ``dest`` the way :meth:`put_tree` does (staged, one rename)."""
+        folder = self._path(src.strip("/"))
+        if not folder.is_dir():
+            raise ServiceError(self.service, "nothing to copy: no objects below the key", url=str(folder))
+        return self.put_tree(dest, folder)
 
     def list(self, prefix: str = "") -> list[str]:
         """Files below ``prefix`` (temp and hidden folders excluded)."""

@@ -16,7 +16,7 @@ import typer
 
 from bot.errors import UsageError
 from bot.logging import mask, register_env_secrets
-from bot.pipeline.dag import PUBLISH
+from bot.pipeline.dag import step_names
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("step")
     def step_command(
-        name: Annotated[str, typer.Argument(help=f"step name: {', '.join(PUBLISH.names())}")],
+        name: Annotated[str, typer.Argument(help=f"step name: {', '.join(step_names())}")],
         dataset: Annotated[str, typer.Option("--dataset", "-d", help="dataset id")],
         catalog: Annotated[Path, typer.Option("--catalog", "-C", help="catalog repository folder")] = Path("."),
         env: Annotated[str | None, typer.Option("--env", help="environment (default: the catalog's, local)")] = None,
@@ -43,6 +43,16 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             Path | None, typer.Option("--output", help="output folder (default: the environment's, cwd-relative)")
         ] = None,
+        data_refs: Annotated[
+            bool,
+            typer.Option(
+                "--data-refs",
+                help="pass data between steps as object-store keys, not files (how Argo runs steps; docs/publish.md)",
+            ),
+        ] = False,
+        item: Annotated[
+            str | None, typer.Option("--item", help="the fan-out item of convert-file (a plan-sources index)")
+        ] = None,
     ) -> None:
         """Run one step of the publish pipeline for one dataset."""
         # Imported here: start-up is paid by every Argo pod, and --help needs none of this.  The
@@ -54,14 +64,16 @@ def register(app: typer.Typer) -> None:
         from bot.pipeline.executor import run_single_step, work_dir
 
         register_env_secrets()
-        if name not in PUBLISH.names():
-            raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(PUBLISH.names())}")
+        if name not in step_names():
+            raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(step_names())}")
         if datasets_from is not None:  # before anything reads the catalog
             overlay_checkout(catalog, datasets_from, DATASETS_DIR)
         cat = Catalog.open(catalog)
         ds = cat.dataset(dataset)
         env_name = env or cat.config.default_environment
         run = RunContext.open(cat, env_name, Settings.from_env(), output=output)
+        run.data_refs = data_refs
+        run.item = item
         out = run.output
         result = run_single_step(run, ds, name, work=(work.resolve() if work else work_dir(out, ds.id)))
         message = f": {result.message}" if result.message else ""

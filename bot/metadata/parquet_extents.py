@@ -127,16 +127,23 @@ def _minmax(pf: Any, md: Any, path: str, scans: list[str]) -> tuple[Any, Any] | 
     return found
 
 
-def extract_parquet_metadata(path: Path, coords: Coordinates) -> DataDrivenMetadata:
-    """Extents, row count and columns of a (Geo)Parquet file from its footer."""
+def extract_parquet_metadata(
+    path: Path, coords: Coordinates, *, source: Any = None, file: str | None = None
+) -> DataDrivenMetadata:
+    """Extents, row count and columns of a (Geo)Parquet file from its footer.
+
+    ``source``: an open file-like object to read instead of ``path`` (an
+    object-store range reader: only the footer and scanned columns cross the
+    network); ``file`` names it in errors.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    file = str(path)
-    if not path.exists():
+    file = file or str(path)
+    if source is None and not path.exists():
         raise DataError("Parquet file does not exist", file=file, hint="run the convert step first")
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path if source is None else source)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"not a readable Parquet file: {exc}", file=file, hint="re-run the convert step") from None
     md = pf.metadata

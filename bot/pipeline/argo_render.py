@@ -10,11 +10,16 @@ cluster -- :mod:`bot.adapters.argo` is the only network code.  Output is
 deterministic (sorted keys when dumped) so golden files stay stable and flux
 only sees real changes.
 
-Artifacts: every step writes its outputs under ``/work/<step>``; that folder
-is the step's output artifact ``work`` (stored in the cluster's S3 artifact
-repository) and every later step mounts the ``work`` artifact of each of its
-ancestors at ``/work/<ancestor>``.  The catalog itself comes in as a git
-artifact pinned to the commit SHA parameter.
+Artifacts carry references, not data: every step writes its outputs under
+``/work/<step>``; that folder is the step's output artifact ``work`` (stored
+in the cluster's S3 artifact repository) and a later step mounts the ``work``
+artifact of each step it reads (:meth:`DAG.inputs`) at ``/work/<step>``.
+Steps run with ``--data-refs``: the convert step puts the converted data in
+the object store under a content-addressed key and its artifact holds only
+that key, so downstream pods read Parquet footers / Zarr metadata by range
+and the upload step copies server-side (see ``docs/publish.md``).  The
+catalog itself comes in as a git artifact pinned to the commit SHA
+parameter.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import yaml
 
 from bot.catalog.layout import Catalog, PipelineSpec
 from bot.config import CatalogConfig, EnvironmentConfig
-from bot.pipeline.dag import DAG, HARVEST, PUBLISH, Step
+from bot.pipeline.dag import DAG, FANOUTS, HARVEST, PUBLISH, FanOut, Step
 
 API_VERSION = "argoproj.io/v1alpha1"
 PUBLISH_TEMPLATE = "catalog-bot-publish"
@@ -61,16 +66,17 @@ def _labels(component: str) -> dict[str, str]:
     }
 
 
-def _ancestors(dag: DAG, step: Step) -> list[str]:
-    """All transitive dependencies of ``step``, in DAG order."""
-    wanted: set[str] = set()
-    stack = list(step.depends)
-    while stack:
-        name = stack.pop()
-        if name not in wanted:
-            wanted.add(name)
-            stack.extend(dag.step(name).depends)
-    return [s.name for s in dag if s.name in wanted]
+def _fanouts(dag: DAG) -> dict[str, FanOut]:
+    """The Argo maps of ``dag``, by the step they feed (``convert``: plan-sources -> convert-file x N)."""
+    return {name: fan for name, fan in FANOUTS.items() if name in dag.names()}
+
+
+def _reads(dag: DAG, step: Step) -> list[str]:
+    """The steps whose ``work`` artifact ``step`` mounts (a combining step also reads its planner's)."""
+    if step.name not in dag.names():
+        return list(step.reads or ())
+    fan = _fanouts(dag).get(step.name)
+    return dag.inputs(step.name) + ([fan.plan.name] if fan else [])
 
 
 def _image(config: CatalogConfig) -> str:
@@ -113,8 +119,11 @@ def _data_artifact(git_url: str) -> dict[str, Any]:
     }
 
 
-def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig) -> dict[str, Any]:
-    ancestors = _ancestors(dag, step)
+def _container_template(
+    dag: DAG, step: Step, config: CatalogConfig, env: EnvironmentConfig, fan: FanOut | None = None
+) -> dict[str, Any]:
+    """One step's pod; ``fan`` when ``step`` is that map's planner (outputs the items) or per-item step."""
+    inputs = _reads(dag, step)
     git_url = env.argo.git_url or "https://github.com/" + _param("repository") + ".git"
     artifacts: list[dict[str, Any]] = [
         {
@@ -130,13 +139,16 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
         },
         _data_artifact(git_url),
     ]
-    artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in ancestors]
+    artifacts += [{"name": f"work-{name}", "path": f"{WORK}/{name}"} for name in inputs]
     res = step.resources
     template: dict[str, Any] = {
         "name": step.name,
         "metadata": {"labels": {f"{LABEL_PREFIX}/step": step.name}},
         "inputs": {"artifacts": artifacts},
-        "outputs": {"artifacts": [{"name": "work", "path": f"{WORK}/{step.name}", "archive": {"tar": {}}}]},
+        # optional: a skipped step (``when``) writes nothing.
+        "outputs": {
+            "artifacts": [{"name": "work", "path": f"{WORK}/{step.name}", "archive": {"tar": {}}, "optional": True}]
+        },
         "container": {
             "image": _image(config),
             "command": ["catalog-bot"],
@@ -153,6 +165,7 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
                 DATA_PATH,
                 "--work",
                 WORK,
+                "--data-refs",
             ],
             "env": [
                 {"name": "CATALOG_BOT_COMMIT", "value": _param("sha")},
@@ -170,6 +183,13 @@ def _container_template(dag: DAG, step: Step, config: CatalogConfig, env: Enviro
             },
         },
     }
+    if fan is not None and step is fan.each:
+        template["inputs"]["parameters"] = [{"name": "item"}]
+        template["container"]["args"] += ["--item", "{{inputs.parameters.item}}"]
+        del template["outputs"]  # its part goes to the object store; the combining step finds it by the plan
+    if fan is not None and step is fan.plan:
+        items = {"name": fan.param, "valueFrom": {"path": f"{WORK}/{step.name}/{fan.items_file}"}}
+        template["outputs"]["parameters"] = [items]
     retry = _retry(step)
     if retry:
         template["retryStrategy"] = retry
@@ -234,21 +254,35 @@ def _exit_handler(config: CatalogConfig, env: EnvironmentConfig) -> dict[str, An
     }
 
 
+def _task(dag: DAG, step: Step, depends: list[str]) -> dict[str, Any]:
+    task: dict[str, Any] = {"name": step.name, "template": step.name}
+    if depends:
+        task["dependencies"] = depends
+    inputs = _reads(dag, step)
+    if inputs:
+        task["arguments"] = {
+            "artifacts": [
+                {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"} for name in inputs
+            ]
+        }
+    return task
+
+
 def _dag_template(dag: DAG) -> dict[str, Any]:
+    """The DAG; a fanned-out step is preceded by its planner and one task per planned item (``withParam``)."""
     tasks = []
+    fans = _fanouts(dag)
     for step in dag:
-        task: dict[str, Any] = {"name": step.name, "template": step.name}
-        if step.depends:
-            task["dependencies"] = list(step.depends)
-        ancestors = _ancestors(dag, step)
-        if ancestors:
-            task["arguments"] = {
-                "artifacts": [
-                    {"name": f"work-{name}", "from": "{{tasks." + name + ".outputs.artifacts.work}}"}
-                    for name in ancestors
-                ]
-            }
-        tasks.append(task)
+        fan = fans.get(step.name)
+        if fan is None:
+            tasks.append(_task(dag, step, list(step.depends)))
+            continue
+        tasks.append(_task(dag, fan.plan, list(step.depends)))
+        each = _task(dag, fan.each, [fan.plan.name])
+        each["withParam"] = "{{tasks." + fan.plan.name + ".outputs.parameters." + fan.param + "}}"
+        each.setdefault("arguments", {})["parameters"] = [{"name": "item", "value": "{{item}}"}]
+        tasks.append(each)
+        tasks.append(_task(dag, step, [fan.each.name]))
     return {"name": dag.name, "dag": {"tasks": tasks}}
 
 
@@ -283,6 +317,11 @@ def render_workflow_template(dag: DAG, config: CatalogConfig, env: EnvironmentCo
             }
         },
         "templates": [_dag_template(dag)]
+        + [
+            _container_template(dag, extra, config, env, fan)
+            for fan in _fanouts(dag).values()
+            for extra in (fan.plan, fan.each)
+        ]
         + [_container_template(dag, step, config, env) for step in dag]
         + [_exit_handler(config, env)],
     }

@@ -101,6 +101,10 @@ class RunContext:
     store_factory: Callable[[str], ObjectStore] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     jobs: int = 1  # worker processes for a multi-file source's conversion (``--jobs``)
+    # Data passes between steps as object-store keys (each step in its own pod: ``step --data-refs``).
+    data_refs: bool = False
+    # The fan-out item a ``convert-file`` pod converts (``step --item``, from Argo's withParam).
+    item: str | None = None
     _thread_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shared_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _lock_depth: _Depth = field(default_factory=lambda: _Depth(), repr=False)

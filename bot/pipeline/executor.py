@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from bot.catalog.layout import Dataset
 from bot.errors import BotError, StepError, UsageError
 from bot.pipeline.context import STATE_DIR, RunContext, StepContext, StepResult, write_json_atomic
-from bot.pipeline.dag import DAG, DAGS, PUBLISH, Step
+from bot.pipeline.dag import DAG, PUBLISH, Step, find_step, step_names
 
 if TYPE_CHECKING:
     from bot.pipeline.guard import LazyGuard
@@ -450,10 +450,9 @@ def run_single_step(run: RunContext, dataset: Dataset, step_name: str, *, work: 
     fingerprint is checked (the caller asked for this step explicitly).
     """
     # publish steps first, then the harvest workflow's own (propose-update)
-    step = next((dag.step(step_name) for dag in DAGS.values() if step_name in dag.names()), None)
+    step = find_step(step_name)  # publish, harvest and the Argo fan-out steps
     if step is None:
-        names = sorted({n for dag in DAGS.values() for n in dag.names()})
-        raise UsageError(f"unknown step {step_name!r}", hint=f"steps: {', '.join(names)}")
+        raise UsageError(f"unknown step {step_name!r}", hint=f"steps: {', '.join(sorted(step_names()))}")
     ctx = make_step_context(run, dataset, work)
     reason = _when_skip(step, ctx)
     if reason is not None:

@@ -18,45 +18,80 @@ from bot.pipeline.steps.common import (
     FRICTIONLESS,
     GATE,
     HARVEST,
-    converted,
+    convert_record,
     error_problems,
     extract_metadata,
     version_keys,
+    zarr_entry,
 )
 
 
 def convert(ctx: StepContext) -> StepResult:
-    """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``."""
-    from bot.adapters.objectstore import tree_sha256
+    """Convert the source (CSV/GeoJSON/NetCDF...) to GeoParquet or Zarr in ``<work>/convert``.
+
+    Under Argo (``--data-refs`` and a ``plan-sources`` artifact) this step
+    combines the parts the ``convert-file`` pods made instead
+    (:mod:`bot.pipeline.steps.fanout`); otherwise the source is reused,
+    appended to or converted whole, decided from the state stored next to
+    the published data (:mod:`bot.pipeline.incremental`).
+    """
+    from bot.pipeline.steps.fanout import PLAN, PLAN_FILE
+
+    if ctx.run.data_refs and ctx.artifact(PLAN, PLAN_FILE).is_file():
+        from bot.pipeline.steps.fanout import combine
+
+        path, info = combine(ctx)
+        return _converted(ctx, info, path)  # path None: one whole source, converted and uploaded by its pod
     from bot.pipeline.incremental import convert_source
 
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
-    out = ctx.step_dir(CONVERT)
-    # Reuse / append / full convert, decided from the state stored next to the published data.
-    result, sources, summary = convert_source(ctx, out, schema)
-    # Outputs of an earlier run under another name (renamed source) are stale.
-    for stale in out.iterdir():
-        if stale.name not in {result.path.name, "result.json"} and not stale.name.startswith("."):
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    digest = result.sha256 or tree_sha256(result.path)  # hashed while writing, else read back
-    info = {
+    result, sources, summary = convert_source(ctx, ctx.step_dir(CONVERT), schema)
+    info: dict[str, Any] = {
         "file": result.path.name,
         "format": result.format,
         "rows": result.rows,
         "bytes": result.bytes,
         "files": len(result.files),
-        "sha256": digest,
         "sources": [r.to_dict() for r in sources],
         **summary,
     }
-    record = ctx.write_artifact(CONVERT, "result.json", info)
-    how = {"reuse": "reused, 0 files converted", "append": f"{summary['converted']} file(s) appended"}
+    return _converted(ctx, info, result.path, sha256=result.sha256)
+
+
+def _converted(ctx: StepContext, info: dict[str, Any], path: Path | None, *, sha256: str | None = None) -> StepResult:
+    """Record the converted data at ``path`` (checksum; with ``--data-refs``: uploaded, only the key kept).
+
+    ``sha256`` is the digest computed while writing, when the converter had
+    one; otherwise the output is read back once to hash it.
+    """
+    from bot.adapters.objectstore import tree_sha256
+
+    out = ctx.step_dir(CONVERT)
+    # Outputs of an earlier run under another name (renamed source) are stale.
+    for stale in out.iterdir():
+        if stale.name not in {info["file"], "result.json"} and not stale.name.startswith("."):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    outputs: list[Path] = []
+    if path is not None:
+        info["sha256"] = sha256 or tree_sha256(path)
+        outputs.append(path)
+        if ctx.run.data_refs:
+            # Downstream pods get the key, not the data: upload once, keep only the record in the artifact.
+            from bot.pipeline.steps.refs import put_work_data
+
+            info["ref"] = put_work_data(ctx, path, info["sha256"])
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            outputs = []
+    outputs.append(ctx.write_artifact(CONVERT, "result.json", info))
+    rows = info.get("rows")
+    how = {"reuse": "reused, 0 files converted", "append": f"{info.get('converted')} file(s) appended"}
+    mode = info.get("mode")
     return StepResult(
-        message=f"{result.format}: {result.bytes} bytes"
-        + (f" ({how[summary['mode']]})" if summary["mode"] in how else "")
-        + (f", {result.rows} rows" if result.rows is not None else ""),
-        outputs=[result.path, record],
-        metrics={"rows": result.rows, "bytes": result.bytes},
+        message=f"{info['format']}: {info['bytes']} bytes"
+        + (f" ({how[mode]})" if mode in how else "")
+        + (f", {rows} rows" if rows is not None else ""),
+        outputs=outputs,
+        metrics={"rows": rows, "bytes": info["bytes"]},
     )
 
 
@@ -84,8 +119,7 @@ def check_extents(ctx: StepContext) -> StepResult:
     from bot.metadata.datadriven import check_extents as check
     from bot.metadata.extents import extent_fallback
 
-    path, _ = converted(ctx)
-    meta = extract_metadata(ctx, path)
+    meta = extract_metadata(ctx, convert_record(ctx))
     texts, fallback = extent_fallback(check(meta), ctx.curated_json(DATAPACKAGE))
     problems = [Problem(code="extent", message=text, file=_source_name(ctx), dataset=ctx.id) for text in texts]
     if problems:
@@ -160,8 +194,7 @@ def propose_update(ctx: StepContext) -> StepResult:
 
 def generate_datadriven_metadata(ctx: StepContext) -> StepResult:
     """Columns/variables, types, units and chunks from the data, plus the generated table/grid schema."""
-    path, _ = converted(ctx)
-    meta = extract_metadata(ctx, path)
+    meta = extract_metadata(ctx, convert_record(ctx))
     out: list[Path] = [ctx.write_artifact(DATADRIVEN, "metadata.json", meta.to_dict())]
     if ctx.kind == "tabular":
         out.append(ctx.write_artifact(DATADRIVEN, ctx.schema_name, meta.to_tableschema()))
@@ -187,14 +220,10 @@ def generate_frictionless_metadata(ctx: StepContext) -> StepResult:
     curated_schema = ctx.curated_json(ctx.schema_name)
     generated = ctx.read_artifact(DATADRIVEN, ctx.schema_name)
     extents = ctx.read_artifact(CHECK_EXTENTS, "extents.json")
-    path, info = converted(ctx)
+    info = convert_record(ctx)
     _, data_key = version_keys(ctx, info)
     schema = merge_schema(curated_schema, generated, ctx.kind)
-    entry = None
-    if path.is_dir():
-        from bot.metadata.zarr_extents import zarr_entry_point
-
-        entry = zarr_entry_point(path)
+    entry = zarr_entry(ctx, info)
     package = complete_datapackage(
         curated,
         kind=ctx.kind,

@@ -17,7 +17,7 @@ from bot.pipeline.steps.common import (
     FRICTIONLESS,
     STAC_ITEM,
     UPLOAD_DATA,
-    converted,
+    convert_record,
     error_problems,
     metadata_key,
 )
@@ -84,7 +84,7 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
     meta = ctx.read_artifact(DATADRIVEN, "metadata.json")
     stac_fields = ctx.read_artifact(DATADRIVEN, "stac.json")
     upload = ctx.read_artifact(UPLOAD_DATA, "upload.json")
-    _, info = converted(ctx)
+    info = convert_record(ctx)
     item_dir = None
     cfg, _ = stac_target(ctx)
     if cfg is not None and cfg.kind == "static":

@@ -15,6 +15,7 @@ from bot.pipeline.steps.common import (
     UPLOAD_DATA,
     UPLOAD_JSON,
     VERSION_DIGITS,
+    convert_record,
     converted,
     metadata_key,
     version_keys,
@@ -23,11 +24,20 @@ from bot.pipeline.steps.common import (
 
 def upload_arco_data(ctx: StepContext) -> StepResult:
     """Upload the data version (all objects, verified) before any metadata."""
-    path, info = converted(ctx)
+    info = convert_record(ctx)
     store = ctx.store()
     prefix, key = version_keys(ctx, info)
-    # A Zarr folder goes below its own name (``key``); a Parquet file below the version prefix.
-    results = store.put_tree(key if path.is_dir() else prefix, path)
+    ref = info.get("ref")
+    if ref is not None:
+        # Promote the convert step's work key: a server-side copy, the data does not pass through this pod.
+        from bot.pipeline.steps.refs import prune_work
+
+        results = store.copy_tree(ref["prefix"], prefix)
+        prune_work(ctx, keep=info["sha256"])
+    else:
+        path, _ = converted(ctx)
+        # A Zarr folder goes below its own name (``key``); a Parquet file below the version prefix.
+        results = store.put_tree(key if path.is_dir() else prefix, path)
     uploaded = [r for r in results if not r.skipped]
     from bot.pipeline.incremental import save_state
 
