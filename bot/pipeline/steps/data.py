@@ -40,12 +40,17 @@ def convert(ctx: StepContext) -> StepResult:
     if ctx.run.data_refs and ctx.artifact(PLAN, PLAN_FILE).is_file():
         from bot.pipeline.steps.fanout import combine
 
-        path, info = combine(ctx)
-        return _converted(ctx, info, path)  # path None: one whole source, converted and uploaded by its pod
-    from bot.pipeline.incremental import convert_source
+        path, parts = combine(ctx)
+        return _converted(ctx, parts, path)  # path None: one whole source, converted and uploaded by its pod
+    return convert_source(ctx)
+
+
+def convert_source(ctx: StepContext) -> StepResult:
+    """Convert in this process (``--jobs`` workers): reuse, append or convert whole (:mod:`bot.pipeline.incremental`)."""
+    from bot.pipeline.incremental import convert_source as incremental_convert
 
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
-    result, sources, summary = convert_source(ctx, ctx.step_dir(CONVERT), schema)
+    result, sources, summary = incremental_convert(ctx, ctx.step_dir(CONVERT), schema)
     info: dict[str, Any] = {
         "file": result.path.name,
         "format": result.format,
