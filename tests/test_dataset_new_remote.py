@@ -129,10 +129,12 @@ def test_uris_that_cannot_be_fetched_as_one_file_are_refused(example_catalog: Pa
     from bot.catalog.layout import Catalog
     from bot.convert.new import new_dataset
     from bot.errors import UsageError
+    from bot.pipeline.remote import CatalogRemoteReader
 
     before = sorted(p.name for p in (example_catalog / "datasets").iterdir())
+    cat = Catalog.open(example_catalog)
     with pytest.raises(UsageError, match=message):
-        new_dataset(Catalog.open(example_catalog), "remote", uri)
+        new_dataset(cat, "remote", uri, remote=CatalogRemoteReader(cat))
     assert sorted(p.name for p in (example_catalog / "datasets").iterdir()) == before
 
 

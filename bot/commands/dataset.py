@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         and collection.jsonnet; print what was inferred and what a curator still has to fill in."""
         from bot.catalog.layout import Catalog
         from bot.convert.new import new_dataset
+        from bot.pipeline.remote import CatalogRemoteReader
 
         cat = Catalog.open(catalog)
         result = new_dataset(
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
             endpoint_url=endpoint_url,
             anonymous=anonymous,
             opendap=opendap,
+            remote=CatalogRemoteReader(cat),
         )
         console = Console(highlight=False, soft_wrap=True)
         console.print(f"created {escape(str(result.folder))} ({', '.join(sorted(result.files))})")

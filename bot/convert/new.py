@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.catalog.layout import DATASETS_DIR, Catalog, PipelineSpec
 from bot.errors import DataError, UsageError
@@ -71,45 +71,21 @@ def _licences(root: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
     return licence_ids(text), info
 
 
-def _fetch_remote(
-    catalog: Catalog, uri: str, fmt: str, folder: Path, endpoint_url: str | None, anonymous: bool
-) -> Path:
-    """One copy of a remote source in ``folder``, read as ``publish`` reads it (address rules, limits, retries)."""
-    from urllib.parse import urlsplit
+class RemoteReader(Protocol):
+    """How ``dataset new`` reaches a URI source: given by the command layer, which owns the network adapters.
 
-    from bot.adapters.http_source import AddressGuard, HttpSource
-    from bot.adapters.s3_source import S3Source
-    from bot.pipeline.sources import limits_of
-    from bot.sources.addresses import AllowList
+    Why injected: this module is pure (no network client); the reader applies
+    the catalog's address rules, limits and retries exactly as ``publish``
+    does (:mod:`bot.pipeline.remote`).
+    """
 
-    network = catalog.config.network
-    guard = AddressGuard(AllowList.parse(network.allow))
-    limits = limits_of(network)
-    dest = folder / (Path(urlsplit(uri).path).name or "source")
-    if uri.startswith("s3://"):
-        S3Source.open(guard, limits, endpoint_url=endpoint_url, anonymous=anonymous, uri=uri).fetch(uri, dest, fmt)
-    else:
-        http = HttpSource(guard, limits)
-        try:
-            http.fetch(uri, dest, fmt)
-        finally:
-            http.close()
-    return dest
+    def fetch(self, uri: str, fmt: str, folder: Path, endpoint_url: str | None, anonymous: bool) -> Path:
+        """One local copy of ``uri`` in ``folder``."""
+        ...
 
-
-def _check_opendap(catalog: Catalog, url: str) -> str:
-    """An http(s) OPeNDAP URL whose host the address rules allow (checked before netCDF-C connects)."""
-    from urllib.parse import urlsplit
-
-    from bot.adapters.http_source import AddressGuard
-    from bot.sources.addresses import AllowList
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{url} is not an http(s) OPeNDAP URL", hint="pass the dataset's OPeNDAP URL with --opendap")
-    guard = AddressGuard(AllowList.parse(catalog.config.network.allow))
-    guard.check(url, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    return url
+    def check_opendap(self, url: str) -> str:
+        """``url`` when it is an http(s) OPeNDAP URL whose host the address rules allow."""
+        ...
 
 
 def _remote_format(uri: str, fmt: str | None) -> str:
@@ -148,11 +124,13 @@ def new_dataset(
     endpoint_url: str | None = None,
     anonymous: bool = False,
     opendap: bool = False,
+    remote: RemoteReader | None = None,
 ) -> NewDataset:
     """Create ``datasets/<dataset_id>`` from ``source``, a local path or a URI (see module docstring).
 
     ``endpoint_url`` / ``anonymous``: how to reach an ``s3://`` source (kept in pipeline.yaml).
     ``opendap``: ``source`` is an OPeNDAP URL, read remotely (coordinates and a two-step sample), never downloaded.
+    ``remote``: the reader of URI sources (required for one).
     """
     from bot.convert.describe import describe, detect_format
     from bot.convert.probe import probe_source
@@ -167,9 +145,12 @@ def new_dataset(
     folder = catalog.root / DATASETS_DIR / dataset_id
     if folder.exists() and not force:
         raise UsageError(f"dataset {dataset_id} already exists ({folder})", hint="pass --force to replace it")
-    uri = str(source) if "://" in str(source) else None
+    uri = str(source) if "://" in str(source) or opendap else None
+    if uri is not None and remote is None:
+        raise UsageError(f"{uri}: no reader for remote sources here", hint="run `catalog-bot dataset new`")
     if opendap:
-        uri = _check_opendap(catalog, str(source))
+        assert remote is not None
+        uri = remote.check_opendap(str(source))
         fmt = "netcdf"
     elif uri is not None:
         fmt = _remote_format(uri, fmt)
@@ -185,7 +166,8 @@ def new_dataset(
             if opendap:
                 staged, rel = Path(tmp) / "opendap", str(uri)  # nothing is downloaded: the probe reads the URL
             elif uri is not None:
-                staged = _fetch_remote(catalog, uri, fmt, Path(tmp), endpoint_url, anonymous)
+                assert remote is not None
+                staged = remote.fetch(uri, fmt, Path(tmp), endpoint_url, anonymous)
                 rel = uri
             else:
                 staged = _copy_source(Path(source), staging / "data", fmt)
