@@ -60,7 +60,8 @@ def test_reports_what_the_example_published_locally_per_dataset(
     code, out, err = run_cli(["dev", "status", "--state", str(tmp_path / "no-services"), "--env", "local"], capsys)
     assert code == 1, out + err  # no services recorded: status fails as `scripts/dev_services.py status` does
     assert "no services recorded" in out
-    assert f"catalog {example_catalog.resolve()} (4 datasets; default environment local)" in out
+    # the example's four datasets and brand-new
+    assert f"catalog {example_catalog.resolve()} (5 datasets; default environment local)" in out
     rows = dataset_rows(out, "local")
     for ds in ("marine-protected-areas", "reef-temperature", "sea-surface-temperature"):
         state, commit, *_when, stac, geo = rows[ds]
