@@ -147,23 +147,25 @@ def test_truncated_and_unknown_crs(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").iterdir())
 
 
-def test_csv_in_a_projected_crs_keeps_native_columns(tmp_path: Path) -> None:
-    """A CSV in ETRS89 / UTM 33N (as German and Norwegian agencies ship them): x/y stay, geometry is lon/lat."""
+def projected_stations_csv(
+    folder: Path, n: int, *, sites: int, seed: int
+) -> tuple[pd.DataFrame, PipelineSpec, Path, np.ndarray, np.ndarray]:
+    """A CSV in ETRS89 / UTM 33N (as German and Norwegian agencies ship them), its pipeline spec and true lon/lat."""
     from pyproj import Transformer
 
-    rng = np.random.default_rng(8)
-    lon, lat = rng.uniform(12.0, 14.5, 400), rng.uniform(52.0, 54.5, 400)
+    rng = np.random.default_rng(seed)
+    lon, lat = rng.uniform(12.0, 14.5, n), rng.uniform(52.0, 54.5, n)
     east, north = Transformer.from_crs("OGC:CRS84", "EPSG:25833", always_xy=True).transform(lon, lat)
     df = pd.DataFrame(
         {
-            "station": [f"ST{i % 40:02d}" for i in range(400)],
-            "time": pd.date_range("2023-05-01", periods=400, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "station": [f"ST{i % sites:03d}" for i in range(n)],
+            "time": pd.date_range("2023-05-01", periods=n, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
             "x": np.round(east, 2),
             "y": np.round(north, 2),
-            "no2": np.round(rng.uniform(5, 60, 400), 1),
+            "no2": np.round(rng.uniform(5, 60, n), 1),
         }
     )
-    src = tmp_path / "air.csv"
+    src = folder / "air.csv"
     df.to_csv(src, index=False)
     spec = PipelineSpec.model_validate(
         {
@@ -172,6 +174,12 @@ def test_csv_in_a_projected_crs_keeps_native_columns(tmp_path: Path) -> None:
             "coordinates": {"x": "x", "y": "y", "t": "time"},
         }
     )
+    return df, spec, src, lon, lat
+
+
+def test_csv_in_a_projected_crs_keeps_native_columns(tmp_path: Path) -> None:
+    """Projected x/y stay as they are; the geometry is lon/lat."""
+    df, spec, src, lon, lat = projected_stations_csv(tmp_path, 400, sites=40, seed=8)
     result = convert_dataset(spec, src, tmp_path / "out")
     table = pq.read_table(result.path)
     assert np.array_equal(table.column("x").to_numpy(), df["x"].to_numpy())  # native columns kept

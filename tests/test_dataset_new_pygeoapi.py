@@ -11,17 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
-from pyproj import Transformer
 
 from bot.adapters.pygeoapi import PygeoapiAdmin
-from bot.catalog.layout import PipelineSpec
 from bot.convert import convert_dataset
 from bot.metadata.datadriven import extract_metadata
 from bot.metadata.pygeoapi import build_resource
 from tests.services import dev_services, pygeoapi_lock, unique  # noqa: F401  (fixtures)
+from tests.test_convert_vector import projected_stations_csv
 
 pytestmark = [pytest.mark.services, pytest.mark.xdist_group("dev-pygeoapi"), pytest.mark.usefixtures("pygeoapi_lock")]
 
@@ -32,27 +29,7 @@ def admin(dev_services) -> PygeoapiAdmin:  # noqa: F811
 
 
 def test_bbox_query_on_a_projected_csv(admin: PygeoapiAdmin, tmp_path: Path) -> None:
-    rng = np.random.default_rng(11)
-    lon, lat = rng.uniform(12.0, 14.5, 300), rng.uniform(52.0, 54.5, 300)
-    east, north = Transformer.from_crs("OGC:CRS84", "EPSG:25833", always_xy=True).transform(lon, lat)
-    df = pd.DataFrame(
-        {
-            "station": [f"ST{i:03d}" for i in range(300)],
-            "time": pd.date_range("2023-05-01", periods=300, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "x": np.round(east, 2),
-            "y": np.round(north, 2),
-            "no2": np.round(rng.uniform(5, 60, 300), 1),
-        }
-    )
-    src = tmp_path / "air.csv"
-    df.to_csv(src, index=False)
-    spec = PipelineSpec.model_validate(
-        {
-            "source": {"path": "air.csv", "format": "csv", "crs": "EPSG:25833"},
-            "output": "parquet",
-            "coordinates": {"x": "x", "y": "y", "t": "time"},
-        }
-    )
+    df, spec, src, lon, lat = projected_stations_csv(tmp_path, 300, sites=300, seed=11)
     result = convert_dataset(spec, src, tmp_path / "out", name="air")
     meta = extract_metadata(result.path, spec.coordinates)
     assert meta.lonlat_columns == ["lon", "lat"]
