@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+from bot.adapters.retry import retry_call
 from bot.errors import DataError, ServiceError
 from bot.sources.manifest import SourceRecord, Validators, check_content
 
@@ -34,6 +36,24 @@ class Limits:
     deadline: float
     attempts: int = 5
     base_delay: float = 0.5
+
+
+T = TypeVar("T")
+
+
+def retry_source(
+    limits: Limits, fn: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep, max_delay: float = 10.0
+) -> T:
+    """Call ``fn`` under the one retry policy of source reads: the catalog's attempts, back-off and deadline."""
+    return retry_call(
+        fn,
+        service=SERVICE,
+        attempts=limits.attempts,
+        base=limits.base_delay,
+        max_delay=max_delay,
+        sleep=sleep,
+        deadline=limits.deadline,
+    )
 
 
 def now_iso() -> str:

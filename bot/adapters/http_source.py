@@ -37,10 +37,10 @@ from bot.adapters.download import (
     finish,
     not_modified,
     resumable_offset,
+    retry_source,
     too_big,
     write_stream,
 )
-from bot.adapters.retry import default_is_transient, retry_call
 from bot.errors import DataError, ServiceError
 from bot.sources.addresses import AddressRefused, AllowList, check_addresses
 from bot.sources.manifest import SourceRecord, Validators
@@ -170,16 +170,7 @@ class HttpSource:
         raise DataError(f"{uri}: more than {MAX_REDIRECTS} redirects", field="source.path", hint="use the final URL")
 
     def _retry(self, fn: Callable[[], SourceRecord | Validators]) -> SourceRecord | Validators:
-        return retry_call(
-            fn,
-            service=SERVICE,
-            attempts=self.limits.attempts,
-            base=self.limits.base_delay,
-            max_delay=10.0,
-            is_transient=default_is_transient,
-            sleep=self.sleep,
-            deadline=self.limits.deadline,
-        )
+        return retry_source(self.limits, fn, sleep=self.sleep)
 
     def probe(self, uri: str) -> Validators:
         """The remote's current validators (``HEAD``; no data transferred)."""
@@ -217,16 +208,7 @@ class HttpSource:
             finally:
                 response.close()
 
-        result: tuple[bytes, httpx.Headers] = retry_call(
-            once,
-            service=SERVICE,
-            attempts=self.limits.attempts,
-            base=self.limits.base_delay,
-            max_delay=10.0,
-            sleep=self.sleep,
-            deadline=self.limits.deadline,
-        )
-        return result
+        return retry_source(self.limits, once, sleep=self.sleep)
 
     def fetch(self, uri: str, dest: Path, fmt: str, previous: SourceRecord | None = None) -> SourceRecord:
         """Bring ``dest`` up to date with ``uri``: 304 keeps it, else download (resuming a part)."""

@@ -25,9 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.download import SERVICE, Limits, now_iso, too_big
+from bot.adapters.download import SERVICE, Limits, now_iso, retry_source, too_big
 from bot.adapters.http_source import HttpSource
-from bot.adapters.retry import retry_call
 from bot.errors import DataError, ServiceError
 from bot.sources.manifest import SourceRecord, Validators
 
@@ -55,7 +54,7 @@ def _open(url: str, limits: Limits) -> Any:
                 hint="check that the URL is an OPeNDAP dataset (the URL + '.dds' must answer) and the server is up",
             ) from exc
 
-    return retry_call(once, service=SERVICE, attempts=limits.attempts, base=limits.base_delay, deadline=limits.deadline)
+    return retry_source(limits, once, max_delay=20.0)
 
 
 def _slice(values: Any, low: Any, high: Any) -> slice:

@@ -27,11 +27,12 @@ from bot.adapters.download import (
     finish,
     not_modified,
     resumable_offset,
+    retry_source,
     too_big,
     write_stream,
 )
 from bot.adapters.http_source import AddressGuard
-from bot.adapters.retry import default_is_transient, retry_call
+from bot.adapters.retry import default_is_transient
 from bot.errors import DataError, ServiceError
 from bot.sources.manifest import SourceRecord, Validators
 from bot.sources.uri import parse_source
@@ -131,15 +132,7 @@ class S3Source:
             raise self._error(uri, exc) from exc
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
-        return retry_call(
-            fn,
-            service=SERVICE,
-            attempts=self.limits.attempts,
-            base=self.limits.base_delay,
-            max_delay=10.0,
-            sleep=self.sleep,
-            deadline=self.limits.deadline,
-        )
+        return retry_source(self.limits, fn, sleep=self.sleep)
 
     def _head(self, uri: str) -> Validators:
         ref = parse_source(uri)
