@@ -259,12 +259,7 @@ class ActWorld:
         return self.github.rev(REPO, "main")
 
     def show(self, ref: str, path: str) -> str:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.repo.git_dir), "show", f"{ref}:{path}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return self.github.file_at(REPO, ref, path)
 
     def edit_datapackage(self, branch: str, dataset: str, **fields: Any) -> str:
         """One commit on ``branch`` (created from main) changing fields of a dataset's datapackage.json."""

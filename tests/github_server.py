@@ -148,6 +148,10 @@ class FakeGitHub(GitHubViews):
     def rev(self, full_name: str, ref: str) -> str:
         return run_git(self.repos[full_name].git_dir, "rev-parse", ref).strip()
 
+    def file_at(self, full_name: str, ref: str, path: str) -> str:
+        """The text of ``path`` at ``ref`` in the hosted repository (what a test reads back after the bot pushed)."""
+        return run_git(self.repos[full_name].git_dir, "show", f"{ref}:{path}")
+
     def commit_files(
         self,
         full_name: str,

@@ -91,12 +91,7 @@ class Loop:
         return self.github.rev(REPO, "main")
 
     def _show(self, ref: str, path: str) -> str:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.repo.git_dir), "show", f"{ref}:{path}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return self.github.file_at(REPO, ref, path)
 
 
 @pytest.fixture

@@ -105,12 +105,7 @@ class World:
         return self.server._try_rev(self.repo, f"refs/heads/{branch}") is not None
 
     def server_file(self, ref: str, path: str) -> str:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.repo.git_dir), "show", f"{ref}:{path}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return self.server.file_at(REPO, ref, path)
 
     def pr_payload(self, number: int, action: str = "opened") -> dict[str, Any]:
         return pr_payload(self.server, self.repo, number, action, self.main())
