@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.catalog.layout import Coordinates
-from bot.convert.geoparquet import COMPRESSION_LEVEL, column_encodings, dictionary_columns, points_wkb
+from bot.convert.geoparquet import points_wkb
+from bot.convert.parquet_encoding import COMPRESSION_LEVEL, column_encodings, dictionary_columns
 from bot.convert.tabular import convert_csv
 from tests.test_geoparquet import _stations, _tracks, _uniform_points
 

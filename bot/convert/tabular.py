@@ -16,7 +16,7 @@ module keeps the import path of their public names.  Choices, and why:
   WKB points at level 3): point data, also all-distinct positions (tracks),
   is <= 1.2x a plain pandas Parquet of the same columns while keeping the
   WKB geometry and x/y columns pygeoapi needs (see
-  :mod:`bot.convert.geoparquet` and docs/publish.md, "GeoParquet size").
+  :mod:`bot.convert.parquet_encoding` and docs/publish.md, "GeoParquet size").
 * **Explicit types**: a curated ``tableschema.json`` gives the column types
   (Frictionless -> Arrow, :data:`FRICTIONLESS_TO_ARROW`).  Coordinate columns
   are always read as float64, so an integer-looking first block cannot fix the
