@@ -109,17 +109,10 @@ def check_source(spec: PipelineSpec, source: Path, schema: dict[str, Any] | None
 
 
 def _check_parquet(source: Path, spec: PipelineSpec) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    from bot.convert.common import open_parquet
     from bot.metadata.datadriven import check_extents, extract_parquet_metadata
 
-    try:
-        pf = pq.ParquetFile(source)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(
-            f"not a readable Parquet file (truncated?): {exc}", file=str(source), hint="upload the complete file"
-        ) from None
+    pf = open_parquet(source)
     if pf.metadata.num_rows == 0:
         raise DataError("the Parquet file has no rows", file=str(source), hint="upload the complete file")
     meta = extract_parquet_metadata(source, spec.coordinates)

@@ -63,6 +63,19 @@ def require_source(path: Path) -> None:
         raise DataError("source file is empty (0 bytes)", file=str(path), hint="upload the complete source file")
 
 
+def open_parquet(path: Path, **options: Any) -> Any:
+    """``pyarrow.parquet.ParquetFile(path)``, or a located error for a file that is not (complete) Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, **options)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"not a readable Parquet file (truncated?): {exc}", file=str(path), hint="upload a complete Parquet file"
+        ) from None
+
+
 def require_lonlat_crs(crs: str | None, source: Path) -> None:
     """Gridded data is published as it is stored: its CRS must be longitude/latitude (None: the default, EPSG:4326)."""
     if crs is not None and crs not in LONLAT_CRS and lonlat_transform(crs, file=str(source)) is not None:

@@ -204,14 +204,10 @@ def _describe_parquet(path: Path) -> Description:
     import json
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(
-            f"not a readable Parquet file: {exc}", file=str(path), hint="upload the complete file"
-        ) from None
+    from bot.convert.common import open_parquet
+
+    pf = open_parquet(path)
     kv = pf.metadata.metadata or {}
     names = pf.schema_arrow.names
     desc = Description(format="parquet", output="parquet")

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bot.catalog.layout import Coordinates
-from bot.convert.common import ConversionResult, lonlat_transform, require_source
+from bot.convert.common import ConversionResult, lonlat_transform, open_parquet, require_source
 from bot.convert.geoparquet import (
     DEFAULT_GEOMETRY,
     ROW_GROUP_ROWS,
@@ -76,12 +75,7 @@ def passthrough_parquet(
     """Parquet -> GeoParquet 1.1, streamed: GeoParquet (any version) re-encoded, plain Parquet with x/y gets points."""
     require_source(source)
     file = str(source)
-    try:
-        pf = pq.ParquetFile(source)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(
-            f"not a readable Parquet file: {exc}", file=file, hint="upload a complete Parquet file"
-        ) from None
+    pf = open_parquet(source)
     names = pf.schema_arrow.names
     require_columns(names, {"x": coords.x, "y": coords.y, "t": coords.t, "geometry": coords.geometry}, file)
     kv = pf.metadata.metadata or {}
