@@ -36,9 +36,17 @@ PERMISSIONS = ("none", "read", "triage", "write", "maintain", "admin")
 
 
 class _Model(BaseModel):
-    """Strict base: unknown keys are typos, and typos are errors."""
+    """Strict base: unknown keys are typos, and typos are errors.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``defer_build``: a model's validator is built the first time it is used,
+    not at import.  Building all of them cost ~100 ms of every start-up
+    (every ``catalog-bot step`` pod), while a run needs a few: loading
+    ``catalog-bot.yaml`` builds :class:`CatalogConfig` (its sections inline).
+    For the same reason the section defaults are ``default_factory``: a
+    default instance at class definition would build its model at import.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ObjectStoreConfig(_Model):
@@ -99,12 +107,12 @@ class EnvironmentConfig(_Model):
 
     engine: Literal["local", "argo"] = "local"
     output: str = DEFAULT_OUTPUT
-    object_store: ObjectStoreConfig = ObjectStoreConfig()
-    stac: StacConfig = StacConfig()
+    object_store: ObjectStoreConfig = Field(default_factory=ObjectStoreConfig)
+    stac: StacConfig = Field(default_factory=StacConfig)
     # Where ``access: limited`` datasets are catalogued; None: nowhere (never the public ``stac``).
     limited_stac: StacConfig | None = None
-    pygeoapi: PygeoapiConfig = PygeoapiConfig()
-    argo: ArgoConfig = ArgoConfig()
+    pygeoapi: PygeoapiConfig = Field(default_factory=PygeoapiConfig)
+    argo: ArgoConfig = Field(default_factory=ArgoConfig)
     ext_vars: dict[str, str] = Field(default_factory=dict)
 
 
@@ -191,11 +199,11 @@ class CatalogConfig(_Model):
     default_branch: str = "main"
     default_environment: str = "local"
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
-    commands: CommandPolicy = CommandPolicy()
-    image: ImageConfig = ImageConfig()
+    commands: CommandPolicy = Field(default_factory=CommandPolicy)
+    image: ImageConfig = Field(default_factory=ImageConfig)
     labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
     variables: list[str] = Field(default_factory=list)
-    render: RenderLimits = RenderLimits()
+    render: RenderLimits = Field(default_factory=RenderLimits)
 
     @field_validator("variables")
     @classmethod
@@ -210,7 +218,7 @@ class CatalogConfig(_Model):
                 )
         return value
 
-    network: NetworkConfig = NetworkConfig()
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
     def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
         """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""

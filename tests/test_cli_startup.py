@@ -217,3 +217,56 @@ def test_a_skipped_step_pod_imports_no_step_module(tmp_path) -> None:  # type: i
     names = (*HEAVY, *STEP_PATH_EXTRAS, *(f"bot.pipeline.steps.{m}" for m in STEP_MODULES))
     loaded = _modules_after(_cli_code(argv), names)
     assert not any(loaded.values()), [m for m, v in loaded.items() if v]
+
+
+def _models_built_after(code: str) -> dict[str, bool]:
+    """Which of the configuration / layout models have a built validator after ``code`` (fresh interpreter)."""
+    probe = (
+        f"{code}\nimport json, sys\nfrom pydantic import BaseModel\n"
+        "mods = [sys.modules[m] for m in ('bot.config', 'bot.catalog.layout') if m in sys.modules]\n"
+        "models = {f'{m.__name__}.{k}': v for m in mods for k, v in vars(m).items()\n"
+        "          if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__}\n"
+        "print(json.dumps({k: bool(v.__pydantic_complete__) for k, v in models.items()}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_configuration_builds_no_model() -> None:
+    """#16 goal 6: models are built on first use (``defer_build``), so an import costs no schema building."""
+    built = _models_built_after("import bot.config, bot.catalog.layout")
+    assert len(built) >= 15, sorted(built)  # the probe saw the models
+    assert not any(built.values()), [m for m, v in built.items() if v]
+
+
+def test_a_step_pod_builds_only_the_models_it_validates_with(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A skipped step builds the validators of what it reads, not of every model of the two modules.
+
+    It validates catalog-bot.yaml (``CatalogConfig``, its sections inline),
+    the settings and pipeline.yaml, and instantiates the embedded ``local``
+    environment (``EnvironmentConfig`` and its sections' defaults).  Models it
+    never touches -- subsets, THREDDS and metadata sources, the command policy,
+    the image, the network rules -- stay unbuilt.
+    """
+    from tests.conftest import EXAMPLE
+
+    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
+    built = _models_built_after(_cli_code(argv))
+    used = {"CatalogConfig", "Settings", "PipelineSpec"}
+    defaults = {"EnvironmentConfig", "ObjectStoreConfig", "StacConfig", "PygeoapiConfig", "ArgoConfig", "RenderLimits"}
+    untouched = {"Subset", "ThreddsSource", "MetadataSource", "CommandPolicy", "ImageConfig", "NetworkConfig"}
+    names = {m.rsplit(".", 1)[1]: v for m, v in built.items()}
+    assert untouched | used <= set(names), sorted(names)  # the probe sees the models it names
+    assert all(names[m] for m in used), {m: names[m] for m in used}
+    assert {m for m, v in names.items() if v} <= used | defaults, sorted(m for m, v in names.items() if v)
+    assert not any(names[m] for m in untouched), {m: names[m] for m in untouched}
+
+
+def test_a_step_pod_builds_no_typer_type_adapter(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """typer 0.29 builds a pydantic TypeAdapter per parameter when a verb parses (pinned below it in pyproject)."""
+    from tests.conftest import EXAMPLE
+
+    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
+    loaded = _modules_after(_cli_code(argv), ("typer._adapters", "pydantic.type_adapter", "bot.config"))
+    assert loaded["bot.config"], "the step did not run"
+    assert not loaded["typer._adapters"] and not loaded["pydantic.type_adapter"], loaded

@@ -86,7 +86,9 @@ def check_dataset_id(value: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict, frozen; built on first use, not at import (why: bot.config._Model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Subset(_Model):
@@ -262,7 +264,7 @@ class PipelineSpec(_Model):
 
     source: SourceSpec
     output: Literal["parquet", "zarr"]
-    coordinates: Coordinates = Coordinates()
+    coordinates: Coordinates = Field(default_factory=Coordinates)
     access: Literal["public", "limited"] = "public"
     converter: str | None = None
     chunks: dict[str, int] = Field(default_factory=dict)
