@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("CATALOG_BOT_SCHEMAS", str(HERE.parents[1] / "shared" / "contracts" / "schemas"))
 
+from _installed import compile_bot  # noqa: E402
 from bench_rerun import make_catalog  # noqa: E402
 
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", default="1,4,34", help="copies of the 3 example datasets: small,medium,large")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
+    compile_bot()  # every publish is a fresh CLI process: start it like an installed bot (_installed.py)
     copies = [int(c) for c in args.copies.split(",")]
     sizes = [3 * c for c in copies]
     ratios: dict[str, dict[str, list[float]]] = {

@@ -168,6 +168,7 @@ STEP_PATH_EXTRAS = (
     "bot.pipeline.guard",
     "bot.pipeline.fingerprint",
     "bot.metadata.pygeoapi",
+    "bot.adapters.git",  # only a pod given --datasets-from (a pull request's data) needs git
 )
 
 

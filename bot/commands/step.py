@@ -57,7 +57,6 @@ def register(app: typer.Typer) -> None:
         """Run one step of the publish pipeline for one dataset."""
         # Imported here: start-up is paid by every Argo pod, and --help needs none of this.  The
         # step's own module is imported by the executor when the step runs (bot.pipeline.steps is lazy).
-        from bot.adapters.git import overlay_checkout
         from bot.catalog.layout import DATASETS_DIR, Catalog
         from bot.config import Settings
         from bot.pipeline.context import RunContext
@@ -67,6 +66,8 @@ def register(app: typer.Typer) -> None:
         if name not in step_names():
             raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(step_names())}")
         if datasets_from is not None:  # before anything reads the catalog
+            from bot.adapters.git import overlay_checkout  # only pods of a pull request's data need git
+
             overlay_checkout(catalog, datasets_from, DATASETS_DIR)
         cat = Catalog.open(catalog)
         ds = cat.dataset(dataset)
