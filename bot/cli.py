@@ -23,12 +23,8 @@ import sys
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_exceptions  # typer >= 0.26 vendors click: that copy's classes
 from typer.core import TyperGroup
-
-try:  # recent typer vendors click: its exceptions are that copy's classes
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - older typer runs on the real click
-    from click import exceptions as click_exceptions  # type: ignore[no-redef,unused-ignore]
 
 from bot.errors import EXIT_USAGE, BotError
 from bot.logging import mask, register_env_secrets

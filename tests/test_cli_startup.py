@@ -270,4 +270,9 @@ def test_a_step_pod_builds_no_typer_type_adapter(tmp_path) -> None:  # type: ign
     argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
     loaded = _modules_after(_cli_code(argv), ("typer._adapters", "pydantic.type_adapter", "bot.config"))
     assert loaded["bot.config"], "the step did not run"
-    assert not loaded["typer._adapters"] and not loaded["pydantic.type_adapter"], loaded
+    import typer
+
+    assert not loaded["typer._adapters"] and not loaded["pydantic.type_adapter"], (
+        f"typer {typer.__version__} coerces parameters with pydantic; pyproject pins typer<0.29: "
+        "`pip install -e .` in this environment"
+    )
