@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -141,6 +142,15 @@ def catalog(dest: Path, source: dict) -> Path:
 
 
 def publish(cat: Path, out: Path, *extra: str) -> float:
+    return publish_timed(cat, out, *extra)[0]
+
+
+def publish_timed(cat: Path, out: Path, *extra: str) -> tuple[float, float]:
+    """Wall and CPU (user + system of the CLI and its children) seconds of one ``catalog-bot publish``.
+
+    CPU beside wall: on the shared machine the wall ratio drifts with the load.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "publish", "--catalog", str(cat), "--output", str(out), *extra, SST],
@@ -148,9 +158,10 @@ def publish(cat: Path, out: Path, *extra: str) -> float:
         text=True,
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"publish failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return wall
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def pairs(name: str, a: list[float], b: list[float]) -> str:
@@ -169,9 +180,10 @@ def bench_unchanged(work: Path, server: Nginx, big: Path) -> None:
     url = server.url(f"bench/{big.name}")
     cat = catalog(work / "cat-remote", {"path": url})
     out = work / "out-remote"
-    first = publish(cat, out)
+    first, first_cpu = publish_timed(cat, out)
     seen = len((server.home / "access.log").read_text().splitlines())
-    again = [publish(cat, out) for _ in range(3)]
+    timed = [publish_timed(cat, out) for _ in range(3)]
+    again, again_cpu = [w for w, _ in timed], [c for _, c in timed]
     lines = (server.home / "access.log").read_text().splitlines()[seen:]
     sent = sum(int(line.split()[3]) for line in lines if " 200 " in line or " 206 " in line)
     kinds = sorted({f"{line.split()[0]} {line.split()[2]}" for line in lines})
@@ -180,6 +192,9 @@ def bench_unchanged(work: Path, server: Nginx, big: Path) -> None:
     print(f"unchanged remote ({size_mb:.0f} MB NetCDF over HTTP): first {first:.2f} s, re-run {rerun:.2f} s "
           f"({100 * rerun / first:.1f}%; {pairs('re-run/first', again, [first] * len(again))}), "
           f"data bytes on re-runs: {sent} (requests: {', '.join(kinds)})")  # fmt: skip
+    cpu = statistics.median(again_cpu)
+    print(f"  CPU: first {first_cpu:.2f} s, re-run {cpu:.2f} s ({100 * cpu / first_cpu:.1f}%; "
+          f"{pairs('re-run/first', again_cpu, [first_cpu] * len(again_cpu))})")  # fmt: skip
 
 
 def bench_jobs(work: Path, files: list[Path], repeat: int) -> None:
