@@ -276,3 +276,21 @@ def test_a_step_pod_builds_no_typer_type_adapter(tmp_path) -> None:  # type: ign
         f"typer {typer.__version__} coerces parameters with pydantic; pyproject pins typer<0.29: "
         "`pip install -e .` in this environment"
     )
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "__all__"), ("logfire", "logfire")])
+def test_the_cli_skips_pydantic_plugin_discovery_unless_told_otherwise(tmp_path, given, expected) -> None:  # type: ignore[no-untyped-def]
+    """No entry-point scan of every installed distribution at the first model build; a user's setting wins."""
+    import os
+
+    from tests.conftest import EXAMPLE
+
+    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if given is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = given
+    probe = f"{_cli_code(argv)}\nimport os\nprint(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120, env=env
+    )
+    assert out.stdout.strip().splitlines()[-1] == expected
