@@ -61,6 +61,10 @@ def probe_source(spec: PipelineSpec, source: Path, work: Path, name: str) -> Dat
         return extract_metadata(result.path, spec.coordinates)
     if fmt == "zarr":  # passed through: the published store is this one (copied, metadata consolidated)
         return dataclasses.replace(extract_metadata(source, spec.coordinates), extent_source="probe (coordinates)")
+    if fmt == "netcdf":
+        found = _netcdf_metadata(spec, source)
+        if found is not None:
+            return found
     sample, sample_spec = _sample(spec, source, work)
     result = convert_dataset(sample_spec, sample, work / "out", None, name=name)
     meta = extract_metadata(result.path, spec.coordinates)
@@ -179,6 +183,21 @@ def _open_grid(spec: PipelineSpec, source: Path, *, raw: bool) -> Any:
         ) from None
 
 
+def _netcdf_metadata(spec: PipelineSpec, source: Path) -> DataDrivenMetadata | None:
+    """A NetCDF's metadata from netCDF4 alone (:mod:`bot.convert.probe_grid`), checked as the converter checks
+    it; None for a file whose variables only the real converter can describe."""
+    from bot.convert.grid import _refuse_empty_root, check_grid
+    from bot.convert.probe_grid import GridView, grid_metadata, open_netcdf
+
+    target = spec.source.opendap or source
+    with open_netcdf(target, spec.source.group) as node:
+        view = GridView(node)
+        if not spec.source.group and not view.sizes and not spec.source.opendap:
+            _refuse_empty_root(source)
+        check_grid(view, spec.coordinates, str(target))
+        return grid_metadata(node, spec.coordinates, str(target))
+
+
 def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     """The first :data:`GRID_SAMPLE` steps of every dimension, with the CF encoding the converter keeps."""
     from bot.convert.grid import _KEEP_ENCODING
@@ -280,7 +299,11 @@ class _Box:
     def add_wkb(self, wkb: Any, transform: Callable[[np.ndarray], np.ndarray] | None) -> None:
         import shapely
 
-        geoms = shapely.from_wkb(np.asarray(wkb.to_numpy(zero_copy_only=False), dtype=object))
+        # to_pylist, not to_numpy: pyarrow converts a binary column to NumPy through its pandas
+        # bridge, which imports pandas (~45 MB, ~0.5 s) for what is a list of bytes.
+        values = np.empty(len(wkb), dtype=object)
+        values[:] = wkb.to_pylist()
+        geoms = shapely.from_wkb(values)
         if transform is not None:
             geoms = shapely.transform(geoms, transform)
         b = shapely.bounds(geoms)
