@@ -6,9 +6,12 @@ learn a bbox, a time range and the column types.  Instead:
 
 * **Types** come from the real converter run on a bounded *sample*: the
   first :data:`SAMPLE_ROWS` rows (Parquet, vector layers), the first CSV
-  block (the converter's own type inference also looks at its first block),
-  the first two steps along every NetCDF dimension.  So the schema is what
-  ``publish`` writes, column for column.  A Zarr source is published as it
+  block (the converter's own type inference also looks at its first block).
+  So the schema is what ``publish`` writes, column for column.  A NetCDF is
+  read with netCDF4 alone (:mod:`bot.convert.probe_grid`: no xarray, pandas
+  or dask to import), by the rules of the converter's round trip into Zarr;
+  only a file with variables those rules do not model has the first two
+  steps along every dimension converted.  A Zarr source is published as it
   is (copied), so its own metadata is read directly.
 * **Extents** come from the whole file, but from metadata wherever that is
   exact: the Parquet footer (GeoParquet ``geo`` bbox, row-group statistics of
@@ -182,30 +185,6 @@ def _ogr_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     return dest
 
 
-def _open_grid(spec: PipelineSpec, source: Path, *, raw: bool) -> Any:
-    """The NetCDF grid lazily (``raw``: values as stored, no CF decoding -- what the published store holds)."""
-    import xarray as xr
-
-    from bot.convert.grid import _netcdf_backend, _open_netcdf
-
-    try:
-        if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
-            return xr.open_dataset(
-                spec.source.opendap, decode_cf=not raw, cache=False, group=spec.source.group, engine="netcdf4"
-            )
-        if raw:
-            return xr.open_dataset(
-                source, decode_cf=False, cache=False, group=spec.source.group, engine=_netcdf_backend()
-            )
-        return _open_netcdf(source, group=spec.source.group)
-    except DataError:
-        raise
-    except Exception as exc:  # xarray / zarr raise many types for a store they cannot read
-        raise DataError(
-            f"not a readable {spec.source.format} source: {exc}", file=str(source), hint="upload a complete file"
-        ) from None
-
-
 def _netcdf_metadata(spec: PipelineSpec, source: Path) -> DataDrivenMetadata | None:
     """A NetCDF's metadata from netCDF4 alone (:mod:`bot.convert.probe_grid`), checked as the converter checks
     it; None for a file whose variables only the real converter can describe."""
@@ -223,9 +202,14 @@ def _netcdf_metadata(spec: PipelineSpec, source: Path) -> DataDrivenMetadata | N
 
 def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     """The first :data:`GRID_SAMPLE` steps of every dimension, with the CF encoding the converter keeps."""
-    from bot.convert.grid import _KEEP_ENCODING
+    import xarray as xr
 
-    ds = _open_grid(spec, source, raw=False)
+    from bot.convert.grid import _KEEP_ENCODING, _open_netcdf
+
+    if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
+        ds = xr.open_dataset(spec.source.opendap, cache=False, group=spec.source.group, engine="netcdf4")
+    else:
+        ds = _open_netcdf(source, group=spec.source.group)
     with ds:
         sample = ds.isel({d: slice(0, GRID_SAMPLE) for d in ds.sizes}).load()
     for var in sample.variables.values():
@@ -241,34 +225,12 @@ def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
 
 def _grid_extents(meta: DataDrivenMetadata, spec: PipelineSpec, source: Path) -> DataDrivenMetadata:
     """The sample's metadata with the whole grid's sizes and its coordinates' extents."""
-    from bot.metadata.zarr_extents import _decode_time, _regular_step
+    from bot.convert.probe_grid import grid_dimensions, open_netcdf
 
-    file = str(source)
-    coords = spec.coordinates
-    ds = _open_grid(spec, source, raw=True)
-    with ds:
-        sizes = {str(d): int(n) for d, n in ds.sizes.items()}
-        dims = []
-        time_range = None
-        for dim in meta.dimensions:
-            info = dataclasses.replace(dim, size=sizes.get(dim.name, dim.size), extent=None, step=None)
-            var = ds.variables.get(dim.name)
-            if var is not None and var.dims == (dim.name,) and info.size:
-                values = np.asarray(var.values)  # a 1-D coordinate: the only data read
-                if info.type == "temporal":
-                    time_range = _decode_time(values, dict(var.attrs), file, dim.name)
-                    info.extent = list(time_range)
-                elif values.dtype.kind in "fiu":
-                    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-                    if finite.size:
-                        info.extent = [float(finite.min()), float(finite.max())]
-                        info.step = _regular_step(values)
-            dims.append(info)
-    extents = {d.name: d.extent for d in dims}
-    bbox = None
-    if coords.x and coords.y and extents.get(coords.x) and extents.get(coords.y):
-        (x0, x1), (y0, y1) = extents[coords.x], extents[coords.y]  # type: ignore[misc]
-        bbox = [x0, y0, x1, y1]
+    target = spec.source.opendap or source
+    with open_netcdf(target, spec.source.group) as node:
+        dims, time_range, bbox = grid_dimensions(node, spec.coordinates, str(target))
+    sizes = {d.name: d.size for d in dims}
     variables = [
         dataclasses.replace(v, shape=[sizes.get(d, n) for d, n in zip(v.dimensions, v.shape, strict=True)])
         for v in meta.variables
@@ -278,7 +240,7 @@ def _grid_extents(meta: DataDrivenMetadata, spec: PipelineSpec, source: Path) ->
         meta,
         bbox=bbox,
         time_range=time_range,
-        dimensions=dims,
+        dimensions=[d for d in dims if d.name in (meta.shape or {})],
         variables=variables,
         cells=cells,
         shape={d: sizes.get(d, n) for d, n in (meta.shape or {}).items()},

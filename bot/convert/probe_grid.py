@@ -108,18 +108,19 @@ def _attrs(var: Any) -> dict[str, Any]:
     return attrs
 
 
-def grid_metadata(node: Any, coords: Coordinates, file: str) -> DataDrivenMetadata | None:
-    """Grid metadata as the published store's (None: a file :func:`supported` refuses)."""
-    from bot.metadata.zarr_extents import _decode_time, _jsonable, _regular_step, attr_text
+Dimensions = tuple[list[DimensionInfo], tuple[str | None, str | None] | None, list[float] | None]
 
-    if not supported(node):
-        return None
-    sizes = dimension_sizes(node)
+
+def grid_dimensions(node: Any, coords: Coordinates, file: str) -> Dimensions:
+    """The dimensions as the published store lists them, with the extents of their 1-D coordinates; the time
+    range and the bbox (grid cell centres)."""
+    from bot.metadata.zarr_extents import _decode_time, _regular_step, attr_text
+
     axis_of = {name: role for role in ("x", "y", "z", "t") if (name := getattr(coords, role))}
     dimensions: list[DimensionInfo] = []
     extents: dict[str, list[Any]] = {}
     time_range = None
-    for dim, size in sizes.items():
+    for dim, size in dimension_sizes(node).items():
         axis = axis_of.get(dim)
         var = node.variables.get(dim)
         coord = var if var is not None and tuple(var.dimensions) == (dim,) else None
@@ -151,6 +152,16 @@ def grid_metadata(node: Any, coords: Coordinates, file: str) -> DataDrivenMetada
     if coords.x and coords.y and extents.get(coords.x) and extents.get(coords.y):
         (x0, x1), (y0, y1) = extents[coords.x], extents[coords.y]
         bbox = [x0, y0, x1, y1]
+    return dimensions, time_range, bbox
+
+
+def grid_metadata(node: Any, coords: Coordinates, file: str) -> DataDrivenMetadata | None:
+    """Grid metadata as the published store's (None: a file :func:`supported` refuses)."""
+    from bot.metadata.zarr_extents import _jsonable, attr_text
+
+    if not supported(node):
+        return None
+    dimensions, time_range, bbox = grid_dimensions(node, coords, file)
     variables: list[VariableInfo] = []
     cells = 0
     for name in sorted(node.variables):
@@ -182,7 +193,7 @@ def grid_metadata(node: Any, coords: Coordinates, file: str) -> DataDrivenMetada
         bbox=bbox,
         time_range=time_range,
         cells=cells,
-        shape=sizes,
+        shape={d.name: d.size for d in dimensions},
         variables=variables,
         dimensions=dimensions,
         extent_source="probe (coordinates)",
