@@ -156,7 +156,19 @@ def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path
     broken = tmp_path / "broken.nc"
     broken.write_bytes(b"CDF\x01" + b"\x00" * 10)
     failed = run_cli("dataset", "new", "broken", "--source", str(broken), "--catalog", str(catalog))
-    assert failed.returncode != 0 and "broken.nc" in failed.stdout + failed.stderr
+    assert failed.returncode != 0 and f"{broken}: the file has no dimensions" in failed.stdout + failed.stderr
+    grouped = tmp_path / "product.nc"  # Sentinel-style: the variables live in a group, the root has none
+    xr.Dataset(attrs={"title": "product"}).to_netcdf(grouped)
+    xr.Dataset({"chl": (("lat", "lon"), np.ones((3, 4)))}, coords={"lat": [-20.0, -19.5, -19.0], "lon": [150.0, 150.5, 151.0, 151.5]}).to_netcdf(grouped, mode="a", group="PRODUCT")  # fmt: skip
+    for extra, expected in (
+        ((), f"{grouped} [source.group]: the file's root group has no dimensions; its data is in group(s): PRODUCT"),
+        (
+            ("--group", "RESULTS"),
+            f"{grouped} [source.group]: NetCDF group 'RESULTS' does not exist; groups are: PRODUCT",
+        ),
+    ):
+        failed = run_cli("dataset", "new", "product", "--source", str(grouped), "--catalog", str(catalog), *extra)
+        assert failed.returncode != 0 and expected in failed.stdout + failed.stderr  # the user's file, not the copy
     unknown = tmp_path / "data.xyz"
     unknown.write_text("1,2\n")
     failed = run_cli("dataset", "new", "other", "--source", str(unknown), "--catalog", str(catalog))

@@ -245,6 +245,10 @@ def _describe_grid(path: Path | str, fmt: str, group: str | None = None) -> Desc
 
         with open_netcdf(path, group, what=fmt) as node:
             dims = list(dimension_sizes(node, by_name=False))
+            if not dims and not group and isinstance(path, Path):
+                from bot.convert.grid import _refuse_empty_root
+
+                _refuse_empty_root(path)  # names the groups that hold the data
             attrs_of = {
                 d: {k: node.variables[d].getncattr(k) for k in node.variables[d].ncattrs()}
                 for d in dims
@@ -266,6 +270,12 @@ def _grid_roles(
     path: Path | str, fmt: str, dims: list[str], attrs_of: dict[str, dict[str, Any]], attrs: dict[str, Any]
 ) -> Description:
     """The x/y/z/t dimensions from CF ``axis`` / ``standard_name``, CF units, then common names."""
+    if not dims:
+        raise DataError(
+            "the file has no dimensions and no variables (empty or truncated?)",
+            file=str(path),
+            hint="upload the complete file",
+        )
     desc = Description(format=fmt, output="zarr")
     for name in dims:
         dim_attrs = attrs_of.get(name, {})

@@ -93,6 +93,15 @@ def _licences(root: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
     return licence_ids(text), info
 
 
+def _named_as_given(exc: DataError, copy_dir: Path, source_dir: Path) -> DataError:
+    """``exc`` naming the user's file rather than its copy in the staging folder, which is removed with it."""
+    if not exc.file or not exc.file.startswith(str(copy_dir)):
+        return exc
+    prefix = exc.file + (f" [{exc.field}]" if exc.field else "") + ": "
+    message = exc.message.removeprefix(prefix)
+    return DataError(message, file=str(source_dir) + exc.file[len(str(copy_dir)) :], field=exc.field, hint=exc.hint)
+
+
 class RemoteReader(Protocol):
     """How ``dataset new`` reaches a URI source: given by the command layer, which owns the network adapters.
 
@@ -219,8 +228,10 @@ def new_dataset(
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, DataError) and uri is None:
+            raise _named_as_given(exc, staging / "data", Path(source).parent) from None
         raise
     extents = {"bbox": meta.bbox, "time": list(meta.time_range) if meta.time_range else None}
     return NewDataset(folder=folder, files=sorted(files), inferred=inferred, todo=todo, extents=extents)
