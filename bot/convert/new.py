@@ -7,15 +7,19 @@ time to the second, non-standard calendars decoded the same way), but a
 converter on a bounded sample (types) and reads the extents from metadata
 (footers, layer extents, coordinate variables) or streams the coordinate
 columns only.  Nothing is written into ``datasets/ID`` unless every step
-succeeded (the folder is staged beside it and renamed into place).
+succeeded (the folder is staged beside it and renamed into place).  A local
+source is copied into the staging folder while the probe reads the user's
+file, so the command takes the longer of the two, not their sum.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,15 +95,6 @@ def _licences(root: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
     except Exception:  # a licence table we cannot evaluate still gives its ids  # noqa: S110
         pass
     return licence_ids(text), info
-
-
-def _named_as_given(exc: DataError, copy_dir: Path, source_dir: Path) -> DataError:
-    """``exc`` naming the user's file rather than its copy in the staging folder, which is removed with it."""
-    if not exc.file or not exc.file.startswith(str(copy_dir)):
-        return exc
-    prefix = exc.file + (f" [{exc.field}]" if exc.field else "") + ": "
-    message = exc.message.removeprefix(prefix)
-    return DataError(message, file=str(source_dir) + exc.file[len(str(copy_dir)) :], field=exc.field, hint=exc.hint)
 
 
 class RemoteReader(Protocol):
@@ -192,6 +187,7 @@ def new_dataset(
         fmt = detect_format(source, fmt)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".new-{dataset_id}-", dir=folder.parent))
+    copying: Future[Path] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="catalog-bot-new-") as tmp:
             if opendap:
@@ -201,7 +197,12 @@ def new_dataset(
                 staged = remote.fetch(uri, fmt, Path(tmp), endpoint_url, anonymous)
                 rel = uri
             else:
-                staged = _copy_source(Path(source), staging / "data", fmt)
+                # The copy runs beside the probe (a kernel copy: the GIL is free), which reads the user's file
+                # (the copy's twin): the command costs the longer of the two, not their sum.
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-source")
+                copying = pool.submit(_copy_source, Path(source), staging / "data", fmt)
+                pool.shutdown(wait=False)
+                staged = Path(source)
                 rel = f"data/{staged.name}"
             desc = describe(staged, fmt, layer=layer, crs=crs, group=group, opendap=uri if opendap else None)
             if uri is not None and endpoint_url:
@@ -211,6 +212,8 @@ def new_dataset(
             spec = PipelineSpec.model_validate(desc.pipeline(rel))
             meta = probe_source(spec, staged, Path(tmp) / "probe", dataset_id)
             key, tried = primary_key(spec, staged, meta)
+        if copying is not None:
+            copying.result()
         inferred = list(desc.inferred)
         if key:
             inferred.append(f"primaryKey = {' + '.join(key)} (unique in all {meta.rows:,} rows)")
@@ -228,10 +231,11 @@ def new_dataset(
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
-    except BaseException as exc:
+    except BaseException:
+        if copying is not None:  # never remove the folder under a running copy
+            with contextlib.suppress(BaseException):
+                copying.result()
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, DataError) and uri is None:
-            raise _named_as_given(exc, staging / "data", Path(source).parent) from None
         raise
     extents = {"bbox": meta.bbox, "time": list(meta.time_range) if meta.time_range else None}
     return NewDataset(folder=folder, files=sorted(files), inferred=inferred, todo=todo, extents=extents)
