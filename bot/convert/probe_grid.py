@@ -84,7 +84,7 @@ def global_attributes(node: Any) -> dict[str, Any]:
 def supported(node: Any) -> bool:
     """Every variable round-trips to Zarr with its own dims and dtype (see module docstring)."""
     for var in node.variables.values():
-        dtype = var.dtype
+        dtype = var.datatype  # an EnumType, CompoundType or VLType (strings too) for the user-defined types
         if not isinstance(dtype, np.dtype) or dtype.kind not in "fiub" or "_Unsigned" in var.ncattrs():
             return False
     return True
