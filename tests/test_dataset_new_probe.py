@@ -293,3 +293,20 @@ def test_key_column_with_empty_values_is_not_a_key(tmp_path: Path) -> None:
     spec = _spec("obs.parquet", "parquet", {"x": "lon", "y": "lat", "t": "time"})
     meta = probe_source(spec, src, tmp_path / "w", "obs")
     assert primary_key(spec, src, meta) == (None, ["reading_id", "reading_id+time"])
+
+
+def test_row_hashes_match_equal_values_across_batches_and_encodings() -> None:
+    """Equal values hash alike in every batch (plain or dictionary-encoded); distinct integers never collide."""
+    from bot.convert.probe_keys import _hash
+
+    ids = np.array([-(2**63), -1, 0, 1, 7, 2**62, 2**63 - 1], dtype="int64")
+    words = _hash(pa.array(ids))
+    assert words is not None and len(set(words.tolist())) == ids.size
+    small = ids.clip(-(2**31), 2**31 - 1)
+    assert np.array_equal(_hash(pa.array(small.astype("int32"))), _hash(pa.array(small)))  # same value, any width
+    stations = ["ST001", "ST002", "ST001", "Île-Verte"]
+    plain, encoded = _hash(pa.array(stations)), _hash(pa.array(stations).dictionary_encode())
+    later = _hash(pa.chunked_array([pa.array(["Île-Verte", "ST002"])]))
+    assert plain is not None and encoded is not None and later is not None
+    assert np.array_equal(plain, encoded) and plain[0] == plain[2] and list(later) == [plain[3], plain[1]]
+    assert _hash(pa.array(["ST001", None])) is None  # a key column has no empty values
