@@ -67,6 +67,15 @@ def test_netcdf_needs_netcdf4_only(catalog: Path, tmp_path: Path) -> None:
     assert not os.path.samefile(copied, src)  # a copy, never a link that would alias the user's file
 
 
+def test_csv_needs_no_pandas(catalog: Path, tmp_path: Path) -> None:
+    """Logger CSV with zoned times: sniffed, probed, its station + time key checked, all without pandas."""
+    df = pd.read_csv(EXAMPLE / "datasets/reef-temperature/data/reef-temperature.csv")
+    src = tmp_path / "loggers.csv"
+    df.to_csv(src, index=False)
+    loaded = _dataset_new(catalog, src)
+    assert "pyarrow" in loaded and not loaded & {"pandas", "xarray", "dask", "netCDF4", "zarr", "pyogrio"}
+
+
 def _stations() -> gpd.GeoDataFrame:
     rng = np.random.default_rng(8)
     n = 30_000

@@ -167,8 +167,10 @@ def _describe_csv(path: Path) -> Description:
         )
     t = desc.coordinates.get("t")
     if t:
-        column = sample.column(t)
-        values = [str(v) for v in column.to_pylist()[:200] if v is not None] if column.type != pa.null() else []
+        # The time column as written (Arrow may have typed it; its datetimes would import pandas to print).
+        as_text = pacsv.ConvertOptions(column_types={t: pa.string()}, include_columns=[t])
+        column = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20), convert_options=as_text)
+        values = [v for v in column.read_next_batch().column(0)[:200].to_pylist() if v]
         fmt = _timestamp_format(values)
         if fmt:
             desc.source["timestamp_format"] = fmt

@@ -299,9 +299,26 @@ class _Box:
         return None if math.isinf(self.b[0]) else self.b
 
 
+def _time_bounds(column: Any) -> tuple[Any, Any] | None:
+    """Earliest and latest value of a time column; timestamps as NumPy datetime64 (UTC, as Arrow stores them).
+
+    Why not ``as_py()``: a zoned Arrow timestamp becomes a Python datetime
+    through pyarrow's pandas bridge, which imports pandas (~45 MB).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.min_max(column)
+    lo, hi = found["min"], found["max"]
+    if not lo.is_valid:
+        return None
+    if pa.types.is_timestamp(column.type):
+        return np.datetime64(lo.value, column.type.unit), np.datetime64(hi.value, column.type.unit)
+    return lo.as_py(), hi.as_py()
+
+
 def _points(batches: Iterable[tuple[Any, int]], x: str, y: str, t: str | None, transform: Any, file: str) -> Extents:
     """Bbox of x/y points (reprojected as the converter does, range-checked), time range, rows: one pass."""
-    import pyarrow.compute as pc
 
     from bot.convert.geoparquet import check_lonlat, float_values
 
@@ -318,11 +335,10 @@ def _points(batches: Iterable[tuple[Any, int]], x: str, y: str, t: str | None, t
             xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
         check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first)
         box.add(xs, ys, xs, ys)
-        if t:
-            mm = pc.min_max(batch.column(t)).as_py()
-            if mm["min"] is not None:
-                lo = mm["min"] if lo is None else min(lo, mm["min"])
-                hi = mm["max"] if hi is None else max(hi, mm["max"])
+        found = _time_bounds(batch.column(t)) if t else None
+        if found is not None:
+            lo = found[0] if lo is None else min(lo, found[0])
+            hi = found[1] if hi is None else max(hi, found[1])
     time_range = (iso_utc(lo), iso_utc(hi)) if lo is not None else None
     return box.bbox, time_range, rows
 
