@@ -48,13 +48,14 @@ def _new_validate_publish(catalog: Path, dataset: str, source: Path, *extra: str
     return created.stdout, collection, folder
 
 
-def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("separator", [" ", "T"])  # "2024-01-01 06:00:00" as loggers export; ISO without a zone
+def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path, separator: str) -> None:
     df = pd.read_csv(EXAMPLE / "datasets/reef-temperature/data/reef-temperature.csv")
-    df["time"] = df["time"].str.replace("T", " ").str.removesuffix("Z")  # "2024-01-01 06:00:00", as loggers export
+    df["time"] = df["time"].str.replace("T", separator).str.removesuffix("Z")
     src = tmp_path / "loggers.csv"
     df.to_csv(src, index=False)
     printed, collection, folder = _new_validate_publish(catalog, "loggers", src)
-    assert "source.timestamp_format = '%Y-%m-%d %H:%M:%S'" in printed and "TODO: title" in printed
+    assert f"source.timestamp_format = '%Y-%m-%d{separator}%H:%M:%S'" in printed and "TODO: title" in printed
     assert (catalog / "datasets/loggers/data/loggers.csv").read_bytes() == src.read_bytes()  # copied in
     assert collection["extent"]["spatial"]["bbox"] == [[df.lon.min(), df.lat.min(), df.lon.max(), df.lat.max()]]
     assert collection["extent"]["temporal"]["interval"] == [["2024-01-01T00:00:00Z", "2024-03-31T18:00:00Z"]]
