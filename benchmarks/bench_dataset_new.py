@@ -11,11 +11,13 @@
 
    * *end to end*: wall time of the whole commands (interpreter start-up and
      imports on both sides; ``dataset new`` also copies the source into the
-     catalog, as it does for every local file);
+     catalog, as it does for every local file); the row also gives the
+     start-up alone (``catalog-bot dataset new --help``) and the ratio it
+     caps end to end at (full read / start-up);
    * *read part*: the full read vs :func:`bot.convert.probe.probe_source`
      (sample conversion + extents), each timed inside its process after its
-     imports (pandas/xarray for the full read; xarray, dask, zarr, pyarrow,
-     shapely for the probe) -- what "reads metadata only" saves, without the
+     imports (pandas/xarray for the full read; everything the probe may
+     import for the probe) -- what "reads metadata only" saves, without the
      start-up costs that no 1 GB read amortises.
 
    Peak RSS is ``/usr/bin/time``'s maximum resident set of the CLI process.
@@ -91,8 +93,9 @@ def bench_probe(work: Path, kind: str, src: Path, spec: dict[str, Any], expected
     """Interleaved rounds of: full read, ``dataset new`` through the CLI, the probe alone."""
     root = _fresh_catalog(work / f"new-{kind}")
     full = FULL_PARQUET if kind == "parquet" else FULL_NETCDF
-    runs: dict[str, list[dict[str, Any]]] = {"full": [], "cli": [], "probe": []}
+    runs: dict[str, list[dict[str, Any]]] = {"full": [], "cli": [], "probe": [], "startup": []}
     for _ in range(pairs):
+        runs["startup"].append(timed([*_cli(), "dataset", "new", "--help"], work))
         runs["full"].append(timed(_python(full, str(src)), work))
         shutil.rmtree(root / "datasets" / "big", ignore_errors=True)
         runs["cli"].append(
@@ -110,10 +113,15 @@ def bench_probe(work: Path, kind: str, src: Path, spec: dict[str, Any], expected
     size = src.stat().st_size / 1e6
     cli_wall = statistics.median(r["wall"] for r in runs["cli"])
     full_wall = statistics.median(r["wall"] for r in runs["full"])
+    startup = statistics.median(r["wall"] for r in runs["startup"])
+    # The ceiling of the end-to-end ratio: the full read's wall over the CLI's start-up alone
+    # (interpreter, CLI, the `dataset new` command; what no probe can save).
     return (
-        f"| dataset new, {kind} {size:,.0f} MB | CLI {cli_wall:.2f} s, peak {max(r['rss'] for r in runs['cli']):.0f} MB; "
+        f"| dataset new, {kind} {size:,.0f} MB | CLI {cli_wall:.2f} s, peak {max(r['rss'] for r in runs['cli']):.0f} MB "
+        f"(of which start-up `dataset new --help` {startup:.2f} s); "
         f"full read {full_wall:.2f} s, peak {max(r['rss'] for r in runs['full']):.0f} MB | "
-        f"end to end {_summary(end_to_end)}; read part {_summary(read)} | >= 50x, <= 150 MB |"
+        f"end to end {_summary(end_to_end)} (ceiling set by start-up: {full_wall / startup:.1f}x); "
+        f"read part {_summary(read)} | >= 50x, <= 150 MB |"
     )
 
 

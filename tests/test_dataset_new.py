@@ -48,13 +48,14 @@ def _new_validate_publish(catalog: Path, dataset: str, source: Path, *extra: str
     return created.stdout, collection, folder
 
 
-def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("separator", [" ", "T"])  # "2024-01-01 06:00:00" as loggers export; ISO without a zone
+def test_csv_with_naive_local_format_times(catalog: Path, tmp_path: Path, separator: str) -> None:
     df = pd.read_csv(EXAMPLE / "datasets/reef-temperature/data/reef-temperature.csv")
-    df["time"] = df["time"].str.replace("T", " ").str.removesuffix("Z")  # "2024-01-01 06:00:00", as loggers export
+    df["time"] = df["time"].str.replace("T", separator).str.removesuffix("Z")
     src = tmp_path / "loggers.csv"
     df.to_csv(src, index=False)
     printed, collection, folder = _new_validate_publish(catalog, "loggers", src)
-    assert "source.timestamp_format = '%Y-%m-%d %H:%M:%S'" in printed and "TODO: title" in printed
+    assert f"source.timestamp_format = '%Y-%m-%d{separator}%H:%M:%S'" in printed and "TODO: title" in printed
     assert (catalog / "datasets/loggers/data/loggers.csv").read_bytes() == src.read_bytes()  # copied in
     assert collection["extent"]["spatial"]["bbox"] == [[df.lon.min(), df.lat.min(), df.lon.max(), df.lat.max()]]
     assert collection["extent"]["temporal"]["interval"] == [["2024-01-01T00:00:00Z", "2024-03-31T18:00:00Z"]]
@@ -156,7 +157,19 @@ def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path
     broken = tmp_path / "broken.nc"
     broken.write_bytes(b"CDF\x01" + b"\x00" * 10)
     failed = run_cli("dataset", "new", "broken", "--source", str(broken), "--catalog", str(catalog))
-    assert failed.returncode != 0 and "broken.nc" in failed.stdout + failed.stderr
+    assert failed.returncode != 0 and f"{broken}: the file has no dimensions" in failed.stdout + failed.stderr
+    grouped = tmp_path / "product.nc"  # Sentinel-style: the variables live in a group, the root has none
+    xr.Dataset(attrs={"title": "product"}).to_netcdf(grouped)
+    xr.Dataset({"chl": (("lat", "lon"), np.ones((3, 4)))}, coords={"lat": [-20.0, -19.5, -19.0], "lon": [150.0, 150.5, 151.0, 151.5]}).to_netcdf(grouped, mode="a", group="PRODUCT")  # fmt: skip
+    for extra, expected in (
+        ((), f"{grouped} [source.group]: the file's root group has no dimensions; its data is in group(s): PRODUCT"),
+        (
+            ("--group", "RESULTS"),
+            f"{grouped} [source.group]: NetCDF group 'RESULTS' does not exist; groups are: PRODUCT",
+        ),
+    ):
+        failed = run_cli("dataset", "new", "product", "--source", str(grouped), "--catalog", str(catalog), *extra)
+        assert failed.returncode != 0 and expected in failed.stdout + failed.stderr  # the user's file, not the copy
     unknown = tmp_path / "data.xyz"
     unknown.write_text("1,2\n")
     failed = run_cli("dataset", "new", "other", "--source", str(unknown), "--catalog", str(catalog))

@@ -154,6 +154,77 @@ def test_netcdf_noleap_and_zarr_v3_from_coordinates(tmp_path: Path) -> None:
     _same_as_publish(_spec("sst.zarr", "zarr", coords), store, tmp_path / "zarr")
 
 
+def _model_output(steps: int = 9) -> xr.Dataset:
+    """Ocean-model-shaped output: packed and masked integers, float variables with and without a fill value, a
+    4-D variable on a depth axis, 2-D time bounds, a scalar grid-mapping variable and a dimension without a
+    coordinate variable."""
+    rng = np.random.default_rng(11)
+    lat, lon, depth = np.arange(-30.0, -20.0, 0.5), np.arange(150.0, 162.0, 0.5), np.array([0.5, 10.0, 50.0])
+    shape = (steps, len(depth), len(lat), len(lon))
+    temp = (18 + rng.normal(0, 2, shape)).astype("float32")
+    temp[:, :, :3, :3] = np.nan  # land
+    return xr.Dataset(
+        {
+            "temp": (("time", "depth", "lat", "lon"), temp, {"units": "degC", "long_name": "temperature"}),
+            "salt": (("time", "depth", "lat", "lon"), (35 + rng.normal(0, 0.2, shape)).astype("float64")),
+            "mask": (("lat", "lon"), rng.integers(0, 2, (len(lat), len(lon))).astype("int8"), {"long_name": "wet"}),
+            "count": (("time", "lat", "lon"), rng.integers(0, 99, shape[:1] + shape[2:]).astype("int32")),
+            "time_bnds": (("time", "nv"), np.stack([np.arange(steps) - 0.5, np.arange(steps) + 0.5], axis=1)),
+            "crs": ((), np.int32(0), {"grid_mapping_name": "latitude_longitude"}),
+        },
+        coords={
+            "time": ("time", np.arange(steps, dtype="float64"), {"units": "days since 2010-01-01", "axis": "T"}),
+            "depth": ("depth", depth, {"units": "m", "positive": "down", "long_name": "depth"}),
+            "lat": ("lat", lat, {"units": "degrees_north"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+        },
+    )
+
+
+@pytest.mark.parametrize("group", [None, "model"])
+def test_netcdf_read_with_netcdf4_alone_equals_publish(tmp_path: Path, group: str | None) -> None:
+    """Packed, masked and unpacked variables, auxiliary and scalar variables, a group: read with netCDF4 only."""
+    from bot.convert.probe_grid import open_netcdf, supported
+
+    ds = _model_output()
+    encoding = {
+        "temp": {"dtype": "int16", "scale_factor": 0.001, "add_offset": 18.0, "_FillValue": -32767},
+        "count": {"missing_value": -1},
+        "salt": {"_FillValue": None},
+    }
+    nc = tmp_path / "model.nc"
+    if group:
+        xr.Dataset(attrs={"title": "root"}).to_netcdf(nc)
+    ds.to_netcdf(nc, mode="a" if group else "w", group=group, encoding=encoding)
+    spec = _spec("model.nc", "netcdf", {"x": "lon", "y": "lat", "z": "depth", "t": "time"}, **({"group": group} if group else {}))  # fmt: skip
+    with open_netcdf(nc, group) as node:
+        assert supported(node)  # the netCDF4 path, not the sample conversion
+    found = _same_as_publish(spec, nc, tmp_path)
+    grid = {v["name"]: v for v in found["probed"].to_gridschema()["variables"]}
+    assert grid["temp"]["packing"] == {"scale_factor": 0.001, "add_offset": 18.0, "_FillValue": -32767, "decoded_data_type": "float64"}  # fmt: skip
+    assert found["probed"].time_range == ("2010-01-01T00:00:00Z", "2010-01-09T00:00:00Z")
+
+
+def test_netcdf_with_unsigned_bytes_falls_back_to_a_converted_sample(tmp_path: Path) -> None:
+    """``_Unsigned`` bytes (NetCDF-3 has no unsigned types) are a CF encoding the netCDF4 reader does not model:
+    the real converter describes such a file, on a two-step sample."""
+    import netCDF4
+
+    from bot.convert.probe_grid import open_netcdf, supported
+
+    nc = tmp_path / "classic.nc"
+    _model_output(steps=4).to_netcdf(nc)
+    with netCDF4.Dataset(nc, "a") as out:  # as NetCDF-3 writers store unsigned bytes
+        quality = out.createVariable("quality", "i1", ("time", "lat", "lon"))
+        quality.setncattr("_Unsigned", "true")
+        quality.set_auto_maskandscale(False)
+        quality[:] = np.full(quality.shape, -56, dtype="int8")  # 200
+    with open_netcdf(nc, None) as node:
+        assert not supported(node) and node.variables["quality"].getncattr("_Unsigned") == "true"
+    found = _same_as_publish(_spec("classic.nc", "netcdf", {"x": "lon", "y": "lat", "t": "time"}), nc, tmp_path)
+    assert found["probed"].extent_source == "probe (coordinates)" and found["probed"].cells == 4 * 3 * 20 * 24
+
+
 def test_sample_is_bounded(tmp_path: Path) -> None:
     """The converter sees at most SAMPLE_ROWS rows of a Parquet source (what makes the probe cheap)."""
     src = tmp_path / "obs.parquet"
@@ -222,3 +293,20 @@ def test_key_column_with_empty_values_is_not_a_key(tmp_path: Path) -> None:
     spec = _spec("obs.parquet", "parquet", {"x": "lon", "y": "lat", "t": "time"})
     meta = probe_source(spec, src, tmp_path / "w", "obs")
     assert primary_key(spec, src, meta) == (None, ["reading_id", "reading_id+time"])
+
+
+def test_row_hashes_match_equal_values_across_batches_and_encodings() -> None:
+    """Equal values hash alike in every batch (plain or dictionary-encoded); distinct integers never collide."""
+    from bot.convert.probe_keys import _hash
+
+    ids = np.array([-(2**63), -1, 0, 1, 7, 2**62, 2**63 - 1], dtype="int64")
+    words = _hash(pa.array(ids))
+    assert words is not None and len(set(words.tolist())) == ids.size
+    small = ids.clip(-(2**31), 2**31 - 1)
+    assert np.array_equal(_hash(pa.array(small.astype("int32"))), _hash(pa.array(small)))  # same value, any width
+    stations = ["ST001", "ST002", "ST001", "Île-Verte"]
+    plain, encoded = _hash(pa.array(stations)), _hash(pa.array(stations).dictionary_encode())
+    later = _hash(pa.chunked_array([pa.array(["Île-Verte", "ST002"])]))
+    assert plain is not None and encoded is not None and later is not None
+    assert np.array_equal(plain, encoded) and plain[0] == plain[2] and list(later) == [plain[3], plain[1]]
+    assert _hash(pa.array(["ST001", None])) is None  # a key column has no empty values

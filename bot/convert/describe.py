@@ -167,8 +167,10 @@ def _describe_csv(path: Path) -> Description:
         )
     t = desc.coordinates.get("t")
     if t:
-        column = sample.column(t)
-        values = [str(v) for v in column.to_pylist()[:200] if v is not None] if column.type != pa.null() else []
+        # The time column as written (Arrow may have typed it; its datetimes would import pandas to print).
+        as_text = pacsv.ConvertOptions(column_types={t: pa.string()}, include_columns=[t])
+        column = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20), convert_options=as_text)
+        values = [v for v in column.read_next_batch().column(0)[:200].to_pylist() if v]
         fmt = _timestamp_format(values)
         if fmt:
             desc.source["timestamp_format"] = fmt
@@ -238,45 +240,69 @@ def _describe_parquet(path: Path) -> Description:
 
 
 def _describe_grid(path: Path | str, fmt: str, group: str | None = None) -> Description:
+    """Coordinates and attributes of a grid: a NetCDF read with netCDF4 alone (no xarray, see
+    :mod:`bot.convert.probe_grid`), a Zarr store through xarray."""
+    if fmt != "zarr":
+        from bot.convert.probe_grid import dimension_sizes, global_attributes, open_netcdf
+
+        with open_netcdf(path, group, what=fmt) as node:
+            dims = list(dimension_sizes(node, by_name=False))
+            if not dims and not group and isinstance(path, Path):
+                from bot.convert.grid import _refuse_empty_root
+
+                _refuse_empty_root(path)  # names the groups that hold the data
+            attrs_of = {
+                d: {k: node.variables[d].getncattr(k) for k in node.variables[d].ncattrs()}
+                for d in dims
+                if d in node.variables
+            }
+            return _grid_roles(path, fmt, dims, attrs_of, global_attributes(node))
     import xarray as xr
 
     try:
-        if fmt == "zarr":
-            ds = xr.open_zarr(path, consolidated=None, decode_times=False)
-        else:
-            ds = xr.open_dataset(path, decode_times=False, cache=False, group=group)
-            if group:  # the file's global attributes (title, licence ...) live on the root group
-                with xr.open_dataset(path, decode_times=False, cache=False) as root:
-                    ds.attrs = {**root.attrs, **ds.attrs}
-    except Exception as exc:  # xarray raises many types for a file it cannot read
+        ds = xr.open_zarr(path, consolidated=None, decode_times=False)
+    except Exception as exc:  # xarray raises many types for a store it cannot read
         raise DataError(f"cannot read {fmt}: {exc}", file=str(path), hint="upload a complete file") from None
     with ds:
-        desc = Description(format=fmt, output="zarr")
-        for dim in ds.dims:
-            name = str(dim)
-            attrs = ds[name].attrs if name in ds.variables else {}
-            role = CF_AXIS.get(str(attrs.get("axis", "")).upper()) or CF_STANDARD.get(
-                str(attrs.get("standard_name", ""))
-            )
-            how = "CF axis/standard_name"
-            if role is None:
-                units = str(attrs.get("units", ""))
-                role = "x" if units.startswith("degrees_e") else "y" if units.startswith("degrees_n") else None
-                role = role or ("t" if " since " in units else None)
-                how = "CF units"
-            if role is None:
-                role = next((r for r in NAMES if name.lower() in NAMES[r]), None)
-                how = "name"
-            if role and role not in desc.coordinates:
-                desc.coordinates[role] = name
-                desc.inferred.append(f"coordinates.{role} = {name} ({how})")
-        if "x" not in desc.coordinates or "y" not in desc.coordinates:
-            raise DataError(
-                f"no longitude/latitude dimensions found among: {', '.join(map(str, ds.dims))}",
-                file=str(path),
-                hint="write pipeline.yaml coordinates by hand",
-            )
-        desc.attributes = {k: _text(v) for k, v in ds.attrs.items() if _text(v)}
+        dims = [str(d) for d in ds.dims]
+        return _grid_roles(path, fmt, dims, {d: dict(ds[d].attrs) for d in dims if d in ds.variables}, dict(ds.attrs))
+
+
+def _grid_roles(
+    path: Path | str, fmt: str, dims: list[str], attrs_of: dict[str, dict[str, Any]], attrs: dict[str, Any]
+) -> Description:
+    """The x/y/z/t dimensions from CF ``axis`` / ``standard_name``, CF units, then common names."""
+    if not dims:
+        raise DataError(
+            "the file has no dimensions and no variables (empty or truncated?)",
+            file=str(path),
+            hint="upload the complete file",
+        )
+    desc = Description(format=fmt, output="zarr")
+    for name in dims:
+        dim_attrs = attrs_of.get(name, {})
+        role = CF_AXIS.get(str(dim_attrs.get("axis", "")).upper()) or CF_STANDARD.get(
+            str(dim_attrs.get("standard_name", ""))
+        )
+        how = "CF axis/standard_name"
+        if role is None:
+            units = str(dim_attrs.get("units", ""))
+            role = "x" if units.startswith("degrees_e") else "y" if units.startswith("degrees_n") else None
+            role = role or ("t" if " since " in units else None)
+            how = "CF units"
+        if role is None:
+            role = next((r for r in NAMES if name.lower() in NAMES[r]), None)
+            how = "name"
+        if role and role not in desc.coordinates:
+            desc.coordinates[role] = name
+            desc.inferred.append(f"coordinates.{role} = {name} ({how})")
+    if "x" not in desc.coordinates or "y" not in desc.coordinates:
+        raise DataError(
+            f"no longitude/latitude dimensions found among: {', '.join(dims)}",
+            file=str(path),
+            hint="write pipeline.yaml coordinates by hand",
+        )
+    desc.attributes = {k: _text(v) for k, v in attrs.items() if _text(v)}
     return desc
 
 

@@ -6,9 +6,12 @@ learn a bbox, a time range and the column types.  Instead:
 
 * **Types** come from the real converter run on a bounded *sample*: the
   first :data:`SAMPLE_ROWS` rows (Parquet, vector layers), the first CSV
-  block (the converter's own type inference also looks at its first block),
-  the first two steps along every NetCDF dimension.  So the schema is what
-  ``publish`` writes, column for column.  A Zarr source is published as it
+  block (the converter's own type inference also looks at its first block).
+  So the schema is what ``publish`` writes, column for column.  A NetCDF is
+  read with netCDF4 alone (:mod:`bot.convert.probe_grid`: no xarray, pandas
+  or dask to import), by the rules of the converter's round trip into Zarr;
+  only a file with variables those rules do not model has the first two
+  steps along every dimension converted.  A Zarr source is published as it
   is (copied), so its own metadata is read directly.
 * **Extents** come from the whole file, but from metadata wherever that is
   exact: the Parquet footer (GeoParquet ``geo`` bbox, row-group statistics of
@@ -61,6 +64,10 @@ def probe_source(spec: PipelineSpec, source: Path, work: Path, name: str) -> Dat
         return extract_metadata(result.path, spec.coordinates)
     if fmt == "zarr":  # passed through: the published store is this one (copied, metadata consolidated)
         return dataclasses.replace(extract_metadata(source, spec.coordinates), extent_source="probe (coordinates)")
+    if fmt == "netcdf":
+        found = _netcdf_metadata(spec, source)
+        if found is not None:
+            return found
     sample, sample_spec = _sample(spec, source, work)
     result = convert_dataset(sample_spec, sample, work / "out", None, name=name)
     meta = extract_metadata(result.path, spec.coordinates)
@@ -106,20 +113,43 @@ def _csv_sample(source: Path, dest: Path) -> Path:
 
 
 def _parquet_sample(source: Path, dest: Path) -> Path:
-    """The first rows with the file's schema and key-value metadata (``geo`` included)."""
+    """The first rows with the file's schema and key-value metadata (``geo`` included).
+
+    Read column by column: the first rows cost the first page of each column,
+    decompressed (a writer's pages can be MBs per column), and one column at a
+    time keeps only one such page in memory.  Arrow's allocator keeps freed
+    pages for reuse, idle memory that would stay under everything the probe
+    does next (peak RSS): it is given back after each column.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from bot.convert.common import open_parquet
+
+    pf = open_parquet(source, **STREAM)
+    names = pf.schema_arrow.names
+    schema = pf.schema_arrow.remove_metadata()
+    rows = min(SAMPLE_ROWS, pf.metadata.num_rows)
+    one_by_one = len(set(names)) == len(names)  # a column selection by name needs unique names
     try:
-        pf = pq.ParquetFile(source, **STREAM)
-        batch = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+        if rows and one_by_one:
+            columns = []
+            for name in names:
+                batch = next(pf.iter_batches(batch_size=rows, columns=[name], use_threads=False))
+                columns.append(batch.column(0))
+                del batch
+                pa.default_memory_pool().release_unused()
+            table = pa.Table.from_arrays(columns, schema=schema)
+        else:
+            batch = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+            table = pa.Table.from_batches([batch] if batch is not None else [], schema=schema)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(
-            f"not a readable Parquet file: {exc}", file=str(source), hint="upload a complete Parquet file"
+            f"not a readable Parquet file (truncated?): {exc}", file=str(source), hint="upload a complete Parquet file"
         ) from None
-    schema = pf.schema_arrow.with_metadata(pf.metadata.metadata)
-    table = pa.Table.from_batches([batch] if batch is not None else [], schema=schema.remove_metadata())
     pq.write_table(table.replace_schema_metadata(pf.metadata.metadata), dest)
+    del table
+    pa.default_memory_pool().release_unused()
     return dest
 
 
@@ -155,35 +185,31 @@ def _ogr_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     return dest
 
 
-def _open_grid(spec: PipelineSpec, source: Path, *, raw: bool) -> Any:
-    """The NetCDF grid lazily (``raw``: values as stored, no CF decoding -- what the published store holds)."""
-    import xarray as xr
+def _netcdf_metadata(spec: PipelineSpec, source: Path) -> DataDrivenMetadata | None:
+    """A NetCDF's metadata from netCDF4 alone (:mod:`bot.convert.probe_grid`), checked as the converter checks
+    it; None for a file whose variables only the real converter can describe."""
+    from bot.convert.grid import _refuse_empty_root, check_grid
+    from bot.convert.probe_grid import GridView, grid_metadata, open_netcdf
 
-    from bot.convert.grid import _netcdf_backend, _open_netcdf
-
-    try:
-        if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
-            return xr.open_dataset(
-                spec.source.opendap, decode_cf=not raw, cache=False, group=spec.source.group, engine="netcdf4"
-            )
-        if raw:
-            return xr.open_dataset(
-                source, decode_cf=False, cache=False, group=spec.source.group, engine=_netcdf_backend()
-            )
-        return _open_netcdf(source, group=spec.source.group)
-    except DataError:
-        raise
-    except Exception as exc:  # xarray / zarr raise many types for a store they cannot read
-        raise DataError(
-            f"not a readable {spec.source.format} source: {exc}", file=str(source), hint="upload a complete file"
-        ) from None
+    target = spec.source.opendap or source
+    with open_netcdf(target, spec.source.group) as node:
+        view = GridView(node)
+        if not spec.source.group and not view.sizes and not spec.source.opendap:
+            _refuse_empty_root(source)
+        check_grid(view, spec.coordinates, str(target))
+        return grid_metadata(node, spec.coordinates, str(target))
 
 
 def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     """The first :data:`GRID_SAMPLE` steps of every dimension, with the CF encoding the converter keeps."""
-    from bot.convert.grid import _KEEP_ENCODING
+    import xarray as xr
 
-    ds = _open_grid(spec, source, raw=False)
+    from bot.convert.grid import _KEEP_ENCODING, _open_netcdf
+
+    if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
+        ds = xr.open_dataset(spec.source.opendap, cache=False, group=spec.source.group, engine="netcdf4")
+    else:
+        ds = _open_netcdf(source, group=spec.source.group)
     with ds:
         sample = ds.isel({d: slice(0, GRID_SAMPLE) for d in ds.sizes}).load()
     for var in sample.variables.values():
@@ -199,34 +225,12 @@ def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
 
 def _grid_extents(meta: DataDrivenMetadata, spec: PipelineSpec, source: Path) -> DataDrivenMetadata:
     """The sample's metadata with the whole grid's sizes and its coordinates' extents."""
-    from bot.metadata.zarr_extents import _decode_time, _regular_step
+    from bot.convert.probe_grid import grid_dimensions, open_netcdf
 
-    file = str(source)
-    coords = spec.coordinates
-    ds = _open_grid(spec, source, raw=True)
-    with ds:
-        sizes = {str(d): int(n) for d, n in ds.sizes.items()}
-        dims = []
-        time_range = None
-        for dim in meta.dimensions:
-            info = dataclasses.replace(dim, size=sizes.get(dim.name, dim.size), extent=None, step=None)
-            var = ds.variables.get(dim.name)
-            if var is not None and var.dims == (dim.name,) and info.size:
-                values = np.asarray(var.values)  # a 1-D coordinate: the only data read
-                if info.type == "temporal":
-                    time_range = _decode_time(values, dict(var.attrs), file, dim.name)
-                    info.extent = list(time_range)
-                elif values.dtype.kind in "fiu":
-                    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-                    if finite.size:
-                        info.extent = [float(finite.min()), float(finite.max())]
-                        info.step = _regular_step(values)
-            dims.append(info)
-    extents = {d.name: d.extent for d in dims}
-    bbox = None
-    if coords.x and coords.y and extents.get(coords.x) and extents.get(coords.y):
-        (x0, x1), (y0, y1) = extents[coords.x], extents[coords.y]  # type: ignore[misc]
-        bbox = [x0, y0, x1, y1]
+    target = spec.source.opendap or source
+    with open_netcdf(target, spec.source.group) as node:
+        dims, time_range, bbox = grid_dimensions(node, spec.coordinates, str(target))
+    sizes = {d.name: d.size for d in dims}
     variables = [
         dataclasses.replace(v, shape=[sizes.get(d, n) for d, n in zip(v.dimensions, v.shape, strict=True)])
         for v in meta.variables
@@ -236,7 +240,7 @@ def _grid_extents(meta: DataDrivenMetadata, spec: PipelineSpec, source: Path) ->
         meta,
         bbox=bbox,
         time_range=time_range,
-        dimensions=dims,
+        dimensions=[d for d in dims if d.name in (meta.shape or {})],
         variables=variables,
         cells=cells,
         shape={d: sizes.get(d, n) for d, n in (meta.shape or {}).items()},
@@ -280,7 +284,11 @@ class _Box:
     def add_wkb(self, wkb: Any, transform: Callable[[np.ndarray], np.ndarray] | None) -> None:
         import shapely
 
-        geoms = shapely.from_wkb(np.asarray(wkb.to_numpy(zero_copy_only=False), dtype=object))
+        # to_pylist, not to_numpy: pyarrow converts a binary column to NumPy through its pandas
+        # bridge, which imports pandas (~45 MB, ~0.5 s) for what is a list of bytes.
+        values = np.empty(len(wkb), dtype=object)
+        values[:] = wkb.to_pylist()
+        geoms = shapely.from_wkb(values)
         if transform is not None:
             geoms = shapely.transform(geoms, transform)
         b = shapely.bounds(geoms)
@@ -291,9 +299,26 @@ class _Box:
         return None if math.isinf(self.b[0]) else self.b
 
 
+def _time_bounds(column: Any) -> tuple[Any, Any] | None:
+    """Earliest and latest value of a time column; timestamps as NumPy datetime64 (UTC, as Arrow stores them).
+
+    Why not ``as_py()``: a zoned Arrow timestamp becomes a Python datetime
+    through pyarrow's pandas bridge, which imports pandas (~45 MB).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.min_max(column)
+    lo, hi = found["min"], found["max"]
+    if not lo.is_valid:
+        return None
+    if pa.types.is_timestamp(column.type):
+        return np.datetime64(lo.value, column.type.unit), np.datetime64(hi.value, column.type.unit)
+    return lo.as_py(), hi.as_py()
+
+
 def _points(batches: Iterable[tuple[Any, int]], x: str, y: str, t: str | None, transform: Any, file: str) -> Extents:
     """Bbox of x/y points (reprojected as the converter does, range-checked), time range, rows: one pass."""
-    import pyarrow.compute as pc
 
     from bot.convert.geoparquet import check_lonlat, float_values
 
@@ -310,11 +335,10 @@ def _points(batches: Iterable[tuple[Any, int]], x: str, y: str, t: str | None, t
             xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
         check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first)
         box.add(xs, ys, xs, ys)
-        if t:
-            mm = pc.min_max(batch.column(t)).as_py()
-            if mm["min"] is not None:
-                lo = mm["min"] if lo is None else min(lo, mm["min"])
-                hi = mm["max"] if hi is None else max(hi, mm["max"])
+        found = _time_bounds(batch.column(t)) if t else None
+        if found is not None:
+            lo = found[0] if lo is None else min(lo, found[0])
+            hi = found[1] if hi is None else max(hi, found[1])
     time_range = (iso_utc(lo), iso_utc(hi)) if lo is not None else None
     return box.bbox, time_range, rows
 
