@@ -114,8 +114,12 @@ def signature(ds: Any, time_dim: str, file: str) -> dict[str, Any]:
     }
 
 
-def _difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """How ``b`` does not fit ``a``'s grid (None when it fits)."""
+def _difference(a: dict[str, Any], b: dict[str, Any], *, decoded: bool = True) -> str | None:
+    """How ``b`` does not fit ``a``'s grid (None when it fits).
+
+    ``decoded=False`` compares stored dtypes only: a Zarr store keeps a
+    float32 scale factor as a JSON number, so it decodes to float64.
+    """
     for dim in sorted(set(a["sizes"]) | set(b["sizes"])):
         if a["sizes"].get(dim) != b["sizes"].get(dim):
             return f"dimension {dim!r} has {b['sizes'].get(dim, 'no')} values, {a['file']} has {a['sizes'].get(dim)}"
@@ -127,7 +131,7 @@ def _difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
             x, y = a[what][name], b[what][name]
             if x["dims"] != y["dims"]:
                 return f"{name!r} has dimensions {y['dims']}, {a['file']} has {x['dims']}"
-            if x["dtype"] != y["dtype"] or x.get("stored") != y.get("stored"):
+            if (decoded and x["dtype"] != y["dtype"]) or x.get("stored") != y.get("stored"):
                 return (
                     f"{name!r} is {y['dtype']} (stored {y.get('stored') or y['dtype']}), {a['file']} has {x['dtype']}"
                 )
@@ -377,7 +381,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
         itemsize = max(v.dtype.itemsize for v in old.data_vars.values())
         stored = signature(old, time_dim, existing.name)
     first = signatures[order[0]]
-    problem = _difference(stored, first)
+    problem = _difference(stored, first, decoded=False)
     if problem:
         raise DataError(f"does not fit the grid of the converted files: {problem}", file=first["file"],
                         field="source.paths", hint=_FIT_HINT)  # fmt: skip
