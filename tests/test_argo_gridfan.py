@@ -22,7 +22,7 @@ import xarray as xr
 
 from bot.adapters.objectstore import tree_sha256
 from bot.pipeline.dag import PUBLISH
-from tests.argo_publish import ArgoWorld
+from tests.argo_publish import ArgoWorld, git
 from tests.conftest import EXAMPLE
 from tests.grid_files import LAT, daily_files
 from tests.services import DevServices
@@ -128,3 +128,23 @@ def test_a_file_on_another_grid_fails_the_combine_naming_it_and_nothing_is_publi
     assert listing.get("KeyCount", 0) == 0  # no data version, no datapackage: nothing published
     work = s3.list_objects_v2(Bucket="catalog-public", Prefix=f"{world.prefix}/work/{DS}/")
     assert not [o["Key"] for o in work.get("Contents", []) if "/parts/" not in o["Key"]]  # no converted data either
+
+
+def test_a_new_daily_file_is_appended_by_one_pod_to_the_published_store(
+    world: ArgoWorld, dev_services: DevServices, tmp_path: Path
+) -> None:
+    catalog, sha = world.catalog(EXAMPLE, prepare=_daily)
+    first = world.publish(catalog, sha, DS)
+    assert first.phase == "Succeeded" and first.convert["mode"] == "full"
+    daily_files(catalog / "datasets" / DS / "data" / "days", 1, 3, start=3 * FILES)  # the next file arrives
+    git(catalog, "add", "-A")
+    git(catalog, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "next day")
+    second = world.publish(catalog, git(catalog, "rev-parse", "HEAD"), DS)
+    assert second.phase == "Succeeded", "\n".join(r.output[-1500:] for r in second.records if r.returncode)
+    # One pod restored the published version from the store and converted only the new file.
+    assert [r.task for r in second.records] == ["plan-sources", "convert-file", *PUBLISH.names()]
+    assert (second.convert["mode"], second.convert["converted"]) == ("append", 1)
+    assert len(second.convert["sources"]) == FILES + 1
+    # The same bytes as converting all the files again locally.
+    local = _local_convert(catalog, tmp_path / "local", DS, 2)
+    assert (local["mode"], local["sha256"]) == ("full", second.convert["sha256"])

@@ -9,7 +9,10 @@ per-file and combine functions, so the output is identical:
 - ``plan-sources`` lists the files (:func:`bot.pipeline.sources.expand`:
   globs, ``paths:``, THREDDS crawl) with their validators into
   ``plan.json`` and writes the task items (``["0", "1", ...]``) for
-  ``withParam``.  A single-file or OPeNDAP source is one *whole* item.
+  ``withParam``.  A single-file or OPeNDAP source is one *whole* item, and
+  so is a many-file source whose published version can be reused or
+  appended to (:func:`bot.pipeline.incremental.plan`: the daily-file case):
+  that one pod restores the version and converts only the new files.
 - ``convert-file`` (one pod per item) fetches its file and converts it:
   tabular, to the GeoParquet part :func:`~bot.convert.many.convert_parts`
   would make; a NetCDF grid, to a part of decoded values checked against
@@ -64,11 +67,24 @@ def _part_prefix(ctx: StepContext, plan: dict[str, Any], index: int) -> str:
 
 def plan_sources(ctx: StepContext) -> StepResult:
     """List the source files for the fan-out (``plan.json``) and the ``withParam`` items (``items.json``)."""
+    from bot.pipeline.incremental import plan as incremental_plan
+    from bot.pipeline.incremental import recipe_of
     from bot.pipeline.sources import Readers, _located, expand
 
     src = ctx.spec.source
     whole = src.single is not None or src.opendap is not None
     files: list[dict[str, Any]] = []
+    mode = "full"
+    since: dict[str, Any] = {}
+    if not whole:
+        decided = incremental_plan(ctx, recipe_of(ctx))
+        mode = decided.mode
+        if decided.state is not None and mode != "full":  # another append is another plan (its own parts)
+            since = {"new": decided.new, "from": decided.state.data.get("sha256")}
+        # Reuse or append (the daily-file case): one pod restores the published version and converts only
+        # the new files (bot.pipeline.incremental), instead of a pod per file of the whole listing.
+        whole = mode != "full"
+        ctx.log(f"plan-sources: {mode} ({decided.reason})")
     if not whole:
         readers = Readers(ctx)
         try:
@@ -77,15 +93,15 @@ def plan_sources(ctx: StepContext) -> StepResult:
             raise _located(ctx, exc) from exc
         files = [{"uri": uri, "validators": v.to_dict() if v is not None else None} for uri, v in listed]
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
-    identity = {"spec": ctx.spec.model_dump(mode="json"), "schema": schema, "files": files, "whole": whole}
+    identity = {"spec": ctx.spec.model_dump(mode="json"), "schema": schema, "files": files, "whole": whole, **since}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    plan = {"id": digest, "whole": whole, "files": files}
+    plan = {"id": digest, "whole": whole, "files": files, "mode": mode}
     items = [str(i) for i in range(1 if whole else len(files))]
     out = [
         ctx.write_artifact(PLAN, PLAN_FILE, plan),
         write_json_atomic(ctx.step_dir(PLAN) / ITEMS_FILE, items),
     ]
-    what = "1 whole source" if whole else f"{len(files)} file(s)"
+    what = f"1 whole source ({mode})" if whole else f"{len(files)} file(s)"
     return StepResult(message=f"{what} to convert (plan {digest})", outputs=out, metrics={"files": len(items)})
 
 
@@ -152,6 +168,7 @@ def convert_file(ctx: StepContext) -> StepResult:
 
 def combine(ctx: StepContext) -> tuple[Path | None, dict[str, Any]]:
     """Merge the parts of the plan; ``(local output, info)`` (no local output for a whole item: already uploaded)."""
+    from bot.pipeline.incremental import recipe_of, with_digest
     from bot.sources.manifest import SourceRecord
 
     plan = _plan(ctx)
@@ -215,7 +232,12 @@ def combine(ctx: StepContext) -> tuple[Path | None, dict[str, Any]]:
         "rows": result.rows,
         "bytes": result.bytes,
         "files": len(result.files),
-        "sources": [s.to_dict() for s in sources],
+        "sources": [with_digest(ctx, s).to_dict() for s in sources],
+        # Recorded with the published version (source-state.json): the next run appends new files to it.
+        "mode": "full",
+        "reason": "every file converted in its own pod",
+        "converted": len(records),
+        "recipe": recipe_of(ctx),
     }
 
 
