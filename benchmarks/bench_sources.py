@@ -439,7 +439,7 @@ def main() -> None:
     parser.add_argument("--grid-days", type=int, default=200, help="time steps of the OPeNDAP grid (~1 MB each)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    files_n, days = (48, 10) if args.full else (args.files, args.days)
+    files_n, days = (48, 32) if args.full else (args.files, args.days)  # 32 days: ~21.6 MB a file, 1.04 GB
     daily, grid_days = (365, 1400) if args.full else (args.daily, args.grid_days)
     cache = Path(tempfile.gettempdir()) / "catalog-bot-bench"
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
