@@ -215,7 +215,7 @@ def write_part(spec: PipelineSpec, source: Path, dest: Path, *, file: str) -> di
     from bot.convert.grid import ZARR_FORMAT, ZSTD_LEVEL, _open_netcdf, check_grid, choose_chunks
 
     time_dim = time_dim_of(spec)
-    ds = _open_netcdf(source)
+    ds = _open_netcdf(source, group=spec.source.group)
     try:
         check_grid(ds, spec.coordinates, file)
         sig = signature(ds, time_dim, file)
@@ -241,15 +241,15 @@ def write_part(spec: PipelineSpec, source: Path, dest: Path, *, file: str) -> di
     return sig
 
 
-def open_source(path: Path, chunks: dict[str, int] | None = None) -> Any:
-    """A NetCDF file or a part, opened decoded, with the source file's encoding (the same either way)."""
+def open_source(path: Path, chunks: dict[str, int] | None = None, group: str | None = None) -> Any:
+    """A NetCDF file (its ``group``) or a part, opened decoded, with the file's encoding (the same either way)."""
     import xarray as xr
 
     from bot.convert.grid import _open_netcdf
 
     meta = path / PART_META
     if not meta.is_file():
-        return _open_netcdf(path, chunks)
+        return _open_netcdf(path, chunks, group=group)
     saved = json.loads(meta.read_text(encoding="utf-8"))["encoding"]
     with warnings.catch_warnings():  # the store's chunks are the part's own: the output's may split them
         warnings.filterwarnings("ignore", message="The specified chunks separate", category=UserWarning)
@@ -269,7 +269,7 @@ def grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs
     time_dim = time_dim_of(spec)
     signatures = []
     for source in sources:
-        ds = _open_netcdf(source)
+        ds = _open_netcdf(source, group=spec.source.group)
         try:
             check_grid(ds, spec.coordinates, source.name)
             signatures.append(signature(ds, time_dim, source.name))
@@ -297,7 +297,8 @@ def write_regions(
     order = check_fit(signatures, time_dim)
     ordered = [sources[i] for i in order]
     lengths = [int(signatures[i]["length"]) for i in order]
-    opened = [open_source(path, {}) for path in ordered]
+    group = spec.source.group
+    opened = [open_source(path, {}, group) for path in ordered]
     try:
         template = xr.combine_nested(
             opened, concat_dim=time_dim, data_vars="minimal", coords="minimal", compat="override", join="override",
@@ -314,7 +315,7 @@ def write_regions(
                 tmp, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding
             )
             starts = [0, *itertools.accumulate(lengths)]
-            work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan) for i, src in enumerate(ordered)]
+            work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan, group) for i, src in enumerate(ordered)]
             if jobs <= 1 or len(work) <= 1:
                 for item in work:
                     _write_region(item)
@@ -327,12 +328,12 @@ def write_regions(
             ds.close()
 
 
-def _write_region(args: tuple[Path, Path, str, int, int, dict[str, int]]) -> None:
+def _write_region(args: tuple[Path, Path, str, int, int, dict[str, int], str | None]) -> None:
     """Write one file's time-dependent variables into ``store`` at ``[start, stop)`` (the store's encoding)."""
     import dask
 
-    source, store, time_dim, start, stop, plan = args
-    ds = open_source(source, dict(plan))
+    source, store, time_dim, start, stop, plan, group = args
+    ds = open_source(source, dict(plan), group)
     try:
         region = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims or name == time_dim])
         for var in region.variables.values():
@@ -362,7 +363,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     time_dim = time_dim_of(spec)
     signatures = []
     for source in sources:
-        ds = open_source(source)
+        ds = open_source(source, group=spec.source.group)
         try:
             check_grid(ds, spec.coordinates, source.name)
             signatures.append(signature(ds, time_dim, source.name))
@@ -401,7 +402,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     with atomic_output(existing) as tmp:
         shutil.copytree(existing, tmp, copy_function=os.link)
         for i in order:
-            ds = open_source(sources[i], dict(plan))
+            ds = open_source(sources[i], dict(plan), spec.source.group)
             try:
                 part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
                 for var in part.variables.values():
