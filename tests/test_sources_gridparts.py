@@ -101,6 +101,8 @@ def test_a_file_on_another_grid_is_named_and_nothing_is_written(spec: PipelineSp
     _misfit(spec, [*files, shifted], tmp_path, "values of coordinate 'lat' differ", shifted)
     (small,) = daily_files(tmp_path / "small", 1, 3, start=12, lat=LAT[:60])
     _misfit(spec, [*files, small], tmp_path, "dimension 'lat' has 60 values", small)
+    (early,) = daily_files(tmp_path / "early", 1, 3, start=-3, lat=LAT[:60])  # the odd one is the first in time
+    _misfit(spec, [*files, early], tmp_path, "dimension 'lat' has 60 values", early)
 
 
 def test_a_file_with_another_dtype_or_overlapping_times_is_named(spec: PipelineSpec, tmp_path: Path) -> None:

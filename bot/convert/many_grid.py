@@ -150,9 +150,12 @@ def check_fit(signatures: list[dict[str, Any]], time_dim: str) -> list[int]:
     covering the same time.
     """
     order = sorted(range(len(signatures)), key=lambda i: (signatures[i]["start"], signatures[i]["file"]))
-    first = signatures[order[0]]
-    for i in order[1:]:
-        problem = _difference(first, signatures[i])
+    # The grid most files share is the reference, so the odd file is the one named, even when it comes first.
+    keys = [json.dumps({k: s[k] for k in ("sizes", "fixed", "variables", "calendar")}, sort_keys=True)
+            for s in signatures]  # fmt: skip
+    common = max(order, key=lambda i: keys.count(keys[i]))  # ties: the earliest file
+    for i in order:
+        problem = _difference(signatures[common], signatures[i])
         if problem:
             raise DataError(f"does not fit the grid of the other files: {problem}", file=signatures[i]["file"],
                             field="source.paths", hint=_FIT_HINT)  # fmt: skip
