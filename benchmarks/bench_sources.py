@@ -7,7 +7,8 @@ Claims checked (issue #11):
    run's wall time.
 2. Many NetCDF files: ``--jobs 2`` vs ``--jobs 1`` on this 2-core machine
    (target >= 1.6x), median of interleaved pairs, output identical; peak
-   RSS of the run (parent + workers) from ``getrusage``.
+   RSS of each process separately (``VmHWM`` sampled from /proc): the
+   main process and every pool worker (target <= 400 MB per worker).
 3. Appending 1 new daily file to a Zarr of N daily files (target: <= 5% of
    the full conversion of N files): a fresh-output full publish of N + 1
    files vs the publish that appends the (N+1)th to the N-file version,
@@ -197,6 +198,66 @@ def bench_unchanged(work: Path, server: Nginx, big: Path) -> None:
           f"{pairs('re-run/first', again_cpu, [first_cpu] * len(again_cpu))})")  # fmt: skip
 
 
+def _descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (from /proc: the pool workers of one publish)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _hwm_kb(pid: int) -> int:
+    """The process's own peak RSS (``VmHWM``, kB): monotonic, so the last sample before it exits is its peak."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(cmd: list[str], interval: float = 0.05) -> tuple[subprocess.CompletedProcess[str], int, list[int]]:
+    """Run ``cmd``; (result, peak RSS MB of the main process, peak RSS MB of each worker process).
+
+    Why per process: the issue's target is memory *per worker*; a whole-run
+    figure mixes the parent (store template, metadata steps) with the
+    workers.  Every ``interval`` s the process tree is walked in /proc and
+    each process's ``VmHWM`` kept; a worker that lives shorter than one
+    interval may be missed (the pool's workers live for the whole convert).
+    """
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for pid in [proc.pid, *_descendants(proc.pid)]:
+                peaks[pid] = max(peaks.get(pid, 0), _hwm_kb(pid))
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    done.set()
+    sampler.join()
+    main_mb = peaks.pop(proc.pid, 0) // 1024
+    return (
+        subprocess.CompletedProcess(cmd, proc.returncode, out, err),
+        main_mb,
+        sorted(v // 1024 for v in peaks.values()),
+    )
+
+
 def bench_jobs(work: Path, files: list[Path], repeat: int) -> None:
     data = work / "jobs-data"
     cat = catalog(work / "cat-jobs", {"path": "data/*.nc"})
@@ -205,31 +266,30 @@ def bench_jobs(work: Path, files: list[Path], repeat: int) -> None:
         os.link(f, cat / "datasets" / SST / "data" / f.name)
     times: dict[int, list[float]] = {1: [], 2: []}
     digests: dict[int, str] = {}
-    peak: dict[int, int] = {1: 0, 2: 0}
+    main_peak: dict[int, int] = {1: 0, 2: 0}
+    worker_peak: dict[int, int] = {1: 0, 2: 0}
+    workers_seen: dict[int, int] = {1: 0, 2: 0}
     for r in range(repeat):
         for jobs in (1, 2) if r % 2 == 0 else (2, 1):
             out = data / f"out-{jobs}-{r}"
-            script = (
-                "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-            )
-            start = time.perf_counter()
             cmd = [sys.executable, "-m", "bot", "publish", "--catalog", str(cat), "--output", str(out)]
-            proc = subprocess.run(
-                [sys.executable, "-c", script, *cmd, "--jobs", str(jobs), SST], capture_output=True, text=True
-            )
+            start = time.perf_counter()
+            proc, main_mb, workers = run_measured([*cmd, "--jobs", str(jobs), SST])
             times[jobs].append(time.perf_counter() - start)
             if proc.returncode != 0:
-                raise SystemExit(f"publish failed:\n{proc.stderr[-3000:]}")
-            peak[jobs] = max(peak[jobs], int(proc.stdout.split()[-1]) // 1024)  # the largest process (MB)
+                raise SystemExit(f"publish failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+            main_peak[jobs] = max(main_peak[jobs], main_mb)
+            worker_peak[jobs] = max([worker_peak[jobs], *workers])
+            workers_seen[jobs] = max(workers_seen[jobs], len(workers))
             store = next((out / "data/catalog-public" / SST).glob(f"*/{SST}.zarr"))
             digests[jobs] = tree_sha256(store)
             shutil.rmtree(out)
     one, two = statistics.median(times[1]), statistics.median(times[2])
     total = sum(f.stat().st_size for f in files) / 1e6
     print(f"{len(files)} NetCDF files ({total:.0f} MB): --jobs 1 {one:.2f} s, --jobs 2 {two:.2f} s "
-          f"({pairs('speed-up jobs1/jobs2', times[1], times[2])}), output identical: {digests[1] == digests[2]}, "
-          f"peak RSS of the largest process: {peak[1]} MB (1 worker), {peak[2]} MB (2 workers)")  # fmt: skip
+          f"({pairs('speed-up jobs1/jobs2', times[1], times[2])}), output identical: {digests[1] == digests[2]}; "
+          f"peak RSS per process: main {main_peak[1]} MB (--jobs 1, converts in-process), with --jobs 2 main "
+          f"{main_peak[2]} MB and each of {workers_seen[2]} worker(s) <= {worker_peak[2]} MB (target <= 400 MB)")  # fmt: skip
 
 
 def bench_append(work: Path, days: list[Path], repeat: int) -> None:
@@ -398,7 +458,7 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.only.split(","))
     compile_bot()  # every publish below is a fresh CLI process: start it like an installed bot
-    files_n, days = (48, 10) if args.full else (args.files, args.days)
+    files_n, days = (48, 32) if args.full else (args.files, args.days)  # 32 days: ~21.6 MB a file, 1.04 GB
     daily, grid_days = (365, 1400) if args.full else (args.daily, args.grid_days)
     cache = Path(tempfile.gettempdir()) / "catalog-bot-bench"
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:

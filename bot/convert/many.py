@@ -13,8 +13,9 @@ same with 1 or N workers.
 - Gridded (NetCDF): the store's metadata is written once from all files'
   coordinates, then each file writes its own time region of the one Zarr
   store, in parallel (no combine pass); the time chunk divides every file's
-  length so no chunk is shared.  (Zarr parts of other converters are
-  appended along time by :func:`_combine_zarr`.)
+  length so no chunk is shared; every file is first checked to fit the
+  others (:mod:`bot.convert.many_grid`).  (Zarr parts of other converters
+  are appended along time by :func:`_combine_zarr`.)
 
 The output appears atomically (:func:`~bot.convert.common.atomic_output`);
 on any error nothing is left at its path.
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import os
 import shutil
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -69,7 +68,9 @@ def convert_many(
         raise DataError("the source lists no files", field="source.paths", hint="check the paths or patterns")
     dest = out_dir / f"{name}.{spec.output}"
     if spec.output == "zarr" and spec.source.format == "netcdf":
-        _grid_by_regions(spec, sources, dest, jobs=jobs)
+        from bot.convert.many_grid import grid_by_regions
+
+        grid_by_regions(spec, sources, dest, jobs=jobs)
         files, size = list_files(dest)
         return ConversionResult(path=dest, format="zarr", rows=None, files=files, bytes=size)
     parts_dir = out_dir / f".parts-{uuid.uuid4().hex[:8]}"
@@ -188,103 +189,6 @@ def _drop_encoding(ds: Any) -> Any:
     return copy
 
 
-def _grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs: int) -> None:
-    """NetCDF files -> one Zarr store: metadata once, then each file written into its time region.
-
-    Why regions: every file owns a disjoint slab of the time axis, so the
-    workers write different chunks of the same store with no combine pass
-    (no second decompress/compress of the data).  The time chunk divides
-    every file's length, so no chunk is shared by two files.  Memory per
-    worker is one dask chunk at a time (synchronous scheduler).
-    """
-    import xarray as xr
-
-    from bot.convert.grid import ZARR_FORMAT, choose_chunks, zarr_consolidate, zarr_encoding
-
-    time_dim = _time_dim(spec)
-    order = _time_order(spec, sources, time_dim)
-    ordered = [Path(path) for _, path, _ in order]
-    lengths = [n for _, _, n in order]
-    template = xr.open_mfdataset(
-        ordered, combine="nested", concat_dim=time_dim, data_vars="minimal", coords="minimal", compat="override",
-        join="override", chunks={}, parallel=False,
-    )  # fmt: skip
-    try:
-        itemsize = max(v.dtype.itemsize for v in template.data_vars.values())
-        sizes = {str(k): int(v) for k, v in template.sizes.items()}
-        plan = choose_chunks(sizes, itemsize, dict(spec.chunks), time_dim=time_dim)
-        plan[time_dim] = math.gcd(plan[time_dim], *lengths)  # every file starts on a chunk boundary
-        encoding = zarr_encoding(template, plan)
-        with atomic_output(dest) as tmp:
-            template.to_zarr(
-                tmp, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding
-            )
-            starts = [0, *itertools.accumulate(lengths)]
-            work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan) for i, src in enumerate(ordered)]
-            if jobs <= 1 or len(work) <= 1:
-                for item in work:
-                    _write_region(item)
-            else:
-                with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-                    list(pool.map(_write_region, work))
-            zarr_consolidate(tmp)
-    finally:
-        template.close()
-
-
-def _write_region(args: tuple[Path, Path, str, int, int, dict[str, int]]) -> None:
-    """Write one file's data variables into ``store`` at time ``[start, stop)`` (the store's encoding applies)."""
-    import dask
-
-    from bot.convert.grid import _open_netcdf
-
-    source, store, time_dim, start, stop, plan = args
-    ds = _open_netcdf(source, dict(plan))
-    try:
-        region = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims or name == time_dim])
-        for var in region.variables.values():
-            var.encoding = {}
-        with dask.config.set(scheduler="synchronous"):
-            region.to_zarr(store, region={time_dim: slice(start, stop)}, zarr_format=2, consolidated=False)
-    finally:
-        ds.close()
-
-
-def _time_dim(spec: PipelineSpec) -> str:
-    if spec.coordinates.t is None:
-        raise DataError(
-            "many gridded files need a time dimension to concatenate along",
-            field="coordinates.t",
-            hint="set coordinates.t in pipeline.yaml to the files' time dimension",
-        )
-    return spec.coordinates.t
-
-
-def _time_order(spec: PipelineSpec, sources: list[Path], time_dim: str) -> list[tuple[Any, str, int]]:
-    """``(first time, path, time length)`` of each NetCDF file, checked and sorted; two equal starts are an error."""
-    from bot.convert.grid import _open_netcdf, check_grid
-
-    order = []
-    for source in sources:
-        ds = _open_netcdf(source)
-        try:
-            check_grid(ds, spec.coordinates, source.name)
-            if time_dim not in ds.dims:
-                raise DataError(f"dimension {time_dim!r} is missing", file=source.name, field="coordinates.t")
-            order.append((ds[time_dim].values[0], str(source), int(ds.sizes[time_dim])))
-        finally:
-            ds.close()
-    order.sort()
-    for (a, first, _), (b, second, _) in itertools.pairwise(order):
-        if a == b:
-            raise DataError(
-                f"{Path(first).name} and {Path(second).name} start at the same {time_dim} {a}",
-                field="source.paths",
-                hint="list each period once",
-            )
-    return order
-
-
 class NotAppendable(Exception):
     """New files cannot be appended so that the result equals a full re-convert; the caller converts all."""
 
@@ -298,7 +202,7 @@ def append_many(
     the new output replaces it atomically only when complete.  The result is
     what :func:`convert_many` would write for all files (same bytes): tabular
     parts are converted alone and their row groups follow the existing ones;
-    NetCDF grids are appended along time (:func:`_append_grid`).
+    NetCDF grids are appended along time (:func:`~bot.convert.many_grid.append_grid`).
     """
     if not sources:
         raise NotAppendable("no new files")
@@ -314,88 +218,9 @@ def append_many(
         files, size = list_files(existing)
         return ConversionResult(path=existing, format="parquet", rows=rows, files=files, bytes=size)
     if spec.output == "zarr" and spec.source.format == "netcdf":
-        _append_grid(spec, existing, sources)
+        from bot.convert.many_grid import append_grid
+
+        append_grid(spec, existing, sources)
         files, size = list_files(existing)
         return ConversionResult(path=existing, format="zarr", rows=None, files=files, bytes=size)
     raise NotAppendable(f"{spec.source.format} grids are combined from parts, not appended")
-
-
-def _append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None:
-    """NetCDF files appended along time to a copy of the Zarr store ``existing`` (hard links: no data copied).
-
-    Only when a full re-convert would give the same store: the new files
-    start after its last time, and the chunk plan of all files equals the
-    store's (:func:`_grid_by_regions` divides the time chunk by every file's
-    length).  Existing chunks are never rewritten (the store's time length is
-    a multiple of its time chunk) and zarr replaces files by rename, so the
-    links never change the previous version.
-    """
-    import dask
-    import xarray as xr
-
-    from bot.convert.grid import ZARR_FORMAT, _open_netcdf, choose_chunks, zarr_consolidate
-
-    time_dim = _time_dim(spec)
-    order = _time_order(spec, sources, time_dim)
-    lengths = [n for _, _, n in order]
-    with xr.open_zarr(existing, consolidated=True) as old:
-        sizes_old = {str(k): int(v) for k, v in old.sizes.items()}
-        last = old[time_dim].values[-1]
-        chunk_old = {str(d): int(c[0]) for d, c in old.chunks.items()}
-        time_encoding = {
-            k: v for k, v in old[time_dim].encoding.items() if k in ("units", "calendar", "dtype", "compressors")
-        }
-    if order[0][0] <= last:
-        raise NotAppendable(f"{Path(order[0][1]).name} starts at or before the last converted {time_dim} {last}")
-    template = xr.open_mfdataset(
-        [Path(p) for _, p, _ in order], combine="nested", concat_dim=time_dim, data_vars="minimal",
-        coords="minimal", compat="override", join="override", chunks={}, parallel=False,
-    )  # fmt: skip
-    try:
-        itemsize = max(v.dtype.itemsize for v in template.data_vars.values())
-    finally:
-        template.close()
-    sizes_new = {**sizes_old, time_dim: sizes_old[time_dim] + sum(lengths)}
-    plan_old = choose_chunks(sizes_old, itemsize, dict(spec.chunks), time_dim=time_dim)
-    plan_new = choose_chunks(sizes_new, itemsize, dict(spec.chunks), time_dim=time_dim)
-    whole_axis = plan_old[time_dim] == sizes_old[time_dim] and plan_new[time_dim] == sizes_new[time_dim]
-    same = {d: c for d, c in plan_old.items() if d != time_dim} == {d: c for d, c in plan_new.items() if d != time_dim}
-    if not same or not (whole_axis or plan_old[time_dim] == plan_new[time_dim]):
-        raise NotAppendable("the chunk plan changes with the longer time axis")
-    time_chunk = chunk_old.get(time_dim, 1)
-    if math.gcd(time_chunk, *lengths) != time_chunk:
-        raise NotAppendable(f"a new file's {time_dim} length does not divide the store's time chunk {time_chunk}")
-    plan = {**plan_new, time_dim: time_chunk}
-    with atomic_output(existing) as tmp:
-        shutil.copytree(existing, tmp, copy_function=os.link)
-        for _, path, _ in order:
-            ds = _open_netcdf(Path(path), dict(plan))
-            try:
-                part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
-                for var in part.variables.values():
-                    var.encoding = {}
-                with dask.config.set(scheduler="synchronous"):
-                    part.to_zarr(tmp, append_dim=time_dim, consolidated=False, zarr_format=ZARR_FORMAT)
-            finally:
-                ds.close()
-        _one_chunk_coordinate(tmp, time_dim, time_encoding)
-        # The group's attributes stay those of the first file (xarray's append rewrote them).
-        attrs = tmp / ".zattrs"
-        attrs.with_name(".zattrs.new").write_bytes((existing / ".zattrs").read_bytes())
-        os.replace(attrs.with_name(".zattrs.new"), attrs)  # never write through a hard link
-        zarr_consolidate(tmp)
-
-
-def _one_chunk_coordinate(store: Path, name: str, encoding: dict[str, Any]) -> None:
-    """Rewrite the dimension coordinate ``name`` as one chunk, as a full convert writes it."""
-    import xarray as xr
-
-    from bot.convert.grid import ZARR_FORMAT
-
-    with xr.open_zarr(store, consolidated=False) as ds:
-        values = ds[name].load()
-    shutil.rmtree(store / name)
-    coord = xr.Dataset(coords={name: values.variable})
-    coord[name].encoding = {}
-    enc = {name: {**encoding, "chunks": values.shape}}
-    coord.to_zarr(store, mode="a", consolidated=False, zarr_format=ZARR_FORMAT, encoding=enc)

@@ -251,7 +251,7 @@ def convert_source(
             decided = Plan("full", str(exc), state)
         else:
             ctx.log(f"convert: appended {len(paths)} file(s) to version {str(state.data['sha256'])[:16]}")
-            records = [_kept(r) for r in state.sources] + [_with_digest(ctx, r) for r in fetched]
+            records = [_kept(r) for r in state.sources] + [with_digest(ctx, r) for r in fetched]
             summary = {"mode": "append", "reason": decided.reason, "converted": len(paths), "recipe": recipe}
             return result, records, summary
     files, records = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
@@ -270,7 +270,7 @@ def convert_source(
         "converted": len(files),
         "recipe": recipe if incremental else None,
     }
-    return result, [_with_digest(ctx, r) for r in records], summary
+    return result, [with_digest(ctx, r) for r in records], summary
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -287,7 +287,7 @@ def _kept(record: SourceRecord) -> SourceRecord:
     return SourceRecord(**{**record.__dict__, "status": status, "bytes_transferred": 0})
 
 
-def _with_digest(ctx: StepContext, record: SourceRecord) -> SourceRecord:
+def with_digest(ctx: StepContext, record: SourceRecord) -> SourceRecord:
     """Catalog files get their sha256 recorded, so the next run can tell them unchanged by content."""
     if "://" in record.uri or record.sha256 is not None:
         return record

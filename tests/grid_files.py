@@ -1,0 +1,61 @@
+"""Real-world-shaped daily NetCDF files for the many-file grid tests.
+
+Shaped like a CMIP/reanalysis daily product: a ``noleap`` (365_day)
+calendar in "days since" units, SST packed as int16 with a float32
+``scale_factor``/``add_offset`` and a ``_FillValue`` over land, a float32
+error field with its own fill value and a land mask, deflated NetCDF-4
+chunks of one day -- the encodings that have to survive being split into
+parts and assembled again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+LAT = np.linspace(-29.875, -10.125, 80)
+LON = np.linspace(142.125, 161.875, 80)
+
+
+def daily_files(folder: Path, files: int, days: int = 3, *, start: int = 0, lat: np.ndarray = LAT) -> list[Path]:
+    """``files`` NetCDF files of ``days`` consecutive noleap days each (file ``i`` starts at day ``start + i*days``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42 + start)
+    field = 26 - 0.35 * (lat[:, None] + 20) + 0.6 * np.sin(np.deg2rad(LON[None, :] * 4))
+    land = (lat[:, None] > -16) & (LON[None, :] < 146)  # the Cape York corner
+    out = []
+    for i in range(files):
+        first = start + i * days
+        time = np.arange(first, first + days, dtype="float64")
+        season = 1.5 * np.cos(2 * np.pi * (time - 45) / 365)[:, None, None]
+        sst = (field[None] + season + rng.normal(0, 0.2, (days, len(lat), len(LON)))).astype("float32")
+        sst[:, land] = np.nan
+        err = np.abs(rng.normal(0.3, 0.05, sst.shape)).astype("float32")
+        err[:, land] = np.nan
+        ds = xr.Dataset(
+            {
+                "sst": (("time", "lat", "lon"), sst, {"long_name": "sea surface temperature", "units": "degC",
+                                                      "standard_name": "sea_surface_temperature"}),
+                "analysed_error": (("time", "lat", "lon"), err, {"long_name": "estimated error", "units": "K"}),
+            },
+            coords={
+                "time": ("time", time, {"units": "days since 1850-01-01", "calendar": "noleap", "axis": "T"}),
+                "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
+                "lon": ("lon", LON, {"units": "degrees_east", "standard_name": "longitude"}),
+            },
+            attrs={"title": "Daily SST (synthetic, noleap)", "Conventions": "CF-1.8", "source": f"day file {i}"},
+        )  # fmt: skip
+        path = folder / f"tos_day_{first:05d}.nc"
+        ds.to_netcdf(
+            path,
+            encoding={
+                "sst": {"dtype": "int16", "scale_factor": np.float32(0.001), "add_offset": np.float32(20.0),
+                        "_FillValue": np.int16(-32768), "zlib": True, "complevel": 1, "chunksizes": (1, len(lat), 80)},
+                "analysed_error": {"_FillValue": np.float32(-999.0), "zlib": True, "chunksizes": (1, len(lat), 80)},
+                "time": {"dtype": "float64", "_FillValue": None},
+            },
+        )  # fmt: skip
+        out.append(path)
+    return out
