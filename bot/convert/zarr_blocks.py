@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -134,7 +133,7 @@ def _hdf5_chunk_reader(h5: Any, name: str, block_chunks: tuple[int, ...]) -> Cal
     library is serial.  For the common layout (deflate and/or shuffle, output
     blocks made of whole source chunks) we fetch the still-compressed chunk
     bytes under the lock (cheap) and inflate + unshuffle in the writer threads
-    (zlib releases the GIL): both cores decode.  Anything else (other filters,
+    (ISA-L's inflate releases the GIL): both cores decode.  Anything else (other filters,
     contiguous storage, misaligned blocks) returns None: the generic path.
     """
     import h5py
@@ -148,6 +147,7 @@ def _hdf5_chunk_reader(h5: Any, name: str, block_chunks: tuple[int, ...]) -> Cal
     filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
     if not set(filters) <= {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}:
         return None
+    from isal.isal_zlib import decompress  # ISA-L: the same zlib stream, inflated ~2.4x faster; releases the GIL
     from numcodecs import Shuffle
 
     chunk_shape = ds.chunks
@@ -161,7 +161,7 @@ def _hdf5_chunk_reader(h5: Any, name: str, block_chunks: tuple[int, ...]) -> Cal
         for i in reversed(range(len(filters))):
             if mask & (1 << i):
                 continue
-            buf = zlib.decompress(buf) if filters[i] == h5py.h5z.FILTER_DEFLATE else unshuffle.decode(buf)
+            buf = decompress(buf) if filters[i] == h5py.h5z.FILTER_DEFLATE else unshuffle.decode(buf)
         return np.frombuffer(buf, dtype).reshape(chunk_shape)
 
     def read(index: tuple[slice, ...]) -> Callable[[], np.ndarray]:
