@@ -29,9 +29,13 @@ import pyarrow.compute as pc
 #   the sign/exponent bytes of neighbouring values then sit together and zstd
 #   squeezes them; DELTA_BINARY_PACKED for integers and timestamps (regular
 #   time steps cost bits, not bytes).
-# * Level 2 (level 1's CPU with these encodings, smaller); WKB points at
-#   level 3: the repeated header + leading coordinate bytes (big-endian WKB)
-#   are matched at level 3, which costs ~0.035 s of CPU per million points more.
+# * Level 2 (level 1's CPU with these encodings, smaller), WKB points too:
+#   zstd matches the repeated header + leading coordinate bytes (big-endian
+#   WKB) at level 2 already (10.4 vs 9.8 bytes per uniform point at level 3,
+#   8.5 vs 8.1 on tracks; level 1: 13.3 / 11.1, over the size bound).  The
+#   WKB column is most of the single writer thread's CPU, and that thread is
+#   what bounds a CSV conversion on two cores: level 3 cost ~10-25% more
+#   CPU on it (``benchmarks/bench_convert_cli.py``).
 # Measured on all-distinct points (tracks, uniform positions) of
 # lon/lat/time/value: 1.3-1.7x -> <= 1.2x a plain pandas Parquet, with less
 # write CPU than before (plain pages at level 1); see docs/publish.md.  All
@@ -39,7 +43,7 @@ import pyarrow.compute as pc
 # geopandas, Frictionless, DuckDB, GDAL) reads.
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 2
-POINT_COMPRESSION_LEVEL = 3
+POINT_COMPRESSION_LEVEL = 2
 DICTIONARY_MAX_DISTINCT = 0.5
 """Dictionary-encode a column when its first row group has at most this share of distinct values."""
 
@@ -55,7 +59,7 @@ def delta_bits(column: pa.Array | pa.ChunkedArray) -> float | None:
     smallest step at the width of the largest: regular time steps (loggers,
     one track after another) cost ~0 bits, where a dictionary would still
     spend log2(distinct) bits per row.  Read from the Arrow buffers (no
-    pandas import, as :func:`bot.convert.geoparquet.float_values`).
+    pandas import, as :mod:`bot.convert.arrow_buffers`).
     """
     if not _int_like(column.type) or column.null_count or len(column) < 64:
         return None
