@@ -204,7 +204,7 @@ class GeoParquetWriter:
         self._writer = None
         assert self._sink is not None  # opened with the writer
         self._sink.close()
-        self.sha256 = self._sink.digest.hexdigest()
+        self.sha256 = self._sink.hexdigest()
 
     def abort(self) -> None:
         """Close the underlying file after an error (the caller deletes it)."""
