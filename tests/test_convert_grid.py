@@ -273,3 +273,31 @@ def test_netcdf_group(tmp_path: Path) -> None:
     assert err.value.field == "source.group"
     with pytest.raises(DataError, match="its data is in group\\(s\\): PRODUCT"):  # the root group holds nothing
         convert_dataset(_spec(source={"path": "grouped.nc", "format": "netcdf"}), src, tmp_path / "o3")
+
+
+def test_time_bounds_and_string_labels_match_xarray(tmp_path: Path) -> None:
+    """Time bounds (2-D times) are block-copied, per-step string labels left to xarray: both as to_zarr stores them."""
+    from bot.convert.grid import ZARR_FORMAT, zarr_encoding
+
+    src = _netcdf(tmp_path / "g.nc")
+    with xr.open_dataset(src) as ds:
+        full = ds.load()
+    start = full.time.values
+    full["time_bnds"] = (("time", "nv"), np.stack([start, start + np.timedelta64(1, "D")], axis=1))
+    full.time.attrs["bounds"] = "time_bnds"
+    full["platform"] = ("time", np.array(["NOAA-20", "SNPP"] * 5, dtype=object))
+    with_labels = tmp_path / "labels.nc"
+    full.to_netcdf(with_labels, encoding={"sst": {"zlib": True, "chunksizes": (5, 40, 50)}})
+    result = convert_netcdf(with_labels, tmp_path / "out" / "g.zarr", COORDS, {"time": 5})
+    with xr.open_dataset(with_labels) as ds:
+        plan = {"time": 5, "lat": 40, "lon": 50, "nv": 2}
+        enc = zarr_encoding(ds, plan)
+        ds.to_zarr(tmp_path / "ref.zarr", mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=enc)
+    ours, ref = zarr.open_group(str(result.path), mode="r"), zarr.open_group(str(tmp_path / "ref.zarr"), mode="r")
+    for name in ("time_bnds", "platform", "sst"):
+        a, b = ours[name], ref[name]
+        assert isinstance(a, zarr.Array) and isinstance(b, zarr.Array)
+        assert a.metadata.to_dict() == b.metadata.to_dict(), name
+    with xr.open_dataset(with_labels) as expected, xr.open_zarr(result.path) as got:
+        xr.testing.assert_identical(expected.load(), got.load())
+        assert got.platform.values.tolist() == ["NOAA-20", "SNPP"] * 5

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 _IN_FLIGHT = 6
+_BLOCK_KINDS = "biufcMm"  # numbers and times: stored as the source stores them
 _CHUNK_CACHE_BYTES = 8 << 20
 
 
@@ -67,8 +68,10 @@ class _DeferredWriter:
 def create_store(ds: Any, path: Path, encoding: dict[str, dict[str, Any]], zarr_format: int) -> dict[str, Any]:
     """Create the store with xarray's metadata and small variables; return the big variables' arrays.
 
-    Big: every variable with dimensions except the dimension coordinates
-    (those are one chunk each and written here).  xarray's CF encoders work
+    Big: every numeric (or time) variable with dimensions except the
+    dimension coordinates (those are one chunk each and written here).
+    Strings stay with xarray: their encoded width depends on all values, and
+    they are small labels in gridded files.  xarray's CF encoders work
     on loaded values, so a big variable is encoded from a one-element slice
     (dtype, attributes, fill value: what the encoding, not the values,
     decides) and handed to xarray's Zarr writer as a zero-strided stand-in of
@@ -77,7 +80,11 @@ def create_store(ds: Any, path: Path, encoding: dict[str, dict[str, Any]], zarr_
     from xarray import conventions
     from xarray.backends import ZarrStore
 
-    big = {str(n) for n, v in ds.variables.items() if v.ndim and not (v.ndim == 1 and v.dims[0] == n)}
+    big = {
+        str(n)
+        for n, v in ds.variables.items()
+        if v.ndim and not (v.ndim == 1 and v.dims[0] == n) and v.dtype.kind in _BLOCK_KINDS
+    }
     variables, attrs = conventions.encode_dataset_coordinates(ds)
     for name, enc in encoding.items():
         variables[name].encoding = dict(enc)
