@@ -25,7 +25,7 @@ skips it.  The CSV row also gives the output sizes (ours / pandas'), the
 GeoParquet size goal of issue #13 (<= 1.2x) on the same all-distinct points.
 
     python benchmarks/bench_convert_cli.py --pairs 5
-    python benchmarks/bench_convert_cli.py --only csv --csv-mb 200 --pairs 5   # quick
+    python benchmarks/bench_convert_cli.py --csv-mb 200 --nc-mb 100 --pairs 3   # quick check of direction
 """
 
 from __future__ import annotations
@@ -264,15 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["csv", "netcdf"])
     parser.add_argument("--csv-mb", type=int, default=1000)
     parser.add_argument("--nc-mb", type=int, default=500)
-    parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds (>= 5)")
+    parser.add_argument(
+        "--pairs", type=int, default=5, help="interleaved rounds (>= 5 for a goal measurement; fewer: a quick check)"
+    )
     parser.add_argument("--no-polars", action="store_true", help="skip the polars contender")
     args = parser.parse_args(argv)
-    pairs = max(5, args.pairs)
+    pairs = max(1, args.pairs)
     args.workdir.mkdir(parents=True, exist_ok=True)
     polars = not args.no_polars
     if polars and importlib.util.find_spec("polars") is None:
         raise SystemExit("polars is missing: pip install -e .[test] (or pass --no-polars)")
-    print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, {pairs} interleaved rounds", flush=True)
+    quick = " (quick check: fewer than 5 rounds, not a goal measurement)" if pairs < 5 else ""
+    print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, {pairs} interleaved rounds{quick}", flush=True)
     rows = []
     if args.only in (None, "csv"):
         rows += bench_csv(args.workdir, args.csv_mb, pairs, polars)

@@ -142,7 +142,7 @@ def test_direct_chunk_path_handles_unwritten_chunks_and_big_endian(tmp_path: Pat
     import h5py
     import netCDF4
 
-    from bot.convert.grid import _hdf5_chunk_reader
+    from bot.convert.zarr_blocks import _hdf5_chunk_reader
 
     src = tmp_path / "partial.nc"
     with netCDF4.Dataset(src, "w") as nc:
@@ -175,11 +175,83 @@ def test_direct_chunk_path_handles_unwritten_chunks_and_big_endian(tmp_path: Pat
     xr.testing.assert_identical(xr.open_dataset(src).load(), xr.open_zarr(result.path).load())
 
 
-def test_dask_engine_gives_the_same_store(tmp_path: Path) -> None:
-    src = _netcdf(tmp_path / "g.nc")
-    a = convert_netcdf(src, tmp_path / "a" / "g.zarr", COORDS)
-    b = convert_netcdf(src, tmp_path / "b" / "g.zarr", COORDS, engine="dask")
-    xr.testing.assert_identical(xr.open_zarr(a.path).load(), xr.open_zarr(b.path).load())
+def _packed_noleap(path: Path, fmt: str, chunks: tuple[int, int, int] | None) -> Path:
+    """A CMIP/reanalysis-shaped file: int16 packed with scale_factor/add_offset/_FillValue, a noleap calendar."""
+    import netCDF4
+
+    rng = np.random.default_rng(11)
+    with netCDF4.Dataset(path, "w", format=fmt) as nc:
+        nc.Conventions = "CF-1.8"
+        nc.createDimension("time", 14)
+        nc.createDimension("lat", 36)
+        nc.createDimension("lon", 72)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar, t.standard_name = "days since 1850-01-01", "noleap", "time"
+        t[:] = np.arange(14) * 365.0 + 15.5  # mid-January each year; no 29 Feb exists in this calendar
+        lat = nc.createVariable("lat", "f4", ("lat",))
+        lat.units = "degrees_north"
+        lat[:] = np.linspace(-87.5, 87.5, 36)
+        lon = nc.createVariable("lon", "f4", ("lon",))
+        lon.units = "degrees_east"
+        lon[:] = np.linspace(-177.5, 177.5, 72)
+        kw: dict[str, object] = {"zlib": True, "shuffle": True, "chunksizes": chunks} if chunks else {}
+        tas = nc.createVariable("tas", "i2", ("time", "lat", "lon"), fill_value=np.int16(-32767), **kw)
+        tas.scale_factor, tas.add_offset, tas.units = np.float32(0.01), np.float32(273.15), "K"
+        values = rng.normal(15, 8, (14, 36, 72))
+        values[:, :3, :] = np.nan  # a polar cap without data: stored as _FillValue
+        tas.set_auto_maskandscale(True)
+        tas[:] = np.ma.array(np.nan_to_num(values), mask=np.isnan(values))
+        pr = nc.createVariable("pr", "f4", ("time", "lat", "lon"), fill_value=np.float32(1e20), **kw)
+        pr.units = "kg m-2 s-1"
+        pr[:] = np.abs(rng.normal(3e-5, 1e-5, (14, 36, 72))).astype("float32")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fmt", "src_chunks", "out_chunks"),
+    [
+        ("NETCDF4", (2, 36, 72), {"time": 4}),  # deflate+shuffle aligned: compressed chunks decoded in the pool
+        ("NETCDF4", (3, 36, 72), {"time": 4}),  # misaligned: read through netCDF4
+        ("NETCDF3_64BIT_OFFSET", None, {"time": 5}),  # NetCDF-3 (big-endian, contiguous)
+    ],
+)
+def test_store_is_what_xarray_writes(
+    tmp_path: Path, fmt: str, src_chunks: tuple[int, int, int] | None, out_chunks: dict[str, int]
+) -> None:
+    """Same arrays, attributes and decoded values as ``Dataset.to_zarr`` with the same encoding."""
+    from bot.convert.grid import ZARR_FORMAT, zarr_encoding
+
+    src = _packed_noleap(tmp_path / "tas.nc", fmt, src_chunks)
+    result = convert_netcdf(src, tmp_path / "out" / "tas.zarr", COORDS, out_chunks)
+    with xr.open_dataset(src) as ds:
+        plan = {"time": out_chunks["time"], "lat": 36, "lon": 72}
+        ds.to_zarr(
+            tmp_path / "ref.zarr",
+            mode="w",
+            consolidated=True,
+            zarr_format=ZARR_FORMAT,
+            encoding=zarr_encoding(ds, plan),
+        )
+    ours, ref = zarr.open_group(str(result.path), mode="r"), zarr.open_group(str(tmp_path / "ref.zarr"), mode="r")
+    assert sorted(ours.array_keys()) == sorted(ref.array_keys())
+    for name in ref.array_keys():
+        a, b = ours[name], ref[name]
+        assert isinstance(a, zarr.Array) and isinstance(b, zarr.Array)
+        assert a.metadata.to_dict() == b.metadata.to_dict(), name  # dtype, chunks, fill value, compressor, attributes
+        assert np.array_equal(a[...], b[...], equal_nan=True), name  # the stored (packed) values
+    assert dict(ours.attrs) == dict(ref.attrs)
+    cftime = xr.coders.CFDatetimeCoder(use_cftime=True)
+    with (
+        xr.open_dataset(src, decode_times=cftime) as expected,
+        xr.open_zarr(result.path, decode_times=cftime) as got,
+        xr.open_zarr(tmp_path / "ref.zarr", decode_times=cftime) as via_xarray,
+    ):
+        xr.testing.assert_identical(via_xarray.load(), got.load())
+        # Zarr attributes are JSON: the float32 scale_factor decodes in float64 (xarray's own store too),
+        # the source in float32 (~2e-5 apart at 273.15 + x; the packing step is 0.01)
+        xr.testing.assert_allclose(expected.load().astype("float64"), got.astype("float64"), rtol=0, atol=1e-4)
+        assert got.tas.encoding["dtype"] == np.dtype("int16") and got.time.encoding["calendar"] == "noleap"
+        assert int(got.tas.isnull().sum()) == 14 * 3 * 72
 
 
 def test_netcdf_group(tmp_path: Path) -> None:
@@ -201,3 +273,31 @@ def test_netcdf_group(tmp_path: Path) -> None:
     assert err.value.field == "source.group"
     with pytest.raises(DataError, match="its data is in group\\(s\\): PRODUCT"):  # the root group holds nothing
         convert_dataset(_spec(source={"path": "grouped.nc", "format": "netcdf"}), src, tmp_path / "o3")
+
+
+def test_time_bounds_and_string_labels_match_xarray(tmp_path: Path) -> None:
+    """Time bounds (2-D times) are block-copied, per-step string labels left to xarray: both as to_zarr stores them."""
+    from bot.convert.grid import ZARR_FORMAT, zarr_encoding
+
+    src = _netcdf(tmp_path / "g.nc")
+    with xr.open_dataset(src) as ds:
+        full = ds.load()
+    start = full.time.values
+    full["time_bnds"] = (("time", "nv"), np.stack([start, start + np.timedelta64(1, "D")], axis=1))
+    full.time.attrs["bounds"] = "time_bnds"
+    full["platform"] = ("time", np.array(["NOAA-20", "SNPP"] * 5, dtype=object))
+    with_labels = tmp_path / "labels.nc"
+    full.to_netcdf(with_labels, encoding={"sst": {"zlib": True, "chunksizes": (5, 40, 50)}})
+    result = convert_netcdf(with_labels, tmp_path / "out" / "g.zarr", COORDS, {"time": 5})
+    with xr.open_dataset(with_labels) as ds:
+        plan = {"time": 5, "lat": 40, "lon": 50, "nv": 2}
+        enc = zarr_encoding(ds, plan)
+        ds.to_zarr(tmp_path / "ref.zarr", mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=enc)
+    ours, ref = zarr.open_group(str(result.path), mode="r"), zarr.open_group(str(tmp_path / "ref.zarr"), mode="r")
+    for name in ("time_bnds", "platform", "sst"):
+        a, b = ours[name], ref[name]
+        assert isinstance(a, zarr.Array) and isinstance(b, zarr.Array)
+        assert a.metadata.to_dict() == b.metadata.to_dict(), name
+    with xr.open_dataset(with_labels) as expected, xr.open_zarr(result.path) as got:
+        xr.testing.assert_identical(expected.load(), got.load())
+        assert got.platform.values.tolist() == ["NOAA-20", "SNPP"] * 5

@@ -11,7 +11,7 @@ geojson    parquet  :func:`bot.convert.tabular.convert_geojson`
 gpkg, shapefile, flatgeobuf, geojsonseq
            parquet  :func:`bot.convert.ogr.convert_ogr` (pyogrio, streamed)
 parquet    parquet  :func:`bot.convert.tabular.passthrough_parquet` (re-encoded)
-netcdf     zarr     :func:`bot.convert.grid.convert_netcdf` (dask)
+netcdf     zarr     :func:`bot.convert.grid.convert_netcdf` (block copy)
 zarr       zarr     :func:`bot.convert.grid.passthrough_zarr`
 geotiff    zarr     :func:`bot.convert.raster.convert_geotiff` (rioxarray; reprojected to lon/lat)
 =========  =======  ============================================

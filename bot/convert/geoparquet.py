@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bot.catalog.layout import Coordinates
+from bot.convert.arrow_buffers import binary_array, binary_values, float_array, float_values
 from bot.convert.arrow_types import schema_types
 from bot.convert.common import ConversionResult, atomic_output, list_files
 from bot.convert.parquet_encoding import (
@@ -69,10 +70,10 @@ def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.n
     """The GeoParquet 1.1 covering column (per-row bounding box)."""
     return pa.StructArray.from_arrays(
         [
-            pa.array(xmin, pa.float64()),
-            pa.array(ymin, pa.float64()),
-            pa.array(xmax, pa.float64()),
-            pa.array(ymax, pa.float64()),
+            float_array(xmin),
+            float_array(ymin),
+            float_array(xmax),
+            float_array(ymax),
         ],
         names=["xmin", "ymin", "xmax", "ymax"],
     )
@@ -203,7 +204,7 @@ class GeoParquetWriter:
         self._writer = None
         assert self._sink is not None  # opened with the writer
         self._sink.close()
-        self.sha256 = self._sink.digest.hexdigest()
+        self.sha256 = self._sink.hexdigest()
 
     def abort(self) -> None:
         """Close the underlying file after an error (the caller deletes it)."""
@@ -235,22 +236,6 @@ def require_columns(names: list[str], wanted: dict[str, str | None], file: str) 
                 field=col,
                 hint=f"fix coordinates.{role} in pipeline.yaml or the CSV header",
             )
-
-
-def float_values(column: pa.Array) -> np.ndarray:
-    """float64 values of an Arrow array (nulls as NaN), read from its buffers.
-
-    Why not ``Array.to_numpy``: pyarrow imports pandas on its first call
-    (0.3-1 s and ~60 MB in a fresh ``catalog-bot step convert`` pod), and so
-    do ``fill_null`` with a Python scalar and ``pa.array`` of a list.
-    """
-    arr = column.cast(pa.float64())
-    values = np.frombuffer(arr.buffers()[1], dtype=np.float64, count=len(arr), offset=arr.offset * 8)
-    if arr.null_count:
-        bitmap = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
-        valid = np.unpackbits(bitmap, bitorder="little")[arr.offset : arr.offset + len(arr)].astype(bool)
-        values = np.where(valid, values, np.nan)
-    return values
 
 
 LONLAT_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("lon_wgs84", "lat_wgs84"))
@@ -300,7 +285,7 @@ def add_point_geometry(
     geom = points_wkb(xs, ys)
     arrays, names = [*batch.columns, geom], [*batch.schema.names, geometry]
     if to_lonlat is not None:  # lon/lat beside the native x/y: what bbox filters (pygeoapi x_field/y_field) compare
-        arrays[-1:-1] = [pa.array(xs, pa.float64()), pa.array(ys, pa.float64())]
+        arrays[-1:-1] = [float_array(xs), float_array(ys)]
         names[-1:-1] = list(lonlat_names(batch.schema.names))
     out = pa.RecordBatch.from_arrays(arrays, names=names)
     return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
@@ -454,7 +439,7 @@ def write_wkb(
                 batch = batch.select(keep)
                 idx = batch.schema.get_field_index(geometry)
                 try:
-                    geoms = shapely.from_wkb(batch.column(idx).to_numpy(zero_copy_only=False))
+                    geoms = shapely.from_wkb(binary_values(batch.column(idx)))
                 except Exception as exc:  # shapely raises GEOSException variants for bad WKB
                     raise DataError(
                         f"invalid WKB geometry in rows {first_row}..{first_row + batch.num_rows - 1}: {exc}",
@@ -464,7 +449,7 @@ def write_wkb(
                     ) from None
                 if transform is not None:
                     geoms = shapely.transform(geoms, transform)
-                    wkb = pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
+                    wkb = binary_array(shapely.to_wkb(geoms, flavor="iso"))
                     batch = batch.set_column(idx, pa.field(geometry, pa.binary()), wkb)
                 bounds = shapely.bounds(geoms)
                 present = ~np.isnan(bounds[:, 0])

@@ -1,4 +1,4 @@
-"""Gridded sources -> Zarr (NetCDF converted with dask, Zarr pass-through).
+"""Gridded sources -> Zarr (NetCDF copied block by block, Zarr pass-through).
 
 Choices, and why:
 
@@ -11,18 +11,18 @@ Choices, and why:
 * **Chunks** come from ``pipeline.yaml`` ``chunks`` (per dimension), the rest
   are chosen for ~4 MB uncompressed per chunk (time first, then the largest
   spatial dimension is halved), a common sweet spot for object stores.
-* **Block pipeline, not one big ``compute``**: xarray writes the store's
-  metadata, CF attributes and coordinates (``to_zarr(compute=False)`` on the
-  dask-chunked dataset); then the data variables are copied one output chunk
-  at a time: the main thread reads (HDF5 serialises reads anyway), a small
-  thread pool decodes/compresses/writes, and at most ``_IN_FLIGHT`` blocks
-  exist at once, so memory does not grow with the file.  For NetCDF-4 chunks
-  with deflate/shuffle that line up with the output chunks, the main thread
-  only fetches the *compressed* chunk bytes (``h5py`` direct chunk read) and
-  inflation moves to the pool too -- that is what makes it faster than an
-  eager load, which inflates everything on one core first (measurements:
-  docs/performance.md).  Plain ``Dataset.to_zarr`` with dask
-  (``engine="dask"``) gives the same output, but dask reads ahead of the
+* **Block pipeline, no dask** (:mod:`bot.convert.zarr_blocks`): xarray
+  creates the store (metadata, CF attributes, dimension coordinates) from
+  the lazily opened file; the other variables are copied one output chunk at
+  a time: the main thread reads (HDF5 serialises reads anyway), a small
+  thread pool decodes/compresses/writes, and at most a few blocks exist at
+  once, so memory does not grow with the file.  For NetCDF-4 chunks with
+  deflate/shuffle that line up with the output chunks, the main thread only
+  fetches the *compressed* chunk bytes and inflation moves to the pool too --
+  that is what makes it faster than an eager load, which inflates everything
+  on one core first (measurements: docs/performance.md).  ``Dataset.to_zarr``
+  on a dask-chunked dataset gives the same store, but importing dask.array
+  alone costs ~0.5 s of CPU per ``step convert`` pod, dask reads ahead of the
   writes (~2x the memory) and inflates under the HDF5 lock.
 * **CF attributes are kept** (``units``, ``standard_name``, ``long_name``,
   ``calendar``, global attributes); the encoding of times and packed
@@ -33,15 +33,9 @@ Choices, and why:
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import os
 import shutil
 import warnings
-import zlib
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -233,70 +227,50 @@ def convert_netcdf(
     chunks: dict[str, int] | None = None,
     *,
     target_chunk_bytes: int = TARGET_CHUNK_BYTES,
-    engine: str = "pipeline",
     group: str | None = None,
 ) -> ConversionResult:
-    """NetCDF -> consolidated Zarr v2, chunked, copied block by block.
+    """NetCDF -> consolidated Zarr v2, chunked, copied block by block (:mod:`bot.convert.zarr_blocks`).
 
-    ``engine="pipeline"`` (default): the calling thread reads output-sized
-    blocks of the *raw* (still CF-encoded) values -- only their compressed
-    bytes when the HDF5 layout allows it -- while a thread pool decodes,
-    compresses and stores the blocks read before; at most ``_IN_FLIGHT``
-    blocks exist at once.  ``"dask"``: ``Dataset.to_zarr`` on the
-    dask-chunked dataset (same output; more memory, slower); also used for a
-    ``group`` inside the file, which the raw block reader does not address.
+    xarray creates the store (metadata, CF attributes, dimension coordinates)
+    from the lazily opened file; the other variables' stored values are then
+    copied one output chunk at a time, reads overlapped with a small pool that
+    decodes, compresses and writes.  No dask: nothing is loaded whole.
     """
-    import dask
+    from bot.convert.zarr_blocks import copy_blocks, create_store
 
     require_source(source)
     file = str(source)
-    if group:
-        engine = "dask"
-    probe = _open_netcdf(source, group=group)
+    ds = _open_netcdf(source, group=group)
     try:
-        if not group and not probe.sizes:
+        if not group and not ds.sizes:
             _refuse_empty_root(source)
-        check_grid(probe, coords, file)
-        unknown = sorted(set(chunks or {}) - set(probe.sizes))
+        check_grid(ds, coords, file)
+        unknown = sorted(set(chunks or {}) - set(ds.sizes))
         if unknown:
             raise DataError(
-                f"chunks names unknown dimension(s) {', '.join(unknown)}; dimensions are: {', '.join(probe.sizes)}",
+                f"chunks names unknown dimension(s) {', '.join(unknown)}; dimensions are: {', '.join(ds.sizes)}",
                 file="pipeline.yaml",
                 field="chunks",
                 hint="use the NetCDF dimension names as keys of chunks",
             )
-        itemsize = max(v.dtype.itemsize for v in probe.data_vars.values())
+        itemsize = max(v.dtype.itemsize for v in ds.data_vars.values())
         plan = choose_chunks(
-            dict(probe.sizes),
+            dict(ds.sizes),
             itemsize,
             chunks,
             time_dim=coords.t,
             target_bytes=target_chunk_bytes,
-            source_chunks=_source_chunks(probe),
+            source_chunks=_source_chunks(ds),
         )
-    finally:
-        probe.close()
-    ds = _open_netcdf(source, plan, group=group)
-    try:
         encoding = zarr_encoding(ds, plan)
         with atomic_output(dest) as tmp:
-            if engine == "dask":
-                with dask.config.set(scheduler="threads"):
-                    ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
-            else:
-                # xarray writes the metadata, CF attributes and coordinates; the
-                # dask-backed data variables are left to the block pipeline.
-                ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding, compute=False)
-                lazy = [str(n) for n, v in ds.variables.items() if v.chunks is not None]
-                _copy_blocks(source, tmp, lazy, plan)
-                zarr_consolidate(tmp)
+            targets = create_store(ds, tmp, encoding, ZARR_FORMAT)
+            copy_blocks(source, targets, group)
+            zarr_consolidate(tmp)
     finally:
         ds.close()
     files, size = list_files(dest)
     return ConversionResult(path=dest, format="zarr", rows=None, files=files, bytes=size)
-
-
-_IN_FLIGHT = 6
 
 
 def zarr_consolidate(path: Path) -> None:
@@ -304,149 +278,6 @@ def zarr_consolidate(path: Path) -> None:
     import zarr
 
     zarr.consolidate_metadata(str(path))
-
-
-def _blocks(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
-    """Chunk-aligned slices covering an array, in C order."""
-    ranges = [range(0, n, c) for n, c in zip(shape, chunks, strict=True)]
-    for starts in itertools.product(*ranges):
-        yield tuple(slice(a, min(a + c, n)) for a, c, n in zip(starts, chunks, shape, strict=True))
-
-
-_CHUNK_CACHE_BYTES = 8 << 20
-
-
-def _open_small_cache(opener: Callable[[], Any]) -> Any:
-    """Open with an 8 MB HDF5 chunk cache per variable instead of netCDF4's 64 MB.
-
-    Blocks are aligned to the source chunks (each decompressed once), so a
-    big cache only costs memory: 64 MB x every variable read.
-    """
-    try:
-        import netCDF4
-    except ImportError:  # h5netcdf engine: its own (small) default cache
-        return opener()
-    previous = netCDF4.get_chunk_cache()
-    netCDF4.set_chunk_cache(_CHUNK_CACHE_BYTES, previous[1], previous[2])
-    try:
-        return opener()
-    finally:
-        netCDF4.set_chunk_cache(*previous)
-
-
-def _hdf5_chunk_reader(h5: Any, name: str, block_chunks: tuple[int, ...]) -> Callable[[tuple[slice, ...]], Any] | None:
-    """A reader of raw HDF5 chunks whose decoding can run in parallel, or None.
-
-    HDF5 decompresses under a global lock, so reading NetCDF-4 through the
-    library is serial.  For the common layout (deflate and/or shuffle, output
-    blocks made of whole source chunks) we fetch the still-compressed chunk
-    bytes under the lock (cheap) and inflate + unshuffle in the writer threads
-    (zlib releases the GIL): both cores decode.  Anything else (other filters,
-    contiguous storage, misaligned blocks) returns None: the generic path.
-    """
-    import h5py
-
-    ds = h5.get(name)
-    if not isinstance(ds, h5py.Dataset) or ds.chunks is None or ds.dtype.kind not in "fiu":
-        return None
-    if any(b % c and b < n for b, c, n in zip(block_chunks, ds.chunks, ds.shape, strict=True)):
-        return None
-    plist = ds.id.get_create_plist()
-    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-    if not set(filters) <= {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}:
-        return None
-    from numcodecs import Shuffle
-
-    chunk_shape = ds.chunks
-    dtype = ds.dtype
-    unshuffle = Shuffle(elementsize=dtype.itemsize)  # HDF5's shuffle filter, in C (2.5x numpy's transpose)
-    fill = ds.fillvalue
-    dsid = ds.id
-
-    def decode(raw: bytes, mask: int) -> np.ndarray:
-        buf = raw
-        for i in reversed(range(len(filters))):
-            if mask & (1 << i):
-                continue
-            buf = zlib.decompress(buf) if filters[i] == h5py.h5z.FILTER_DEFLATE else unshuffle.decode(buf)
-        return np.frombuffer(buf, dtype).reshape(chunk_shape)
-
-    def read(index: tuple[slice, ...]) -> Callable[[], np.ndarray]:
-        ranges = [range(sl.start, sl.stop, c) for sl, c in zip(index, chunk_shape, strict=True)]
-        parts = []
-        for offset in itertools.product(*ranges):
-            try:
-                mask, raw = dsid.read_direct_chunk(offset)
-            except (KeyError, OSError, RuntimeError):  # chunk never written: fill value
-                mask, raw = -1, None
-            parts.append((offset, mask, raw))
-
-        def assemble() -> np.ndarray:
-            out = np.empty(tuple(sl.stop - sl.start for sl in index), dtype=dtype)
-            for offset, mask, raw in parts:
-                dst = tuple(
-                    slice(o - sl.start, min(o + c, sl.stop) - sl.start)
-                    for o, sl, c in zip(offset, index, chunk_shape, strict=True)
-                )
-                if raw is None:
-                    out[dst] = fill
-                else:
-                    chunk = decode(raw, mask)
-                    out[dst] = chunk[tuple(slice(0, d.stop - d.start) for d in dst)]
-            return out
-
-        return assemble
-
-    return read
-
-
-def _copy_blocks(source: Path, store: Path, names: list[str], plan: dict[str, int]) -> None:
-    """Copy variables block by block: serial reads overlapped with parallel decode/compress."""
-    import xarray as xr
-    import zarr
-
-    raw = _open_small_cache(
-        lambda: xr.open_dataset(
-            source, decode_cf=False, mask_and_scale=False, decode_times=False, cache=False, engine=_netcdf_backend()
-        )
-    )
-    try:
-        import h5py
-
-        h5 = h5py.File(source, "r") if h5py.is_hdf5(source) else None
-    except (ImportError, OSError):
-        h5 = None
-    group = zarr.open_group(str(store), mode="r+")
-    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="zarr-writer")
-    pending: deque[Future[None]] = deque()
-
-    def put(array: Any, index: tuple[slice, ...], make: Callable[[], np.ndarray]) -> None:
-        array[index] = np.asarray(make(), dtype=array.dtype)
-
-    try:
-        for name in names:
-            var = raw[name].variable
-            target = group[name]
-            assert isinstance(target, zarr.Array)  # created as arrays above
-            fast = _hdf5_chunk_reader(h5, name, tuple(target.chunks)) if h5 is not None else None
-            for index in _blocks(var.shape, tuple(target.chunks)):
-                if fast is not None:
-                    make = fast(index)
-                else:
-                    data = np.asarray(var[index].values)
-                    make = functools.partial(lambda d: d, data)
-                while len(pending) >= _IN_FLIGHT:
-                    pending.popleft().result()
-                pending.append(pool.submit(put, target, index, make))
-        while pending:
-            pending.popleft().result()
-    finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True)
-        raw.close()
-        if h5 is not None:
-            h5.close()
 
 
 def passthrough_zarr(source: Path, dest: Path, coords: Coordinates) -> ConversionResult:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,13 @@ import pyarrow.compute as pc
 #   the sign/exponent bytes of neighbouring values then sit together and zstd
 #   squeezes them; DELTA_BINARY_PACKED for integers and timestamps (regular
 #   time steps cost bits, not bytes).
-# * Level 2 (level 1's CPU with these encodings, smaller); WKB points at
-#   level 3: the repeated header + leading coordinate bytes (big-endian WKB)
-#   are matched at level 3, which costs ~0.035 s of CPU per million points more.
+# * Level 2 (level 1's CPU with these encodings, smaller), WKB points too:
+#   zstd matches the repeated header + leading coordinate bytes (big-endian
+#   WKB) at level 2 already (10.4 vs 9.8 bytes per uniform point at level 3,
+#   8.5 vs 8.1 on tracks; level 1: 13.3 / 11.1, over the size bound).  The
+#   WKB column is most of the single writer thread's CPU, and that thread is
+#   what bounds a CSV conversion on two cores: level 3 cost ~10-25% more
+#   CPU on it (``benchmarks/bench_convert_cli.py``).
 # Measured on all-distinct points (tracks, uniform positions) of
 # lon/lat/time/value: 1.3-1.7x -> <= 1.2x a plain pandas Parquet, with less
 # write CPU than before (plain pages at level 1); see docs/publish.md.  All
@@ -39,7 +45,7 @@ import pyarrow.compute as pc
 # geopandas, Frictionless, DuckDB, GDAL) reads.
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 2
-POINT_COMPRESSION_LEVEL = 3
+POINT_COMPRESSION_LEVEL = 2
 DICTIONARY_MAX_DISTINCT = 0.5
 """Dictionary-encode a column when its first row group has at most this share of distinct values."""
 
@@ -55,7 +61,7 @@ def delta_bits(column: pa.Array | pa.ChunkedArray) -> float | None:
     smallest step at the width of the largest: regular time steps (loggers,
     one track after another) cost ~0 bits, where a dictionary would still
     spend log2(distinct) bits per row.  Read from the Arrow buffers (no
-    pandas import, as :func:`bot.convert.geoparquet.float_values`).
+    pandas import, as :mod:`bot.convert.arrow_buffers`).
     """
     if not _int_like(column.type) or column.null_count or len(column) < 64:
         return None
@@ -107,27 +113,50 @@ def column_encodings(batch: pa.RecordBatch | pa.Table, dictionary: list[str]) ->
     return out
 
 
+_HASH_BACKLOG = 16
+"""Writes (Arrow pages, ~1 MB each) the hashing thread may lag behind before a write waits."""
+
+
 class HashingFile(io.FileIO):
     """A new file that hashes what is written to it: the output's sha256 without reading it back.
 
     Why: the convert step records the data's sha256 (the version key); on a
-    GB-sized output a second read costs ~0.3 s per GB of CPU and I/O, here
-    the digest is computed by the writer thread as the bytes go out.
-    Parquet is written strictly front to back (no seeks), so the digest is
-    that of the file.
+    GB-sized output a second read costs ~0.3 s per GB of CPU and I/O.  The
+    digest is computed on a thread of its own as the bytes go out: the Parquet
+    writer thread is what bounds a CSV conversion on two cores, and sha256 of
+    the output was ~10% of its CPU.  Arrow hands over immutable ``bytes``, so
+    hashing them later needs no copy.  Parquet is written strictly front to
+    back (no seeks), so the digest is that of the file.
     """
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, "wb")
-        self.digest = hashlib.sha256()
+        self._digest = hashlib.sha256()
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")  # one worker: in order
+        self._pending: deque[Future[None]] = deque()
 
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
+        chunk = data if isinstance(data, bytes) else bytes(memoryview(data).cast("B"))  # immutable: hashed later
+        view = memoryview(chunk)
         done = 0
         while done < len(view):  # a raw write may be short
             done += super().write(view[done:]) or 0
-        self.digest.update(view)
+        self._pending.append(self._hasher.submit(self._digest.update, chunk))
+        while len(self._pending) > _HASH_BACKLOG:
+            self._pending.popleft().result()
         return done
+
+    def hexdigest(self) -> str:
+        """The sha256 of everything written so far (waits for the hashing thread)."""
+        while self._pending:
+            self._pending.popleft().result()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._hasher.shutdown(wait=True)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if (offset, whence) not in ((0, 1), (0, 2)):  # tell() is fine; a real seek would break the digest

@@ -13,7 +13,7 @@ module keeps the import path of their public names.  Choices, and why:
   spatial extension (a download) for WKB (measurements: docs/performance.md).
 * **zstd** with one encoding per column (dictionary for repeated values,
   BYTE_STREAM_SPLIT for other floats, delta for integers/times, big-endian
-  WKB points at level 3): point data, also all-distinct positions (tracks),
+  WKB points included): point data, also all-distinct positions (tracks),
   is <= 1.2x a plain pandas Parquet of the same columns while keeping the
   WKB geometry and x/y columns pygeoapi needs (see
   :mod:`bot.convert.parquet_encoding` and docs/publish.md, "GeoParquet size").

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bot.catalog.layout import Coordinates
+from bot.convert.arrow_buffers import binary_array
 from bot.convert.arrow_types import UTC_US, parse_timestamps, schema_types
 from bot.convert.common import ConversionResult, atomic_output, list_files, require_lonlat_crs, require_source
 from bot.convert.geoparquet import BBOX_COLUMN, DEFAULT_GEOMETRY, GeoParquetWriter, bbox_struct, check_lonlat
@@ -130,7 +131,7 @@ def convert_geojson(
         for n in names
     ]
     geom_types = {g.geom_type + (" Z" if z else "") for g, z in zip(geoms, shapely.has_z(garr).tolist(), strict=True)}
-    wkb = pa.array(shapely.to_wkb(garr, flavor="iso"), pa.binary())
+    wkb = binary_array(shapely.to_wkb(garr, flavor="iso"))
     # A covering column only where it says more than the coordinates (see GeoParquetWriter).
     covering = geom_types != {"Point"}
     arrays, labels = [*columns, wkb], [*names, geometry]
