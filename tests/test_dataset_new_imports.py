@@ -98,11 +98,6 @@ def test_geoparquet_needs_no_grid_or_vector_stack(catalog: Path, tmp_path: Path)
     assert "pyarrow" in loaded and not loaded & {"xarray", "dask", "scipy", "zarr", "netCDF4", "rasterio", "pyogrio"}
 
 
-@pytest.mark.xfail(
-    reason="the converter's write_wkb (bot/convert/geoparquet.py) takes WKB to NumPy through pyarrow's pandas "
-    "bridge; the probe's sample conversion runs it (the convert work removes that import)",
-    strict=False,
-)
 def test_geoparquet_needs_no_pandas(catalog: Path, tmp_path: Path) -> None:
     src = tmp_path / "stations.parquet"
     _stations().to_parquet(src, row_group_size=10_000)
