@@ -274,3 +274,21 @@ def test_check_extents_reports(bbox: list[float] | None, rows: int, needle: str)
     meta = DataDrivenMetadata(kind="tabular", bbox=bbox, time_range=None, rows=rows)
     problems = check_extents(meta)
     assert any(needle in p for p in problems), problems
+
+
+def test_geoparquet_without_a_bbox_gets_one_from_its_geometries(tmp_path: Path) -> None:
+    """A GeoParquet whose ``geo`` metadata has no bbox (as many writers leave it) is scanned: nulls skipped."""
+    import shapely
+
+    from bot.metadata.parquet_extents import extract_parquet_metadata
+
+    wkb = list(shapely.to_wkb(shapely.points(np.array([[1.0, 2.0], [3.0, -4.0], [10.0, 5.0]]))))
+    table = pa.table({"geometry": pa.array([*wkb, None], pa.binary()), "v": [1, 2, 3, 4]})
+    geo = {
+        "version": "1.0.0",
+        "primary_column": "geometry",
+        "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"]}},
+    }
+    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo).encode()}), tmp_path / "no-bbox.parquet")
+    md = extract_parquet_metadata(tmp_path / "no-bbox.parquet", Coordinates())
+    assert md.bbox == [1.0, -4.0, 10.0, 5.0]

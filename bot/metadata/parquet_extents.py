@@ -90,9 +90,11 @@ def _scan_geometry_bbox(pf: Any, column: str) -> list[float] | None:
     """Bbox of a WKB column, reading that column only (last resort)."""
     import shapely
 
+    from bot.convert.arrow_buffers import binary_values  # not to_numpy: that goes through pandas
+
     bounds = [math.inf, math.inf, -math.inf, -math.inf]
     for batch in pf.iter_batches(columns=[column], batch_size=1 << 16):
-        geoms = shapely.from_wkb(batch.column(0).to_numpy(zero_copy_only=False))
+        geoms = shapely.from_wkb(binary_values(batch.column(0)))
         b = shapely.bounds(geoms)
         if len(b) == 0 or np.all(np.isnan(b)):
             continue
