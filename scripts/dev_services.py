@@ -21,7 +21,7 @@ if _HERE not in sys.path:  # loaded by path (tests, `catalog-bot dev`): make the
     sys.path.insert(0, _HERE)
 
 from devsvc.cli import AFTER, DEFAULT_STATE, HEALTH, NEEDS, SERVICES, down, expand, main, status, stop_one, up  # noqa: E402
-from devsvc.install import VENV_SPECS, ensure_venv, install, install_one, venv_bin  # noqa: E402
+from devsvc.install import VENV_SPECS, ensure_venv, install, install_into, install_one, venv_bin  # noqa: E402
 from devsvc.postgres import postgres_healthy, start_postgres, stop_postgres  # noqa: E402
 from devsvc.process import HOST, DevError, free_port, http_status, pid_is, say, stop_group, wait_until  # noqa: E402
 from devsvc.pygeoapi import pygeoapi_config, pygeoapi_healthy, start_pygeoapi, update_config  # noqa: E402
@@ -47,6 +47,7 @@ __all__ = [
     "free_port",
     "http_status",
     "install",
+    "install_into",
     "install_one",
     "load_state",
     "main",

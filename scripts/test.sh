@@ -5,7 +5,8 @@
 # ruff format --check, mypy) and pytest, and always stops what it started.  `.ci/run` calls exactly this.
 #
 # Why this order (CI budget: 15 minutes on 2 cores): apt runs first, once, as
-# one transaction (dpkg allows one installer at a time); then the services
+# one transaction (dpkg allows one installer at a time); then uv (the
+# installer of everything after it); then the services
 # install and start in the background (scripts/dev_services.py, itself
 # parallel; service environments under .venv-services are reused when their
 # pinned requirements match) while the bot installs and the linters run; the
@@ -73,6 +74,19 @@ timed apt "$t"
 
 export CATALOG_BOT_SCHEMAS="${CATALOG_BOT_SCHEMAS:-$(cd .. && pwd)/shared/contracts/schemas}"
 
+# uv installs the bot and every service environment (scripts/devsvc/install.py):
+# from cold caches on 2 cores it took 23 s for the bot where pip took 225 s,
+# and 42 s for the five service environments where pip took 275 s.
+# CATALOG_BOT_INSTALLER=pip uses pip throughout (e.g. behind a pip-only index).
+t=$SECONDS
+UV=()
+if [ "${CATALOG_BOT_INSTALLER:-}" != pip ]; then
+  python -c "import uv" 2>/dev/null || python -m pip install -q --disable-pip-version-check "uv>=0.5" ||
+    echo "warning: could not install uv; installing with pip"
+  python -c "import uv" 2>/dev/null && UV=(python -m uv)
+fi
+timed uv "$t"
+
 if [ "$WITH_SERVICES" = 1 ]; then
   phase "dev services: install and start in the background"
   # shellcheck disable=SC2016  # expanded by the inner bash
@@ -83,7 +97,11 @@ fi
 
 phase "install the bot and its test dependencies"
 t=$SECONDS
-python -m pip install -q --disable-pip-version-check -e ".[test]"
+if [ "${#UV[@]}" -gt 0 ]; then
+  "${UV[@]}" pip install -q --python "$(python -c 'import sys; print(sys.executable)')" -e ".[test]"
+else
+  python -m pip install -q --disable-pip-version-check -e ".[test]"
+fi
 timed install "$t"
 
 phase "pycsw and pydap environments (the CSW and OPeNDAP test servers) in the background"

@@ -61,8 +61,9 @@ def ensure_venv() -> Path:
     marker = VENV / ".installed"
     if marker.exists() and marker.read_text() == "\n".join(PACKAGES):
         return VENV
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *PACKAGES], check=True)
+    from tests.services import load_dev_module
+
+    load_dev_module().install_into(VENV, PACKAGES)  # uv when available, else pip (scripts/devsvc/install.py)
     marker.write_text("\n".join(PACKAGES))
     return VENV
 

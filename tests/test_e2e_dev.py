@@ -3,7 +3,10 @@
 SeaweedFS (S3), stac-fastapi-pgstac and pygeoapi are started once per
 session (tests/services.py).  The example datasets have fixed ids, so each
 test starts from a clean slate for them (collections, resources, objects).
-Fault tests use a private copy of the catalog whose environment points one
+Every test publishes a private copy of the catalog whose ``dev`` object
+store writes below its own key prefix (``object_store.prefix``): other tests
+write to the same two buckets in parallel, so listings and "nothing else
+changed" checks look only below that prefix.  Fault tests also point one
 service somewhere broken.
 """
 
@@ -15,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import yaml
 from bot.adapters.pygeoapi import PygeoapiAdmin
 from bot.adapters.stac_api import StacApi
 from tests.conftest import EXAMPLE, SCHEMAS
-from tests.services import DevServices, dev_env, dev_services, pygeoapi_lock  # noqa: F401  (fixtures)
+from tests.services import DevServices, dev_env, dev_services, pygeoapi_lock, unique  # noqa: F401  (fixtures)
 
 # One xdist group with the other pygeoapi tests: pygeoapi's admin API rewrites one
 # config file and reloads, so concurrent writers could lose each other's changes.
@@ -56,30 +60,33 @@ def cli(
     )
 
 
-def all_objects(dev: DevServices, bucket: str, prefix: str = "") -> dict[str, str]:
-    """``key -> ETag`` of every object below ``prefix``."""
+def all_objects(dev: DevServices, bucket: str, root: str, prefix: str = "") -> dict[str, str]:
+    """``key -> ETag`` of every object below ``root/prefix``, keys relative to ``root`` (the test's own prefix)."""
     client = dev.s3_client()
     out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{root}/{prefix}"):
         for obj in page.get("Contents", []) or []:
-            out[obj["Key"]] = obj["ETag"]
+            out[obj["Key"].removeprefix(f"{root}/")] = obj["ETag"]
     return out
 
 
-def reset(dev: DevServices) -> None:
-    """Remove the example datasets from every service (a clean slate for one test)."""
+def reset(dev: DevServices, root: str) -> None:
+    """Remove the example datasets from every service (a clean slate for one test) and the objects below ``root``."""
     stac = StacApi(dev.stac_url)
     geo = PygeoapiAdmin(dev.pygeoapi_url, reload_timeout=60)
-    client = dev.s3_client()
     for ds in DATASETS:
         stac.delete_collection(ds)
         geo.delete_resource(ds)
-        for bucket in BUCKETS:
-            keys = list(all_objects(dev, bucket, f"{ds}/"))
-            for start in range(0, len(keys), 1000):
-                client.delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
-                )
+    delete_below(dev, root)
+
+
+def delete_below(dev: DevServices, root: str) -> None:
+    """Remove every object below ``root`` in both buckets."""
+    client = dev.s3_client()
+    for bucket in BUCKETS:
+        keys = [f"{root}/{k}" for k in all_objects(dev, bucket, root)]
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
 
 
 def set_environment(catalog: Path, name: str, block: dict[str, Any]) -> None:
@@ -90,8 +97,8 @@ def set_environment(catalog: Path, name: str, block: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def dev_block(dev: DevServices, **overrides: Any) -> dict[str, Any]:
-    """The example's ``dev`` environment with some parts replaced."""
+def dev_block(dev: DevServices, root: str, **overrides: Any) -> dict[str, Any]:
+    """The example's ``dev`` environment, objects below ``root``, with some parts replaced."""
     block = {
         "engine": "local",
         "output": "_published/dev",
@@ -99,6 +106,7 @@ def dev_block(dev: DevServices, **overrides: Any) -> dict[str, Any]:
             "kind": "s3",
             "endpoint_url": dev.s3_url,
             "region": "us-east-1",
+            "prefix": root,
             "public_base_url": f"{dev.s3_url}/catalog-public",
         },
         "stac": {"kind": "api", "url": dev.stac_url},
@@ -115,19 +123,40 @@ def dead_port() -> int:
         return sock.getsockname()[1]
 
 
-def publish_twice(dev_services: DevServices, work: Path) -> dict[str, Any]:  # noqa: F811
+@pytest.fixture
+def root(dev_services: DevServices) -> Iterator[str]:  # noqa: F811
+    """This test's own key prefix in both buckets (its objects are removed afterwards)."""
+    prefix = unique("e2e")
+    yield prefix
+    delete_below(dev_services, prefix)
+
+
+@pytest.fixture
+def private_catalog(tmp_path: Path, root: str) -> Path:
+    """A copy of the example whose ``dev`` object store writes below ``root``."""
+    dest = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE, dest)
+    path = dest / "catalog-bot.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["environments"]["dev"]["object_store"]["prefix"] = root
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def publish_twice(dev_services: DevServices, catalog: Path, root: str, work: Path) -> dict[str, Any]:  # noqa: F811
     """The example catalog published once to dev (state recorded), then published a second time."""
     with pytest.MonkeyPatch.context() as mp:
         for key, value in dev_services.env.items():
             mp.setenv(key, value)
-        reset(dev_services)
-        first = cli(["publish", "--catalog", str(EXAMPLE), "--env", "dev", "--all"], cwd=work)
-        objects_1 = {b: all_objects(dev_services, b) for b in BUCKETS}
+        reset(dev_services, root)
+        first = cli(["publish", "--catalog", str(catalog), "--env", "dev", "--all"], cwd=work)
+        objects_1 = {b: all_objects(dev_services, b, root) for b in BUCKETS}
         stac = StacApi(dev_services.stac_url)
         items_1 = {ds: stac.get_items(ds) if stac.collection_exists(ds) else [] for ds in DATASETS}
         resources_1 = PygeoapiAdmin(dev_services.pygeoapi_url).resource_ids()
-        second = cli(["publish", "--catalog", str(EXAMPLE), "--env", "dev", "--all"], cwd=work)
+        second = cli(["publish", "--catalog", str(catalog), "--env", "dev", "--all"], cwd=work)
         return {
+            "root": root,
             "first": first,
             "second": second,
             "objects_1": objects_1,
@@ -186,8 +215,9 @@ def check_stac_assets_point_at_existing_objects(published, dev_services) -> None
             href = item["assets"][name]["href"]
             assert httpx.get(href, timeout=30).status_code == 200, href
         data = item["assets"]["data"]["href"]
-        assert data.startswith(f"{dev_services.s3_url}/catalog-public/{ds}/")
-        key = data.split("/catalog-public/", 1)[1]
+        root = published["root"]
+        assert data.startswith(f"{dev_services.s3_url}/catalog-public/{root}/{ds}/")
+        key = data.split(f"/catalog-public/{root}/", 1)[1]
         objects = published["objects_1"]["catalog-public"]
         assert key in objects or any(k.startswith(key + "/") for k in objects)
 
@@ -227,7 +257,7 @@ def check_published_datapackage_downloads_and_validates(published, dev_services,
     registry = SchemaRegistry(SCHEMAS, tmp_path / "cache")
     profile = json.loads((EXAMPLE / "profiles/catalog-datapackage.json").read_text())
     for ds in DATASETS:
-        url = f"{dev_services.s3_url}/catalog-public/{ds}/datapackage.json"
+        url = f"{dev_services.s3_url}/catalog-public/{published['root']}/{ds}/datapackage.json"
         response = httpx.get(url, timeout=30)  # anonymous: the public bucket is world-readable
         assert response.status_code == 200
         package = response.json()
@@ -244,7 +274,9 @@ def check_published_datapackage_downloads_and_validates(published, dev_services,
 def check_second_publish_changes_nothing(published, dev_services) -> None:  # noqa: F811
     second = published["second"]
     assert second.returncode == 0, second.stdout + second.stderr
-    assert {b: all_objects(dev_services, b) for b in BUCKETS} == published["objects_1"]  # same keys, same ETags
+    assert {b: all_objects(dev_services, b, published["root"]) for b in BUCKETS} == published[
+        "objects_1"
+    ]  # same keys, same ETags
     stac = StacApi(dev_services.stac_url)
     for ds in DATASETS:
         assert [i["id"] for i in stac.get_items(ds)] == [i["id"] for i in published["items_1"][ds]]
@@ -253,9 +285,9 @@ def check_second_publish_changes_nothing(published, dev_services) -> None:  # no
     assert all(resources.count(ds) == 1 for ds in DATASETS)
 
 
-def test_publish_example_catalog_to_dev(dev_services, tmp_path: Path) -> None:  # noqa: F811
+def test_publish_example_catalog_to_dev(dev_services, private_catalog, root, tmp_path: Path) -> None:  # noqa: F811
     """One test (under the pygeoapi lock) so that no other worker resets the datasets between the checks."""
-    published = publish_twice(dev_services, tmp_path)
+    published = publish_twice(dev_services, private_catalog, root, tmp_path)
     check_publish_succeeds(published)
     check_objects_land_in_the_public_bucket(published)
     check_pystac_client_finds_items_by_bbox_and_datetime(published, dev_services)
@@ -269,15 +301,8 @@ def test_publish_example_catalog_to_dev(dev_services, tmp_path: Path) -> None:  
 # --------------------------------------------------------------------------- faults
 
 
-@pytest.fixture
-def private_catalog(tmp_path: Path) -> Path:
-    dest = tmp_path / "catalog"
-    shutil.copytree(EXAMPLE, dest)
-    return dest
-
-
-def test_wrong_s3_keys_fail_with_an_auth_error_that_prints_no_key(dev_env, private_catalog, tmp_path) -> None:  # noqa: F811
-    reset(dev_env)
+def test_wrong_s3_keys_fail_with_an_auth_error_that_prints_no_key(dev_env, private_catalog, root, tmp_path) -> None:  # noqa: F811
+    reset(dev_env, root)
     bad_id, bad_secret = "BADKEYID0000TESTING", "bad-secret-value-never-printed-42"
     result = cli(
         ["publish", "--catalog", str(private_catalog), "--env", "dev", "reef-temperature"],
@@ -294,12 +319,14 @@ def test_wrong_s3_keys_fail_with_an_auth_error_that_prints_no_key(dev_env, priva
     assert PygeoapiAdmin(dev_env.pygeoapi_url).get_resource("reef-temperature") is None
 
 
-def test_stac_api_down_then_rerun_completes(dev_env, private_catalog, tmp_path) -> None:  # noqa: F811
-    reset(dev_env)
+def test_stac_api_down_then_rerun_completes(dev_env, private_catalog, root, tmp_path) -> None:  # noqa: F811
+    reset(dev_env, root)
     set_environment(
-        private_catalog, "broken", dev_block(dev_env, stac={"kind": "api", "url": f"http://127.0.0.1:{dead_port()}"})
+        private_catalog,
+        "broken",
+        dev_block(dev_env, root, stac={"kind": "api", "url": f"http://127.0.0.1:{dead_port()}"}),
     )
-    set_environment(private_catalog, "fixed", dev_block(dev_env))
+    set_environment(private_catalog, "fixed", dev_block(dev_env, root))
     out = tmp_path / "out"
     down = cli(
         ["publish", "--catalog", str(private_catalog), "--env", "broken", "--output", str(out), "reef-temperature"],
@@ -320,14 +347,14 @@ def test_stac_api_down_then_rerun_completes(dev_env, private_catalog, tmp_path) 
     assert [i["id"] for i in stac.get_items("reef-temperature")] != []
 
 
-def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, tmp_path) -> None:  # noqa: F811
+def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, root, tmp_path) -> None:  # noqa: F811
     """A private SeaweedFS is stopped before the upload; nothing may point at the missing data."""
     module = dev_env.module
     state = tmp_path / "private-s3"
     creds = {"access_key": dev_env.access_key, "secret_key": dev_env.secret_key}
     s3 = module.start_s3(state, creds)
     try:
-        block = dev_block(dev_env)
+        block = dev_block(dev_env, root)
         block["object_store"] = {
             **block["object_store"],
             "endpoint_url": s3["url"],
@@ -335,7 +362,7 @@ def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, t
         }
         block["pygeoapi"] = {"kind": "config"}  # the shared pygeoapi reads the shared S3, not this private one
         set_environment(private_catalog, "flaky", block)
-        reset(dev_env)
+        reset(dev_env, root)
         module.stop_group(s3["pid"], s3["expect"])
         out = tmp_path / "out"
         failed = cli(
@@ -380,11 +407,11 @@ def test_s3_stopped_mid_publish_then_rerun_completes(dev_env, private_catalog, t
             assert httpx.get(probe, timeout=30).status_code == 200, probe
     finally:
         module.stop_group(s3["pid"], s3["expect"])
-        reset(dev_env)
+        reset(dev_env, root)
 
 
-def test_limited_dataset_never_reaches_public_targets(dev_env, private_catalog, tmp_path) -> None:  # noqa: F811
-    reset(dev_env)
+def test_limited_dataset_never_reaches_public_targets(dev_env, private_catalog, root, tmp_path) -> None:  # noqa: F811
+    reset(dev_env, root)
     ds = private_catalog / "datasets" / "reef-temperature"
     pipeline = yaml.safe_load((ds / "pipeline.yaml").read_text())
     pipeline["access"] = "limited"
@@ -394,9 +421,11 @@ def test_limited_dataset_never_reaches_public_targets(dev_env, private_catalog, 
     (ds / "datapackage.json").write_text(json.dumps(package, indent=2))
     result = cli(["publish", "--catalog", str(private_catalog), "--env", "dev", "reef-temperature"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert all_objects(dev_env, "catalog-public", "reef-temperature/") == {}
-    assert any(k.endswith("datapackage.json") for k in all_objects(dev_env, "catalog-limited", "reef-temperature/"))
+    assert all_objects(dev_env, "catalog-public", root, "reef-temperature/") == {}
+    assert any(
+        k.endswith("datapackage.json") for k in all_objects(dev_env, "catalog-limited", root, "reef-temperature/")
+    )
     assert PygeoapiAdmin(dev_env.pygeoapi_url).get_resource("reef-temperature") is None
     # #13 item 9: no limited_stac target configured -> in no STAC catalog at all (never the public one).
     assert not StacApi(dev_env.stac_url).collection_exists("reef-temperature")
-    reset(dev_env)
+    reset(dev_env, root)
