@@ -225,6 +225,8 @@ def convert_source(
     ctx: StepContext, out: Path, schema: dict[str, Any] | None
 ) -> tuple[ConversionResult, list[SourceRecord], dict[str, Any]]:
     """The convert step's work: resolve, then reuse / append / convert; returns the result, provenance, summary."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from bot.pipeline.sources import resolve
 
     recipe = recipe_of(ctx)
@@ -255,14 +257,19 @@ def convert_source(
             summary = {"mode": "append", "reason": decided.reason, "converted": len(paths), "recipe": recipe}
             return result, records, summary
     files, records = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
-    if len(files) == 1 and ctx.spec.source.single is not None:
-        from bot.convert import convert_dataset
+    # The sources are hashed on a thread of their own while they convert: hashlib releases the GIL,
+    # and a conversion seldom keeps both cores busy (a CSV one is bound by its Parquet writer thread).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-digest") as hasher:
+        digested = hasher.submit(lambda: [with_digest(ctx, r) for r in records])
+        if len(files) == 1 and ctx.spec.source.single is not None:
+            from bot.convert import convert_dataset
 
-        result = convert_dataset(ctx.spec, files[0], out, schema, name=ctx.id)
-    else:
-        from bot.convert.many import convert_many
+            result = convert_dataset(ctx.spec, files[0], out, schema, name=ctx.id)
+        else:
+            from bot.convert.many import convert_many
 
-        result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
+            result = convert_many(ctx.spec, files, out, schema, name=ctx.id, jobs=ctx.run.jobs)
+        records = digested.result()
     incremental = ctx.spec.source.opendap is None
     summary = {
         "mode": "full",
@@ -270,7 +277,7 @@ def convert_source(
         "converted": len(files),
         "recipe": recipe if incremental else None,
     }
-    return result, [with_digest(ctx, r) for r in records], summary
+    return result, records, summary
 
 
 def _link_or_copy(src: str, dst: str) -> None:
