@@ -23,7 +23,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv-services" / "pycsw"
-PACKAGES = ["pycsw==2.6.2", "SQLAlchemy<2", "OWSLib==0.28.1", "pygeometa==0.19.0", "gunicorn"]
+# setuptools: pycsw 2.6 imports pkg_resources, which a uv-made environment does not bring (pip's venv did).
+PACKAGES = ["pycsw==2.6.2", "SQLAlchemy<2", "OWSLib==0.28.1", "pygeometa==0.19.0", "gunicorn", "setuptools<81"]
 
 
 def ensure_venv() -> Path:

@@ -49,10 +49,10 @@ def stac_items(dev: DevServices, dataset: str) -> list[dict[str, Any]]:
 
 
 def forget(dev: DevServices, dataset: str) -> None:
-    """Remove one dataset from the dev services (a clean slate for this test)."""
+    """Remove the example datasets from the dev services and this dataset's objects (the example has no key prefix)."""
     from tests.test_e2e_dev import reset
 
-    reset(dev)
+    reset(dev, dataset)
     assert stac_items(dev, dataset) == []
 
 
