@@ -317,6 +317,11 @@ def write_regions(
             template.to_zarr(
                 tmp, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding
             )
+            # Closed before the regions are written: an open file keeps its HDF5 chunk cache, so a
+            # file read through the template's handle would stay decompressed in memory (memory
+            # grew by one decoded file per file written).
+            for ds in opened:
+                ds.close()
             starts = [0, *itertools.accumulate(lengths)]
             work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan, group) for i, src in enumerate(ordered)]
             if jobs <= 1 or len(work) <= 1:
