@@ -301,3 +301,42 @@ def test_time_bounds_and_string_labels_match_xarray(tmp_path: Path) -> None:
     with xr.open_dataset(with_labels) as expected, xr.open_zarr(result.path) as got:
         xr.testing.assert_identical(expected.load(), got.load())
         assert got.platform.values.tolist() == ["NOAA-20", "SNPP"] * 5
+
+
+@pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF4"])
+def test_unsigned_bytes_keep_their_values(tmp_path: Path, fmt: str) -> None:
+    """netCDF-3 stores unsigned bytes signed with ``_Unsigned = "true"`` (satellite flags, quality
+    codes): the store holds them as Zarr's unsigned type, so 200 stays 200 and the fill value masks."""
+    import netCDF4
+
+    src = tmp_path / "flags.nc"
+    with netCDF4.Dataset(src, "w", format=fmt) as nc:
+        for dim, n in (("time", 4), ("lat", 3), ("lon", 3)):
+            nc.createDimension(dim, n)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units, time.calendar, time[:] = "days since 2000-01-01", "noleap", np.arange(4)
+        for name, units, values in (("lat", "degrees_north", [-1, 0, 1]), ("lon", "degrees_east", [10, 11, 12])):
+            var = nc.createVariable(name, "f4", (name,))
+            var.units, var[:] = units, values
+        raw = np.arange(36, dtype="i2").reshape(4, 3, 3) * 7 - 100  # -100..145 as signed bytes: 156..255, 0..145
+        flag = nc.createVariable("flag", "i1", ("time", "lat", "lon"))
+        flag._Unsigned = "true"
+        flag.set_auto_maskandscale(False)
+        flag[:] = raw.astype("i1")
+        quality = nc.createVariable("quality", "i1", ("time", "lat", "lon"), fill_value=np.int8(-1))
+        quality._Unsigned = "true"
+        quality.set_auto_maskandscale(False)
+        quality[:] = np.where(raw % 3 == 0, -1, raw).astype("i1")  # -1 is 255 unsigned: the fill
+    spec = PipelineSpec.model_validate(
+        {
+            "output": "zarr",
+            "source": {"path": "flags.nc", "format": "netcdf"},
+            "coordinates": {"x": "lon", "y": "lat", "t": "time"},
+        }
+    )
+    result = convert_dataset(spec, src, tmp_path / "out", None, name="flags")
+    with xr.open_dataset(src) as want, xr.open_zarr(result.path) as got:
+        assert got.flag.dtype == np.uint8 and int(got.flag.max()) > 127
+        for name in ("flag", "quality"):
+            xr.testing.assert_identical(got[name].load().drop_encoding(), want[name].load().drop_encoding())
+        assert int(got.quality.isnull().sum()) == int((raw % 3 == 0).sum())

@@ -167,3 +167,40 @@ def test_no_source_file_stays_open_while_the_regions_are_written(
     monkeypatch.setattr(many_grid, "_write_region", recording)
     convert_many(spec, files, tmp_path / "out", name="sst", jobs=1)
     assert open_when_writing == [0, 0, 0, 0]
+
+
+def test_unsigned_bytes_survive_the_parts(tmp_path: Path) -> None:
+    """NetCDF-3 files with ``_Unsigned`` bytes: parts carry the attribute, so the combine writes the
+    unsigned type like the local engine (without it the parts' store held 200 as -56)."""
+    import netCDF4
+
+    files = []
+    for i in range(3):
+        path = tmp_path / "days" / f"flags_{i}.nc"
+        path.parent.mkdir(exist_ok=True)
+        with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as nc:
+            for dim, n in (("time", 2), ("lat", 3), ("lon", 3)):
+                nc.createDimension(dim, n)
+            time = nc.createVariable("time", "f8", ("time",))
+            time.units, time.calendar, time[:] = "days since 2000-01-01", "noleap", [2 * i, 2 * i + 1]
+            for name, units in (("lat", "degrees_north"), ("lon", "degrees_east")):
+                var = nc.createVariable(name, "f4", (name,))
+                var.units, var[:] = units, [0, 1, 2]
+            flag = nc.createVariable("flag", "i1", ("time", "lat", "lon"))
+            flag._Unsigned = "true"
+            flag.set_auto_maskandscale(False)
+            flag[:] = np.full((2, 3, 3), -56 + i, dtype="i1")  # 200 + i
+        files.append(path)
+    spec = PipelineSpec.model_validate(
+        {
+            "output": "zarr",
+            "source": {"path": "days/*.nc", "format": "netcdf"},
+            "coordinates": {"x": "lon", "y": "lat", "t": "time"},
+        }
+    )
+    local = convert_many(spec, files, tmp_path / "local", name="flags", jobs=1)
+    parts, signatures = _parts(spec, files, tmp_path / "parts")
+    write_regions(spec, parts, signatures, tmp_path / "combined" / "flags.zarr", jobs=1)
+    assert tree_sha256(local.path) == tree_sha256(tmp_path / "combined" / "flags.zarr")
+    with xr.open_zarr(local.path) as got:
+        assert got.flag.dtype == np.uint8 and sorted(np.unique(got.flag.values)) == [200, 201, 202]

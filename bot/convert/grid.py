@@ -201,6 +201,32 @@ def check_grid(ds: Any, coords: Coordinates, file: str) -> None:
             )
 
 
+def kept_encoding(var: Any) -> dict[str, Any]:
+    """The CF encoding a converted variable keeps (:data:`_KEEP_ENCODING`), unsigned integers as such."""
+    enc = {k: v for k, v in var.encoding.items() if k in _KEEP_ENCODING}
+    if str(var.encoding.get("_Unsigned", "")).lower() == "true" and "dtype" in enc:
+        enc.update(_unsigned_encoding(enc))
+    return enc
+
+
+def _unsigned_encoding(enc: dict[str, Any]) -> dict[str, Any]:
+    """A NetCDF ``_Unsigned = "true"`` integer as Zarr's own unsigned dtype (fill values reinterpreted).
+
+    Why: netCDF-3 has no unsigned types, so unsigned bytes are stored signed with
+    that attribute; Zarr has unsigned types, and xarray's Zarr writer does not
+    carry ``_Unsigned`` (dropping it would publish 200 as -56).
+    """
+    signed = np.dtype(enc["dtype"])
+    if signed.kind != "i":
+        return {}
+    unsigned = np.dtype(f"u{signed.itemsize}")
+    out: dict[str, Any] = {"dtype": unsigned}
+    for key in ("_FillValue", "missing_value"):
+        if enc.get(key) is not None:
+            out[key] = np.array(enc[key]).astype(signed).view(unsigned).item()
+    return out
+
+
 def zarr_encoding(ds: Any, chunks: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Per-variable Zarr encoding: kept CF encoding + chunks + Blosc zstd (see :data:`ZSTD_LEVEL`)."""
     from numcodecs import Blosc
@@ -208,7 +234,7 @@ def zarr_encoding(ds: Any, chunks: dict[str, int]) -> dict[str, dict[str, Any]]:
     compressor = Blosc(cname="zstd", clevel=ZSTD_LEVEL, shuffle=Blosc.SHUFFLE)
     encoding: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
-        enc = {k: v for k, v in var.encoding.items() if k in _KEEP_ENCODING}
+        enc = kept_encoding(var)
         if var.ndim == 1 and var.dims[0] == name:
             # Dimension coordinates in one chunk: extents then cost one read.
             enc["chunks"] = var.shape

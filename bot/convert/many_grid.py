@@ -199,7 +199,7 @@ def _load(value: Any) -> Any:
 def _kept_encoding(encoding: dict[str, Any]) -> dict[str, Any]:
     from bot.convert.grid import _KEEP_ENCODING
 
-    return {k: v for k, v in encoding.items() if k in (*_KEEP_ENCODING, "coordinates")}
+    return {k: v for k, v in encoding.items() if k in (*_KEEP_ENCODING, "coordinates", "_Unsigned")}
 
 
 def write_part(spec: PipelineSpec, source: Path, dest: Path, *, file: str) -> dict[str, Any]:

@@ -204,7 +204,7 @@ def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     """The first :data:`GRID_SAMPLE` steps of every dimension, with the CF encoding the converter keeps."""
     import xarray as xr
 
-    from bot.convert.grid import _KEEP_ENCODING, _open_netcdf
+    from bot.convert.grid import _open_netcdf, kept_encoding
 
     if spec.source.opendap:  # the remote grid itself: netCDF-C's DAP client fetches only what is indexed
         ds = xr.open_dataset(spec.source.opendap, cache=False, group=spec.source.group, engine="netcdf4")
@@ -213,7 +213,7 @@ def _grid_sample(spec: PipelineSpec, source: Path, work: Path) -> Path:
     with ds:
         sample = ds.isel({d: slice(0, GRID_SAMPLE) for d in ds.sizes}).load()
     for var in sample.variables.values():
-        var.encoding = {k: v for k, v in var.encoding.items() if k in _KEEP_ENCODING}
+        var.encoding = kept_encoding(var)
     dest = work / "sample.nc"
     sample.to_netcdf(dest)
     return dest
