@@ -267,18 +267,23 @@ def open_source(path: Path, chunks: dict[str, int] | None = None, group: str | N
 
 def grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs: int) -> None:
     """NetCDF files -> one Zarr store at ``dest``: checked, ordered by time, each written into its region."""
-    from bot.convert.grid import _open_netcdf, check_grid
+    write_regions(spec, sources, checked_signatures(spec, sources), dest, jobs=jobs)
+
+
+def checked_signatures(spec: PipelineSpec, sources: list[Path]) -> list[dict[str, Any]]:
+    """Each file's (or part's) signature, after checking it against the pipeline's ``coordinates``."""
+    from bot.convert.grid import check_grid
 
     time_dim = time_dim_of(spec)
     signatures = []
     for source in sources:
-        ds = _open_netcdf(source, group=spec.source.group)
+        ds = open_source(source, group=spec.source.group)
         try:
             check_grid(ds, spec.coordinates, source.name)
             signatures.append(signature(ds, time_dim, source.name))
         finally:
             ds.close()
-    write_regions(spec, sources, signatures, dest, jobs=jobs)
+    return signatures
 
 
 def write_regions(
@@ -365,18 +370,11 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     import dask
     import xarray as xr
 
-    from bot.convert.grid import ZARR_FORMAT, check_grid, choose_chunks, zarr_consolidate
+    from bot.convert.grid import ZARR_FORMAT, choose_chunks, zarr_consolidate
     from bot.convert.many import NotAppendable
 
     time_dim = time_dim_of(spec)
-    signatures = []
-    for source in sources:
-        ds = open_source(source, group=spec.source.group)
-        try:
-            check_grid(ds, spec.coordinates, source.name)
-            signatures.append(signature(ds, time_dim, source.name))
-        finally:
-            ds.close()
+    signatures = checked_signatures(spec, sources)
     order = check_fit(signatures, time_dim)
     lengths = [int(signatures[i]["length"]) for i in order]
     with xr.open_zarr(existing, consolidated=True) as old:
