@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,11 @@ def test_a_recycled_pid_running_another_instance_of_the_same_server_is_left_alon
         start_new_session=True,
     )
     try:
+        # Until the child has exec'd, /proc shows the parent's command line: wait for its own.
+        deadline = time.monotonic() + 30
+        while not module.pid_is(other.pid, "-dir=/srv/other/s3/data") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert module.pid_is(other.pid, "-dir=/srv/other/s3/data")
         assert not module.stop_group(other.pid, "-dir=/srv/ours/s3/data")
         assert other.poll() is None
         assert module.stop_group(other.pid, "-dir=/srv/other/s3/data")
