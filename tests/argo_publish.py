@@ -20,12 +20,13 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.adapters.argo import ArgoClient
@@ -35,6 +36,7 @@ from bot.pipeline.argo_render import PUBLISH_TEMPLATE, render_all
 from bot.pipeline.argo_submit import submit
 from tests.argo_pods import PodRecord, PodRunner, S3Meter
 from tests.argo_server import ArgoTestServer
+from tests.services import DevServices
 
 TOKEN = "argo-test-token-data-3c1d"
 ENV = "argo"
@@ -227,3 +229,13 @@ class ArgoWorld:
             return {}
         result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return result
+
+
+@pytest.fixture
+def argo_world(tmp_path: Path, dev_services: DevServices, schemas_dir: Path) -> Iterator[ArgoWorld]:
+    """An :class:`ArgoWorld` on the dev services' S3, checked against Argo's OpenAPI description at the end."""
+    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
+    keys = (dev_services.access_key, dev_services.secret_key)
+    with ArgoWorld(tmp_path, swagger, dev_services.s3_url, keys, schemas_dir) as w:
+        yield w
+        assert w.server.state.violations == []

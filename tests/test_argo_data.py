@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.pipeline.dag import PUBLISH
-from tests.argo_publish import ArgoWorld, Transfer
+from tests.argo_publish import ArgoWorld, Transfer, argo_world  # noqa: F401  (argo_world: a fixture)
 from tests.conftest import EXAMPLE
 from tests.services import DevServices
 
@@ -24,12 +24,8 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def world(tmp_path: Path, dev_services: DevServices, schemas_dir: Path):
-    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
-    keys = (dev_services.access_key, dev_services.secret_key)
-    with ArgoWorld(tmp_path, swagger, dev_services.s3_url, keys, schemas_dir) as w:
-        yield w
-        assert w.server.state.violations == []
+def world(argo_world: ArgoWorld) -> ArgoWorld:  # noqa: F811
+    return argo_world
 
 
 FANNED = ["plan-sources", "convert-file", *PUBLISH.names()]

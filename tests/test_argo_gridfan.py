@@ -22,7 +22,7 @@ import xarray as xr
 
 from bot.adapters.objectstore import tree_sha256
 from bot.pipeline.dag import PUBLISH
-from tests.argo_publish import ArgoWorld, git
+from tests.argo_publish import ArgoWorld, argo_world, git  # noqa: F401  (argo_world: a fixture)
 from tests.conftest import EXAMPLE
 from tests.grid_files import LAT, daily_files
 from tests.services import DevServices
@@ -36,12 +36,8 @@ FILES = 5
 
 
 @pytest.fixture
-def world(tmp_path: Path, dev_services: DevServices, schemas_dir: Path):
-    swagger = schemas_dir / "argo-workflows-v4.1.2" / "api" / "openapi-spec" / "swagger.json"
-    keys = (dev_services.access_key, dev_services.secret_key)
-    with ArgoWorld(tmp_path, swagger, dev_services.s3_url, keys, schemas_dir) as w:
-        yield w
-        assert w.server.state.violations == []
+def world(argo_world: ArgoWorld) -> ArgoWorld:  # noqa: F811
+    return argo_world
 
 
 def _daily(catalog: Path, *, misfit: bool = False) -> None:
