@@ -170,6 +170,8 @@ def test_refuses_to_overwrite_and_unreadable_files(catalog: Path, tmp_path: Path
     ):
         failed = run_cli("dataset", "new", "product", "--source", str(grouped), "--catalog", str(catalog), *extra)
         assert failed.returncode != 0 and expected in failed.stdout + failed.stderr  # the user's file, not the copy
+        if extra:  # the group came from the command line: the fix names the option, not only pipeline.yaml
+            assert "--group of `dataset new`" in failed.stdout + failed.stderr
     unknown = tmp_path / "data.xyz"
     unknown.write_text("1,2\n")
     failed = run_cli("dataset", "new", "other", "--source", str(unknown), "--catalog", str(catalog))

@@ -61,7 +61,7 @@ def open_netcdf(source: Path | str, group: str | None, *, what: str = "NetCDF") 
                     f"NetCDF group {group!r} does not exist; groups are: {', '.join(sorted(root.groups)) or 'none'}",
                     file=file,
                     field="source.group",
-                    hint="fix source.group in pipeline.yaml (ncdump -h lists the groups)",
+                    hint="name an existing group: source.group in pipeline.yaml, or --group of `dataset new` (ncdump -h lists them)",
                 ) from None
         node.set_auto_maskandscale(False)
         yield node
