@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -114,44 +114,20 @@ Dimensions = tuple[list[DimensionInfo], tuple[str | None, str | None] | None, li
 def grid_dimensions(node: Any, coords: Coordinates, file: str) -> Dimensions:
     """The dimensions as the published store lists them, with the extents of their 1-D coordinates; the time
     range and the bbox (grid cell centres)."""
-    from bot.metadata.zarr_extents import _decode_time, _regular_step, attr_text
+    from bot.metadata.zarr_extents import describe_dimension, grid_bbox
 
     axis_of = {name: role for role in ("x", "y", "z", "t") if (name := getattr(coords, role))}
     dimensions: list[DimensionInfo] = []
-    extents: dict[str, list[Any]] = {}
     time_range = None
     for dim, size in dimension_sizes(node).items():
-        axis = axis_of.get(dim)
         var = node.variables.get(dim)
         coord = var if var is not None and tuple(var.dimensions) == (dim,) else None
         attrs = {k: coord.getncattr(k) for k in coord.ncattrs()} if coord is not None else {}
-        kind: Literal["spatial", "temporal", "other"] = (
-            "temporal" if axis == "t" else "spatial" if axis in ("x", "y", "z") else "other"
-        )
-        info = DimensionInfo(
-            name=dim,
-            size=size,
-            type=kind,
-            axis=axis,
-            description=attr_text(attrs, "long_name", "description"),
-            unit=None if kind == "temporal" else attr_text(attrs, "units"),
-        )
-        if coord is not None and size:
-            values = np.asarray(coord[:])  # the only data read: a 1-D coordinate, as stored
-            if kind == "temporal":
-                time_range = _decode_time(values, attrs, file, dim)
-                info.extent = list(time_range)
-            elif values.dtype.kind in "fiu":
-                finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-                if finite.size:
-                    info.extent = [float(finite.min()), float(finite.max())]
-                    info.step = _regular_step(values)
-        extents[dim] = info.extent or []
+        values = np.asarray(coord[:]) if coord is not None and size else None  # the only data read, as stored
+        info, dim_time = describe_dimension(dim, size, axis_of.get(dim), attrs, values, file)
+        time_range = dim_time or time_range
         dimensions.append(info)
-    bbox = None
-    if coords.x and coords.y and extents.get(coords.x) and extents.get(coords.y):
-        (x0, x1), (y0, y1) = extents[coords.x], extents[coords.y]
-        bbox = [x0, y0, x1, y1]
+    bbox = grid_bbox(coords, dimensions)
     return dimensions, time_range, bbox
 
 

@@ -101,6 +101,47 @@ def _decode_time(values: np.ndarray, attrs: dict[str, Any], file: str, name: str
     return iso_utc(start), iso_utc(end)
 
 
+def describe_dimension(
+    dim: str, size: int, axis: str | None, attrs: Mapping[str, Any], values: np.ndarray | None, file: str
+) -> tuple[DimensionInfo, tuple[str | None, str | None] | None]:
+    """One dimension as the published store lists it, from its 1-D coordinate's attributes and ``values``
+    (None: no coordinate variable); with the decoded time range when it is the time axis.
+
+    One function for the Zarr store and the NetCDF probe, so ``dataset new`` describes a grid exactly as
+    the publish will."""
+    kind: Literal["spatial", "temporal", "other"] = (
+        "temporal" if axis == "t" else "spatial" if axis in ("x", "y", "z") else "other"
+    )
+    info = DimensionInfo(
+        name=dim,
+        size=size,
+        type=kind,
+        axis=axis if axis in ("x", "y", "z", "t") else None,
+        description=attr_text(attrs, "long_name", "description"),
+        unit=None if kind == "temporal" else attr_text(attrs, "units"),
+    )
+    time_range = None
+    if values is not None:
+        if kind == "temporal":
+            time_range = _decode_time(values, dict(attrs), file, dim)
+            info.extent = list(time_range)
+        elif values.dtype.kind in "fiu":
+            finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+            if finite.size:
+                info.extent = [float(finite.min()), float(finite.max())]
+                info.step = _regular_step(values)
+    return info, time_range
+
+
+def grid_bbox(coords: Coordinates, dimensions: list[DimensionInfo]) -> list[float] | None:
+    """The bbox of the x/y dimensions' extents (grid cell centres); None without both."""
+    extents = {d.name: d.extent for d in dimensions}
+    x, y = extents.get(coords.x or ""), extents.get(coords.y or "")
+    if not coords.x or not coords.y or not x or not y:
+        return None
+    return [x[0], y[0], x[1], y[1]]
+
+
 def zarr_entry_point(store: Path) -> DataEntryPoint:
     """The store's metadata document a reader starts from: ``.zmetadata`` (v2), ``zarr.json`` (v3), ``.zgroup``.
 
@@ -152,43 +193,15 @@ def extract_zarr_metadata(path: Path, coords: Coordinates) -> DataDrivenMetadata
                 hint=f"fix coordinates.{role} in pipeline.yaml",
             )
     dimensions: list[DimensionInfo] = []
-    extents: dict[str, list[Any]] = {}
     time_range = None
     for dim, size in sizes.items():
-        axis = axis_of.get(dim)
         coord = arrays.get(dim) if dims_of.get(dim) == [dim] else None
         attrs = dict(coord.attrs) if coord is not None else {}
-        dtype_kind = np.dtype(coord.dtype).kind if coord is not None else ""
-        kind: Literal["spatial", "temporal", "other"] = (
-            "temporal" if axis == "t" else "spatial" if axis in ("x", "y", "z") else "other"
-        )
-        info = DimensionInfo(
-            name=dim,
-            size=size,
-            type=kind,
-            axis=axis if axis in ("x", "y", "z") else ("t" if axis == "t" else None),
-            description=attr_text(attrs, "long_name", "description"),
-            unit=None if kind == "temporal" else attr_text(attrs, "units"),
-        )
-        if coord is not None and size:
-            values = np.asarray(coord[:])  # the only data read: a 1-D coordinate
-            if kind == "temporal":
-                time_range = _decode_time(values, attrs, file, dim)
-                info.extent = list(time_range)
-            elif dtype_kind in "fiu":
-                finite = values[np.isfinite(values)] if dtype_kind == "f" else values
-                if finite.size:
-                    info.extent = [float(finite.min()), float(finite.max())]
-                    info.step = _regular_step(values)
-            else:
-                info.extent = None
-        extents[dim] = info.extent or []
+        values = np.asarray(coord[:]) if coord is not None and size else None  # the only data read
+        info, dim_time = describe_dimension(dim, size, axis_of.get(dim), attrs, values, file)
+        time_range = dim_time or time_range
         dimensions.append(info)
-    bbox = None
-    if coords.x and coords.y and extents.get(coords.x) and extents.get(coords.y):
-        x0, x1 = extents[coords.x]
-        y0, y1 = extents[coords.y]
-        bbox = [x0, y0, x1, y1]
+    bbox = grid_bbox(coords, dimensions)
     variables: list[VariableInfo] = []
     cells = 0
     for name, arr in arrays.items():
