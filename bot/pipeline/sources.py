@@ -33,7 +33,8 @@ from bot.sources.manifest import SourceRecord, Validators, local_name
 from bot.sources.uri import glob_prefix, is_glob, parse_source
 
 if TYPE_CHECKING:  # the remote readers import httpx/boto3: a local source never needs them (start-up of a pod)
-    from bot.adapters.http_source import AddressGuard, HttpSource
+    from bot.adapters.http_probe import AddressGuard
+    from bot.adapters.http_source import HttpSource
     from bot.adapters.s3_source import S3Source
 
 SOURCES_DIR = ".sources"
@@ -68,7 +69,7 @@ class Readers:
     def guard(self) -> AddressGuard:
         """The address guard of remote reads (built on first use)."""
         if self._guard is None:
-            from bot.adapters.http_source import AddressGuard
+            from bot.adapters.http_probe import AddressGuard
 
             self._guard = AddressGuard(AllowList.parse(self._allow))
         return self._guard
@@ -97,6 +98,14 @@ class Readers:
     def for_uri(self, uri: str) -> HttpSource | S3Source:
         """The reader of one remote URI."""
         return self.s3(uri) if uri.startswith("s3://") else self.http()
+
+    def probe(self, uri: str) -> Validators:
+        """One remote file's current validators; http(s) without building the httpx client (see http_probe)."""
+        if uri.startswith("s3://"):
+            return self.s3(uri).probe(uri)
+        from bot.adapters.http_probe import probe
+
+        return probe(self.guard, self.limits, uri)
 
 
 def _located(ctx: StepContext, exc: BotError) -> DataError:
@@ -184,7 +193,7 @@ def _probe(ctx: StepContext) -> dict[str, Any]:
                 st = (ctx.dataset.dir / uri).stat()
                 files.append({"uri": uri, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
                 continue
-            validators = listed or readers.for_uri(uri).probe(uri)
+            validators = listed or readers.probe(uri)
             files.append({"uri": uri, **validators.to_dict()})
     except (BotError, ValueError, OSError) as exc:
         # Unknown state never matches a recorded run: convert runs (its conditional requests keep an
