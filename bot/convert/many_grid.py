@@ -24,6 +24,7 @@ Every output appears atomically (:func:`~bot.convert.common.atomic_output`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -367,21 +368,25 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     store's time length is a multiple of its time chunk) and zarr replaces
     files by rename, so the links never change the previous version.
     """
-    import dask
     import xarray as xr
 
-    from bot.convert.grid import ZARR_FORMAT, choose_chunks, zarr_consolidate
+    from bot.convert.grid import choose_chunks, zarr_consolidate
     from bot.convert.many import NotAppendable
 
     time_dim = time_dim_of(spec)
     signatures = checked_signatures(spec, sources)
     order = check_fit(signatures, time_dim)
     lengths = [int(signatures[i]["length"]) for i in order]
-    with xr.open_zarr(existing, consolidated=True) as old:
+    # chunks=None: the store's metadata and coordinates only, no dask (its import is most of a small append)
+    with xr.open_zarr(existing, consolidated=True, chunks=None) as old:
         sizes_old = {str(k): int(v) for k, v in old.sizes.items()}
         last_text = str(old[time_dim].values[-1])
         _, last = _time_keys(old[time_dim].values, old[time_dim].encoding.get("calendar"))
-        chunk_old = {str(d): int(c[0]) for d, c in old.chunks.items()}
+        chunk_old = {
+            str(d): int(c)
+            for var in old.data_vars.values()
+            for d, c in (var.encoding.get("preferred_chunks") or {}).items()
+        }
         time_encoding = {
             k: v for k, v in old[time_dim].encoding.items() if k in ("units", "calendar", "dtype", "compressors")
         }
@@ -408,15 +413,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     with atomic_output(existing) as tmp:
         shutil.copytree(existing, tmp, copy_function=os.link)
         for i in order:
-            ds = open_source(sources[i], dict(plan), spec.source.group)
-            try:
-                part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
-                for var in part.variables.values():
-                    var.encoding = {}
-                with dask.config.set(scheduler="synchronous"):
-                    part.to_zarr(tmp, append_dim=time_dim, consolidated=False, zarr_format=ZARR_FORMAT)
-            finally:
-                ds.close()
+            _append_one(sources[i], tmp, time_dim, plan, spec.source.group)
         _one_chunk_coordinate(tmp, time_dim, time_encoding)
         # The group's attributes stay those of the first file (xarray's append rewrote them).
         attrs = tmp / ".zattrs"
@@ -425,13 +422,47 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
         zarr_consolidate(tmp)
 
 
+APPEND_IN_MEMORY = 256 * 1024 * 1024
+
+
+def _append_one(source: Path, store: Path, time_dim: str, plan: dict[str, int], group: str | None) -> None:
+    """One file's time-dependent variables appended along ``time_dim`` (chunks: the store's own).
+
+    A file whose decoded values fit in :data:`APPEND_IN_MEMORY` (a daily
+    file) is written from memory: no dask, whose import alone costs a small
+    append more than its writing.  A bigger one goes through dask one chunk
+    at a time (bounded memory).  Either way zarr encodes the same values
+    into the same chunks: the bytes do not depend on the path.
+    """
+    from bot.convert.grid import ZARR_FORMAT
+
+    ds = open_source(source, None, group)
+    try:
+        part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
+        if sum(v.nbytes for v in part.variables.values()) > APPEND_IN_MEMORY:
+            import dask
+
+            ds.close()
+            ds = open_source(source, dict(plan), group)
+            part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
+            scheduler: contextlib.AbstractContextManager[Any] = dask.config.set(scheduler="synchronous")
+        else:
+            scheduler = contextlib.nullcontext()
+        for var in part.variables.values():
+            var.encoding = {}
+        with scheduler:
+            part.to_zarr(store, append_dim=time_dim, consolidated=False, zarr_format=ZARR_FORMAT)
+    finally:
+        ds.close()
+
+
 def _one_chunk_coordinate(store: Path, name: str, encoding: dict[str, Any]) -> None:
     """Rewrite the dimension coordinate ``name`` as one chunk, as a full convert writes it."""
     import xarray as xr
 
     from bot.convert.grid import ZARR_FORMAT
 
-    with xr.open_zarr(store, consolidated=False) as ds:
+    with xr.open_zarr(store, consolidated=False, chunks=None) as ds:
         values = ds[name].load()
     shutil.rmtree(store / name)
     coord = xr.Dataset(coords={name: values.variable})
