@@ -82,11 +82,12 @@ def test_a_part_opens_to_what_its_file_opens_to(spec: PipelineSpec, tmp_path: Pa
 
 
 def _misfit(spec: PipelineSpec, files: list[Path], tmp_path: Path, match: str, bad: Path) -> None:
-    """Locally and through parts: a located DataError naming ``bad``, nothing at the output path."""
-    with pytest.raises(DataError, match=match) as local:
-        convert_many(spec, files, tmp_path / "local", name="sst")
-    assert local.value.file == bad.name and "source.paths" in str(local.value.field)
-    assert not (tmp_path / "local" / "sst.zarr").exists()
+    """Locally (in process, and signed in a pool) and through parts: a DataError naming ``bad``, nothing written."""
+    for jobs in (1, 2):
+        with pytest.raises(DataError, match=match) as local:
+            convert_many(spec, files, tmp_path / "local", name="sst", jobs=jobs)
+        assert local.value.file == bad.name and "source.paths" in str(local.value.field)
+        assert not (tmp_path / "local" / "sst.zarr").exists()
     parts, signatures = _parts(spec, files, tmp_path / "parts")
     with pytest.raises(DataError, match=match) as combined:
         write_regions(spec, parts, signatures, tmp_path / "combined" / "sst.zarr", jobs=1)

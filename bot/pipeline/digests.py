@@ -76,13 +76,25 @@ class DigestCache:
             self._known[key] = self._used[key] = known
         return known
 
-    def tree(self, src: Path) -> str:
-        """``tree_sha256(src)`` (same digest: names and contents), each file through :meth:`file`."""
+    def tree(self, src: Path, *, threads: int = 1) -> str:
+        """``tree_sha256(src)`` (same digest: names and contents), each file through :meth:`file`.
+
+        ``threads``: files hashed at once (hashlib releases the GIL): with
+        ``--jobs 2`` a fresh 1 GB store is hashed on both cores, not one.
+        """
         if src.is_file():
             return self.file(src)
+        files = tree_files(src)
+        if threads > 1 and len(files) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="digest") as pool:
+                digests = list(pool.map(self.file, [path for _, path in files]))
+        else:
+            digests = [self.file(path) for _, path in files]
         digest = hashlib.sha256()
-        for key, path in tree_files(src):
-            digest.update(key.encode() + b"\0" + self.file(path).encode() + b"\n")
+        for (key, _), one in zip(files, digests, strict=True):
+            digest.update(key.encode() + b"\0" + one.encode() + b"\n")
         return digest.hexdigest()
 
     def save(self) -> None:

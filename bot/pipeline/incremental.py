@@ -240,7 +240,7 @@ def convert_source(
     try:
         result, records, summary = _convert(ctx, out, schema, digests)
         if result.sha256 is None:  # the previous version's files keep their digests (hard links)
-            result = dataclasses.replace(result, sha256=digests.tree(result.path))
+            result = dataclasses.replace(result, sha256=digests.tree(result.path, threads=ctx.run.jobs))
     finally:
         digests.save()
     return result, records, summary
