@@ -159,6 +159,15 @@ def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | N
     return sorted(found.items())
 
 
+def listing(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | None]]:
+    """:func:`expand`, once per step context: the probe and ``plan-sources`` share one S3 listing / THREDDS crawl."""
+    cached = getattr(ctx, "_source_listing", None)
+    if cached is None:
+        cached = expand(ctx, readers)
+        object.__setattr__(ctx, "_source_listing", cached)
+    return list(cached)
+
+
 def probe_inputs(ctx: StepContext) -> dict[str, Any]:
     """What identifies the source's current version, for the convert step's fingerprint.
 
@@ -188,7 +197,7 @@ def _probe(ctx: StepContext) -> dict[str, Any]:
     try:
         readers = Readers(ctx)
         files = []
-        for uri, listed in expand(ctx, readers):
+        for uri, listed in listing(ctx, readers):
             if "://" not in uri:
                 st = (ctx.dataset.dir / uri).stat()
                 files.append({"uri": uri, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
@@ -255,7 +264,7 @@ def resolve(
             raise _located(ctx, exc) from exc
         return [path], [record]
     try:
-        planned = expand(ctx, readers) if uris is None else [(uri, None) for uri in uris]
+        planned = listing(ctx, readers) if uris is None else [(uri, None) for uri in uris]
     except BotError as exc:
         raise _located(ctx, exc) from exc
     folder = ctx.work / SOURCES_DIR
