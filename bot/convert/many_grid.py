@@ -270,8 +270,12 @@ def grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs
     """NetCDF files -> one Zarr store at ``dest``: checked, ordered by time, each written into its region.
 
     With ``jobs`` > 1 one process pool does both passes over the files (the
-    checks and the regions): opening 48 files to sign them was the biggest
-    serial part of a ``--jobs 2`` convert.
+    checks and the regions), and this process opens the files for the
+    store's template while the workers sign them: the 48 opens of each pass
+    were the biggest serial part of a ``--jobs 2`` convert.  The template is
+    the same either way (opening does not depend on the order the
+    signatures give), and so is the error: the first file that fails, in
+    source order.
     """
     if jobs <= 1 or len(sources) <= 1:
         write_regions(spec, sources, checked_signatures(spec, sources), dest, jobs=jobs)
@@ -279,25 +283,32 @@ def grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs
     import xarray  # noqa: F401  (before the fork: the workers inherit it instead of each importing it)
 
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(sources)))
+    opened: list[Any] = []
     try:
-        signatures = checked_signatures(spec, sources, pool=pool)
-        write_regions(spec, sources, signatures, dest, jobs=jobs, pool=pool)
+        signed = pool.map(_checked_signature, _sign_args(spec, sources))  # submitted now, read below
+        failed: DataError | None = None
+        try:
+            for path in sources:
+                opened.append(open_source(path, {}, spec.source.group))
+        except DataError as exc:
+            failed = exc  # a worker meets it too; an earlier file's own error wins, as without the pool
+        signatures = list(signed)
+        if failed is not None:
+            raise failed
+        write_regions(spec, sources, signatures, dest, jobs=jobs, pool=pool, opened=opened)
     finally:
+        for ds in opened:
+            ds.close()
         pool.shutdown(cancel_futures=True)  # a file that does not fit: the queued ones are not opened
 
 
-def checked_signatures(
-    spec: PipelineSpec, sources: list[Path], *, pool: ProcessPoolExecutor | None = None
-) -> list[dict[str, Any]]:
-    """Each file's (or part's) signature, after checking it against the pipeline's ``coordinates``.
+def _sign_args(spec: PipelineSpec, sources: list[Path]) -> list[tuple[Coordinates, str, str | None, Path]]:
+    return [(spec.coordinates, time_dim_of(spec), spec.source.group, source) for source in sources]
 
-    ``pool``: sign the files in its workers (same results, in source order;
-    the first failing file's error, as in this process).
-    """
-    work = [(spec.coordinates, time_dim_of(spec), spec.source.group, source) for source in sources]
-    if pool is None:
-        return [_checked_signature(item) for item in work]
-    return list(pool.map(_checked_signature, work))
+
+def checked_signatures(spec: PipelineSpec, sources: list[Path]) -> list[dict[str, Any]]:
+    """Each file's (or part's) signature, after checking it against the pipeline's ``coordinates``."""
+    return [_checked_signature(args) for args in _sign_args(spec, sources)]
 
 
 def _checked_signature(args: tuple[Coordinates, str, str | None, Path]) -> dict[str, Any]:
@@ -321,8 +332,14 @@ def write_regions(
     *,
     jobs: int,
     pool: ProcessPoolExecutor | None = None,
+    opened: list[Any] | None = None,
 ) -> None:
     """Files or parts (with their signatures) -> one Zarr store: metadata once, then one time region each.
+
+    ``pool``: the workers to write the regions with (else one is made for
+    ``jobs`` > 1); ``opened``: the files already opened for the template (in
+    ``sources`` order, chunks ``{}``), closed here before any region is
+    written.
 
     Why regions: every file owns a disjoint slab of the time axis, so the
     workers write different chunks of the same store with no combine pass.
@@ -339,7 +356,7 @@ def write_regions(
     ordered = [sources[i] for i in order]
     lengths = [int(signatures[i]["length"]) for i in order]
     group = spec.source.group
-    opened = [open_source(path, {}, group) for path in ordered]
+    opened = [opened[i] for i in order] if opened is not None else [open_source(path, {}, group) for path in ordered]
     try:
         template = xr.combine_nested(
             opened, concat_dim=time_dim, data_vars="minimal", coords="minimal", compat="override", join="override",
