@@ -249,3 +249,13 @@ def test_the_probe_of_an_unchanged_re_run_imports_no_httpx(served) -> None:
     fetched = source().fetch(uri, server.root / folder / "copy.nc", "netcdf").validators
     assert probed == fetched.to_dict() and fetched.etag and fetched.size == NC.stat().st_size
     assert loaded == []
+
+
+def test_an_http_source_builds_no_tls_client(served, tmp_path: Path) -> None:
+    """The verifying client (CA bundle loaded, ~30-40 ms) is built only for an https hop."""
+    server, folder = served
+    http = source()
+    record = http.fetch(server.url(f"{folder}/reef.csv"), tmp_path / "reef.csv", "csv")
+    assert record.status == "downloaded" and sha(tmp_path / "reef.csv") == sha(CSV)
+    assert list(http._clients) == [False]  # the plain client only
+    http.close()

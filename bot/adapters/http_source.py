@@ -69,8 +69,24 @@ class HttpSource:
     ) -> None:
         self.guard = guard
         self.limits = limits
-        self.client = client or httpx.Client(timeout=httpx.Timeout(limits.timeout), follow_redirects=False)
+        self._injected = client
+        self._clients: dict[bool, httpx.Client] = {}
         self.sleep = sleep
+
+    def _client(self, tls: bool) -> httpx.Client:
+        """The injected client, else one per scheme, built on first use.
+
+        Why two: an httpx client loads the CA bundle when it is built (~30 ms),
+        which an ``http://`` source never needs.  The plain one never makes a
+        TLS connection (every hop picks its client by its own scheme, so a
+        redirect to ``https`` goes through the verifying one).
+        """
+        if self._injected is not None:
+            return self._injected
+        if tls not in self._clients:
+            timeout = httpx.Timeout(self.limits.timeout)
+            self._clients[tls] = httpx.Client(timeout=timeout, follow_redirects=False, verify=tls)
+        return self._clients[tls]
 
     def _send(self, method: str, uri: str, headers: dict[str, str]) -> httpx.Response:
         """One request (streamed) after the guard, following redirects ourselves (each hop guarded)."""
@@ -80,13 +96,14 @@ class HttpSource:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
             pinned = self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-            request = self.client.build_request(method, url, headers=headers)  # Host: the name, as sent
+            client = self._client(parts.scheme == "https")
+            request = client.build_request(method, url, headers=headers)  # Host: the name, as sent
             if pinned is not None:
                 request.url = request.url.copy_with(host=pinned)  # connect to the checked address only
                 if parts.scheme == "https":
                     request.extensions["sni_hostname"] = parts.hostname  # TLS: SNI and certificate for the name
             try:
-                response = self.client.send(request, stream=True)
+                response = client.send(request, stream=True)
             except httpx.TransportError as exc:
                 raise ServiceError(
                     SERVICE,
@@ -186,8 +203,10 @@ class HttpSource:
         return result
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self.client.close()
+        """Close the connection pools."""
+        for client in [self._injected, *self._clients.values()]:
+            if client is not None:
+                client.close()
 
 
 def _part_validators(dest: Path) -> Validators | None:
