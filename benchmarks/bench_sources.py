@@ -305,6 +305,7 @@ def bench_append(work: Path, days: list[Path], repeat: int) -> None:
     full_convert: list[float] = []
     app_wall: list[float] = []
     app_convert: list[float] = []
+    cpu: dict[str, list[float]] = {"full": [], "append": []}
     same = True
     for r in range(repeat):
         order = ("full", "append") if r % 2 == 0 else ("append", "full")
@@ -314,9 +315,10 @@ def bench_append(work: Path, days: list[Path], repeat: int) -> None:
                 shutil.copytree(base, out, copy_function=os.link)  # the N-file state, as a scheduled run finds it
             os.link(days[-1], data / days[-1].name)
             try:
-                wall = publish(cat, out)
+                wall, used = publish_timed(cat, out)
             finally:
                 (data / days[-1].name).unlink()
+            cpu[kind].append(used)
             result = json.loads((out / ".catalog-bot/work" / SST / "convert/result.json").read_text())
             if result["mode"] != ("full" if kind == "full" else "append"):
                 raise SystemExit(f"expected a {kind} convert, got {result['mode']}: {result['reason']}")
@@ -331,6 +333,8 @@ def bench_append(work: Path, days: list[Path], repeat: int) -> None:
           f"(convert step {statistics.median(full_convert):.2f} s), append publish {statistics.median(app_wall):.2f} s "
           f"(convert step {statistics.median(app_convert):.2f} s); {pairs('wall append/full', app_wall, full_wall)}; "
           f"{pairs('convert step append/full', app_convert, full_convert)}; same store: {same}")  # fmt: skip
+    print(f"  CPU (whole publish, user + system): full {statistics.median(cpu['full']):.2f} s, append "
+          f"{statistics.median(cpu['append']):.2f} s; {pairs('CPU append/full', cpu['append'], cpu['full'])}")  # fmt: skip
 
 
 class CountingProxy:

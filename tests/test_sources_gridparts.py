@@ -82,11 +82,12 @@ def test_a_part_opens_to_what_its_file_opens_to(spec: PipelineSpec, tmp_path: Pa
 
 
 def _misfit(spec: PipelineSpec, files: list[Path], tmp_path: Path, match: str, bad: Path) -> None:
-    """Locally and through parts: a located DataError naming ``bad``, nothing at the output path."""
-    with pytest.raises(DataError, match=match) as local:
-        convert_many(spec, files, tmp_path / "local", name="sst")
-    assert local.value.file == bad.name and "source.paths" in str(local.value.field)
-    assert not (tmp_path / "local" / "sst.zarr").exists()
+    """Locally (in process, and signed in a pool) and through parts: a DataError naming ``bad``, nothing written."""
+    for jobs in (1, 2):
+        with pytest.raises(DataError, match=match) as local:
+            convert_many(spec, files, tmp_path / "local", name="sst", jobs=jobs)
+        assert local.value.file == bad.name and "source.paths" in str(local.value.field)
+        assert not (tmp_path / "local" / "sst.zarr").exists()
     parts, signatures = _parts(spec, files, tmp_path / "parts")
     with pytest.raises(DataError, match=match) as combined:
         write_regions(spec, parts, signatures, tmp_path / "combined" / "sst.zarr", jobs=1)
@@ -204,3 +205,28 @@ def test_unsigned_bytes_survive_the_parts(tmp_path: Path) -> None:
     assert tree_sha256(local.path) == tree_sha256(tmp_path / "combined" / "flags.zarr")
     with xr.open_zarr(local.path) as got:
         assert got.flag.dtype == np.uint8 and sorted(np.unique(got.flag.values)) == [200, 201, 202]
+
+
+def test_with_a_pool_the_first_bad_file_in_source_order_is_the_error(spec: PipelineSpec, tmp_path: Path) -> None:
+    """The main process opens the template's files while the workers sign them: the error stays the same.
+
+    An HTML error page saved as ``.nc`` fails to open in both; a file
+    missing the time dimension fails only the workers' check.  Whichever
+    comes first in the source list is reported, as with one worker.
+    """
+    files = daily_files(tmp_path / "days", 3, 3)
+    page = tmp_path / "bad" / "tos_day_00099.nc"
+    page.parent.mkdir()
+    page.write_text("<html><body>503 Service Unavailable</body></html>")
+    no_time = tmp_path / "bad" / "tos_static.nc"
+    with xr.open_dataset(files[0]) as ds:
+        ds.isel(time=0).drop_vars("time").to_netcdf(no_time)
+    for order, bad, match in (
+        ([*files, page], page, "not a readable NetCDF file"),
+        ([files[0], no_time, *files[1:], page], no_time, "dimension 'time'"),
+    ):
+        for jobs in (1, 2):
+            with pytest.raises(DataError, match=match) as err:
+                convert_many(spec, order, tmp_path / f"out-{jobs}", name="sst", jobs=jobs)
+            assert Path(str(err.value.file)).name == bad.name
+            assert not (tmp_path / f"out-{jobs}" / "sst.zarr").exists()

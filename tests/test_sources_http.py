@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -222,3 +225,37 @@ def test_server_without_head_is_probed_with_a_one_byte_range(served) -> None:
     assert validators.etag and validators.size == NC.stat().st_size
     assert [m for m, _, _ in server.body_bytes(f"nohead/{folder}")] == ["HEAD", "GET"]
     assert server.body_bytes(f"nohead/{folder}")[-1][1:] == (206, 1)
+
+
+def test_the_probe_of_an_unchanged_re_run_imports_no_httpx(served) -> None:
+    """The fingerprint's HEAD runs on the standard library: httpx (with trio/anyio via httpcore) is not loaded.
+
+    A fresh interpreter, as a CLI run is: the probe through the pipeline's
+    readers gives the validators the downloader records, and leaves
+    ``httpx`` out of ``sys.modules`` (#11: the no-change re-run's start-up).
+    """
+    server, folder = served
+    uri = server.url(f"{folder}/sst.nc")
+    code = (
+        "import sys\n"
+        "from bot.adapters.download import Limits\n"
+        "from bot.adapters.http_probe import AddressGuard, probe\n"
+        "from bot.sources.addresses import AllowList\n"
+        f"v = probe(AddressGuard(AllowList.parse(['127.0.0.1'])), Limits(10**8, 5, 60, 1), {uri!r})\n"
+        "print(json.dumps([v.to_dict(), sorted({'httpx', 'httpcore', 'trio'} & set(sys.modules))]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True)
+    probed, loaded = json.loads(out.stdout)
+    fetched = source().fetch(uri, server.root / folder / "copy.nc", "netcdf").validators
+    assert probed == fetched.to_dict() and fetched.etag and fetched.size == NC.stat().st_size
+    assert loaded == []
+
+
+def test_an_http_source_builds_no_tls_client(served, tmp_path: Path) -> None:
+    """The verifying client (CA bundle loaded, ~30-40 ms) is built only for an https hop."""
+    server, folder = served
+    http = source()
+    record = http.fetch(server.url(f"{folder}/reef.csv"), tmp_path / "reef.csv", "csv")
+    assert record.status == "downloaded" and sha(tmp_path / "reef.csv") == sha(CSV)
+    assert list(http._clients) == [False]  # the plain client only
+    http.close()

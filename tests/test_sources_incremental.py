@@ -23,6 +23,7 @@ from bot.adapters.objectstore import tree_sha256
 from bot.adapters.s3store import S3ObjectStore
 from bot.catalog.layout import load_pipeline
 from bot.cli import main
+from bot.convert import many_grid
 from bot.convert.many import NotAppendable, append_many, convert_many
 from tests.source_servers import Nginx
 from tests.test_sources_many import REEF, SST, split_csv, split_netcdf
@@ -38,9 +39,13 @@ def _snapshot(tree: Path, into: Path) -> Path:
     return into
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["from-memory", "through-dask"])
 def test_appending_grid_files_gives_the_bytes_of_a_full_reconvert_and_leaves_the_previous_store(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
+    """Both ways a new file is written (a small one from memory, a big one chunk by chunk through dask)."""
+    if not in_memory:
+        monkeypatch.setattr(many_grid, "APPEND_IN_MEMORY", 0)
     spec = load_pipeline(SST / "pipeline.yaml")
     months = split_netcdf(SST / "data/sea-surface-temperature.nc", tmp_path / "months")
     full = convert_many(spec, months, tmp_path / "full", name="sst")

@@ -95,7 +95,7 @@ def _use_thredds(catalog: Path, thredds_spec: dict) -> None:
 
 
 def test_publish_from_a_thredds_catalog_following_catalog_refs(thredds, example_catalog: Path, tmp_path: Path) -> None:
-    _, url, _ = thredds
+    server, url, _ = thredds
     _use_thredds(example_catalog, {"catalog": url, "match": r"sst-2024\d\d\.nc$", "since": "2025-03-01"})
     output = tmp_path / "out"
     with pytest.raises(SystemExit) as info:
@@ -104,6 +104,8 @@ def test_publish_from_a_thredds_catalog_following_catalog_refs(thredds, example_
     result = json.loads((output / ".catalog-bot/work/sea-surface-temperature/convert/result.json").read_text())
     names = [s["uri"].rsplit("/", 1)[-1] for s in result["sources"]]
     assert names == [f"sst-2024{m:02d}.nc" for m in range(3, 13)]  # since March, both catalogs
+    # Crawled once per run: the convert fingerprint's probe and the convert share the listing.
+    assert [m for m, _, _ in server.body_bytes(url.split("/files/", 1)[1])] == ["GET"]
     store = next((output / "data/catalog-public/sea-surface-temperature").glob("*/sea-surface-temperature.zarr"))
     with xr.open_zarr(store) as ds:
         assert ds.sizes["time"] == 10

@@ -12,7 +12,9 @@ Why each piece:
 - **Conditional GET** (``If-None-Match`` / ``If-Modified-Since``) with the
   validators of the copy we hold: an unchanged remote costs one 304, never a
   download.  :meth:`HttpSource.probe` (``HEAD``) gives the validators for the
-  convert step's fingerprint without transferring data.
+  convert step's fingerprint without transferring data; it and the guard
+  live in :mod:`bot.adapters.http_probe` (standard library only, so an
+  unchanged re-run never imports httpx).
 - **Resume**: a dropped connection leaves ``<file>.part``; the retry asks for
   the rest with ``Range`` + ``If-Range`` so a changed remote restarts from 0.
 - **Limits**: per-read timeout, a total deadline, a size cap checked against
@@ -21,11 +23,9 @@ Why each piece:
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -41,86 +41,19 @@ from bot.adapters.download import (
     too_big,
     write_stream,
 )
+from bot.adapters.http_probe import (
+    MAX_REDIRECTS,
+    AddressGuard,
+    Resolver,
+    probe,
+    status_error,
+    system_resolver,
+    validators_of,
+)
 from bot.errors import DataError, ServiceError
-from bot.sources.addresses import AddressRefused, AllowList, check_addresses
 from bot.sources.manifest import SourceRecord, Validators
 
-MAX_REDIRECTS = 5
-Resolver = Callable[[str, int], Sequence[str]]
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (IPv4 and IPv6), as text."""
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise ServiceError(
-            SERVICE,
-            f"host {host!r} cannot be resolved ({exc.strerror})",
-            url=f"//{host}",
-            hint="check the host name in source.path",
-        ) from None
-    return sorted({str(info[4][0]) for info in infos})
-
-
-class AddressGuard:
-    """Checks a host against the address rules before any connection is made."""
-
-    def __init__(self, allow: AllowList, resolver: Resolver = system_resolver) -> None:
-        self.allow = allow
-        self.resolver = resolver
-
-    def check(self, uri: str, host: str, port: int) -> str | None:
-        """Raise :class:`DataError` naming ``uri`` when ``host`` is not allowed; else the address to connect to.
-
-        The address returned is one of those just checked: connecting to it
-        (:meth:`HttpSource._send` pins it) instead of resolving the name again
-        defeats DNS rebinding (a name that answers a public address for the
-        check and 169.254.169.254 for the connection).  None: the host is
-        allow-listed by name (or a literal address), nothing to pin.
-        """
-        try:
-            literal = [str(ipaddress.ip_address(host.strip("[]")))]
-        except ValueError:
-            literal = []
-        addresses = literal or ([] if self.allow.allows_host(host) else list(self.resolver(host, port)))
-        try:
-            check_addresses(host, addresses or [host], self.allow)
-        except AddressRefused as exc:
-            raise DataError(f"{uri}: {exc}", field="source.path", hint="use a public host") from None
-        return addresses[0] if addresses and not literal else None
-
-
-def _validators(response: httpx.Response) -> Validators:
-    """ETag / Last-Modified / full size from a 200, 206 or HEAD response."""
-    size: int | None = None
-    content_range = response.headers.get("content-range", "")
-    if "/" in content_range and not content_range.endswith("/*"):
-        size = int(content_range.rsplit("/", 1)[1])
-    elif response.headers.get("content-length", "").isdigit() and response.status_code != 206:
-        size = int(response.headers["content-length"])
-    return Validators(response.headers.get("etag"), response.headers.get("last-modified"), size)
-
-
-def _status_error(uri: str, response: httpx.Response) -> BaseException:
-    status = response.status_code
-    if status == 404 or status == 410:
-        return DataError(f"{uri}: HTTP {status} not found", field="source.path", hint="check the URL in source.path")
-    if status in (401, 403):
-        return DataError(
-            f"{uri}: HTTP {status} access denied",
-            field="source.path",
-            hint="the bot sends no credentials: point source.path at a publicly readable URL",
-        )
-    transient = status >= 500 or status in (408, 425, 429)
-    return ServiceError(
-        SERVICE,
-        f"unexpected HTTP {status} {response.reason_phrase}",
-        url=uri,
-        status=status,
-        transient=transient,
-        hint="the server failed; retry later" if transient else "check the URL in source.path",
-    )
+__all__ = ["AddressGuard", "HttpSource", "Resolver", "system_resolver"]  # the guard's old home: still importable here
 
 
 class HttpSource:
@@ -136,8 +69,24 @@ class HttpSource:
     ) -> None:
         self.guard = guard
         self.limits = limits
-        self.client = client or httpx.Client(timeout=httpx.Timeout(limits.timeout), follow_redirects=False)
+        self._injected = client
+        self._clients: dict[bool, httpx.Client] = {}
         self.sleep = sleep
+
+    def _client(self, tls: bool) -> httpx.Client:
+        """The injected client, else one per scheme, built on first use.
+
+        Why two: an httpx client loads the CA bundle when it is built (~30 ms),
+        which an ``http://`` source never needs.  The plain one never makes a
+        TLS connection (every hop picks its client by its own scheme, so a
+        redirect to ``https`` goes through the verifying one).
+        """
+        if self._injected is not None:
+            return self._injected
+        if tls not in self._clients:
+            timeout = httpx.Timeout(self.limits.timeout)
+            self._clients[tls] = httpx.Client(timeout=timeout, follow_redirects=False, verify=tls)
+        return self._clients[tls]
 
     def _send(self, method: str, uri: str, headers: dict[str, str]) -> httpx.Response:
         """One request (streamed) after the guard, following redirects ourselves (each hop guarded)."""
@@ -147,13 +96,14 @@ class HttpSource:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
             pinned = self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-            request = self.client.build_request(method, url, headers=headers)  # Host: the name, as sent
+            client = self._client(parts.scheme == "https")
+            request = client.build_request(method, url, headers=headers)  # Host: the name, as sent
             if pinned is not None:
                 request.url = request.url.copy_with(host=pinned)  # connect to the checked address only
                 if parts.scheme == "https":
                     request.extensions["sni_hostname"] = parts.hostname  # TLS: SNI and certificate for the name
             try:
-                response = self.client.send(request, stream=True)
+                response = client.send(request, stream=True)
             except httpx.TransportError as exc:
                 raise ServiceError(
                     SERVICE,
@@ -173,23 +123,8 @@ class HttpSource:
         return retry_source(self.limits, fn, sleep=self.sleep)
 
     def probe(self, uri: str) -> Validators:
-        """The remote's current validators (``HEAD``; no data transferred)."""
-
-        def once() -> Validators:
-            response = self._send("HEAD", uri, {"Accept-Encoding": "identity"})
-            response.close()
-            if response.status_code in (405, 501):  # no HEAD here: the first byte tells the same
-                response = self._send("GET", uri, {"Accept-Encoding": "identity", "Range": "bytes=0-0"})
-                response.close()
-                if response.status_code == 206:
-                    return _validators(response)
-            if response.status_code != 200:
-                raise _status_error(uri, response)
-            return _validators(response)
-
-        result = self._retry(once)
-        assert isinstance(result, Validators)
-        return result
+        """The remote's current validators (``HEAD``; no data transferred): :func:`bot.adapters.http_probe.probe`."""
+        return probe(self.guard, self.limits, uri, sleep=self.sleep)
 
     def get_small(self, uri: str, limit: int = 4 * 1024 * 1024) -> tuple[bytes, httpx.Headers]:
         """A small document (a DAP ``.dds``/``.das``, a THREDDS catalog), guarded and retried, in memory."""
@@ -198,7 +133,7 @@ class HttpSource:
             response = self._send("GET", uri, {})
             try:
                 if response.status_code != 200:
-                    raise _status_error(uri, response)
+                    raise status_error(uri, response.status_code, response.reason_phrase)
                 body = b""
                 for chunk in _guarded_chunks(uri, response.iter_bytes()):
                     body += chunk
@@ -243,8 +178,8 @@ class HttpSource:
                 elif response.status_code == 200:
                     offset = 0
                 else:
-                    raise _status_error(uri, response)
-                validators = _validators(response)
+                    raise status_error(uri, response.status_code, response.reason_phrase)
+                validators = validators_of(response.status_code, response.headers)
                 if validators.size is not None and validators.size > self.limits.max_bytes:
                     raise too_big(uri, validators.size, self.limits)
                 written = write_stream(
@@ -268,8 +203,10 @@ class HttpSource:
         return result
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self.client.close()
+        """Close the connection pools."""
+        for client in [self._injected, *self._clients.values()]:
+            if client is not None:
+                client.close()
 
 
 def _part_validators(dest: Path) -> Validators | None:

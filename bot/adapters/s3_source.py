@@ -31,7 +31,7 @@ from bot.adapters.download import (
     too_big,
     write_stream,
 )
-from bot.adapters.http_source import AddressGuard
+from bot.adapters.http_probe import AddressGuard
 from bot.adapters.retry import default_is_transient
 from bot.errors import DataError, ServiceError
 from bot.sources.manifest import SourceRecord, Validators

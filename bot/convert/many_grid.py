@@ -24,6 +24,7 @@ Every output appears atomically (:func:`~bot.convert.common.atomic_output`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.catalog.layout import PipelineSpec
+from bot.catalog.layout import Coordinates, PipelineSpec
 from bot.convert.common import atomic_output
 from bot.errors import DataError
 
@@ -266,30 +267,79 @@ def open_source(path: Path, chunks: dict[str, int] | None = None, group: str | N
 
 
 def grid_by_regions(spec: PipelineSpec, sources: list[Path], dest: Path, *, jobs: int) -> None:
-    """NetCDF files -> one Zarr store at ``dest``: checked, ordered by time, each written into its region."""
-    write_regions(spec, sources, checked_signatures(spec, sources), dest, jobs=jobs)
+    """NetCDF files -> one Zarr store at ``dest``: checked, ordered by time, each written into its region.
+
+    With ``jobs`` > 1 one process pool does both passes over the files (the
+    checks and the regions), and this process opens the files for the
+    store's template while the workers sign them: the 48 opens of each pass
+    were the biggest serial part of a ``--jobs 2`` convert.  The template is
+    the same either way (opening does not depend on the order the
+    signatures give), and so is the error: the first file that fails, in
+    source order.
+    """
+    if jobs <= 1 or len(sources) <= 1:
+        write_regions(spec, sources, checked_signatures(spec, sources), dest, jobs=jobs)
+        return
+    import xarray  # noqa: F401  (before the fork: the workers inherit it instead of each importing it)
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(sources)))
+    opened: list[Any] = []
+    try:
+        signed = pool.map(_checked_signature, _sign_args(spec, sources))  # submitted now, read below
+        failed: DataError | None = None
+        try:
+            for path in sources:
+                opened.append(open_source(path, {}, spec.source.group))
+        except DataError as exc:
+            failed = exc  # a worker meets it too; an earlier file's own error wins, as without the pool
+        signatures = list(signed)
+        if failed is not None:
+            raise failed
+        write_regions(spec, sources, signatures, dest, jobs=jobs, pool=pool, opened=opened)
+    finally:
+        for ds in opened:
+            ds.close()
+        pool.shutdown(cancel_futures=True)  # a file that does not fit: the queued ones are not opened
+
+
+def _sign_args(spec: PipelineSpec, sources: list[Path]) -> list[tuple[Coordinates, str, str | None, Path]]:
+    return [(spec.coordinates, time_dim_of(spec), spec.source.group, source) for source in sources]
 
 
 def checked_signatures(spec: PipelineSpec, sources: list[Path]) -> list[dict[str, Any]]:
     """Each file's (or part's) signature, after checking it against the pipeline's ``coordinates``."""
+    return [_checked_signature(args) for args in _sign_args(spec, sources)]
+
+
+def _checked_signature(args: tuple[Coordinates, str, str | None, Path]) -> dict[str, Any]:
+    """One file's signature after :func:`~bot.convert.grid.check_grid` (a pool task: one tuple argument)."""
     from bot.convert.grid import check_grid
 
-    time_dim = time_dim_of(spec)
-    signatures = []
-    for source in sources:
-        ds = open_source(source, group=spec.source.group)
-        try:
-            check_grid(ds, spec.coordinates, source.name)
-            signatures.append(signature(ds, time_dim, source.name))
-        finally:
-            ds.close()
-    return signatures
+    coordinates, time_dim, group, source = args
+    ds = open_source(source, group=group)
+    try:
+        check_grid(ds, coordinates, source.name)
+        return signature(ds, time_dim, source.name)
+    finally:
+        ds.close()
 
 
 def write_regions(
-    spec: PipelineSpec, sources: list[Path], signatures: list[dict[str, Any]], dest: Path, *, jobs: int
+    spec: PipelineSpec,
+    sources: list[Path],
+    signatures: list[dict[str, Any]],
+    dest: Path,
+    *,
+    jobs: int,
+    pool: ProcessPoolExecutor | None = None,
+    opened: list[Any] | None = None,
 ) -> None:
     """Files or parts (with their signatures) -> one Zarr store: metadata once, then one time region each.
+
+    ``pool``: the workers to write the regions with (else one is made for
+    ``jobs`` > 1); ``opened``: the files already opened for the template (in
+    ``sources`` order, chunks ``{}``), closed here before any region is
+    written.
 
     Why regions: every file owns a disjoint slab of the time axis, so the
     workers write different chunks of the same store with no combine pass.
@@ -306,7 +356,7 @@ def write_regions(
     ordered = [sources[i] for i in order]
     lengths = [int(signatures[i]["length"]) for i in order]
     group = spec.source.group
-    opened = [open_source(path, {}, group) for path in ordered]
+    opened = [opened[i] for i in order] if opened is not None else [open_source(path, {}, group) for path in ordered]
     try:
         template = xr.combine_nested(
             opened, concat_dim=time_dim, data_vars="minimal", coords="minimal", compat="override", join="override",
@@ -329,7 +379,9 @@ def write_regions(
                 ds.close()
             starts = [0, *itertools.accumulate(lengths)]
             work = [(src, tmp, time_dim, starts[i], starts[i + 1], plan, group) for i, src in enumerate(ordered)]
-            if jobs <= 1 or len(work) <= 1:
+            if pool is not None:
+                list(pool.map(_write_region, work))
+            elif jobs <= 1 or len(work) <= 1:
                 for item in work:
                     _write_region(item)
             else:
@@ -367,21 +419,25 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     store's time length is a multiple of its time chunk) and zarr replaces
     files by rename, so the links never change the previous version.
     """
-    import dask
     import xarray as xr
 
-    from bot.convert.grid import ZARR_FORMAT, choose_chunks, zarr_consolidate
+    from bot.convert.grid import choose_chunks, zarr_consolidate
     from bot.convert.many import NotAppendable
 
     time_dim = time_dim_of(spec)
     signatures = checked_signatures(spec, sources)
     order = check_fit(signatures, time_dim)
     lengths = [int(signatures[i]["length"]) for i in order]
-    with xr.open_zarr(existing, consolidated=True) as old:
+    # chunks=None: the store's metadata and coordinates only, no dask (its import is most of a small append)
+    with xr.open_zarr(existing, consolidated=True, chunks=None) as old:
         sizes_old = {str(k): int(v) for k, v in old.sizes.items()}
         last_text = str(old[time_dim].values[-1])
         _, last = _time_keys(old[time_dim].values, old[time_dim].encoding.get("calendar"))
-        chunk_old = {str(d): int(c[0]) for d, c in old.chunks.items()}
+        chunk_old = {
+            str(d): int(c)
+            for var in old.data_vars.values()
+            for d, c in (var.encoding.get("preferred_chunks") or {}).items()
+        }
         time_encoding = {
             k: v for k, v in old[time_dim].encoding.items() if k in ("units", "calendar", "dtype", "compressors")
         }
@@ -408,15 +464,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     with atomic_output(existing) as tmp:
         shutil.copytree(existing, tmp, copy_function=os.link)
         for i in order:
-            ds = open_source(sources[i], dict(plan), spec.source.group)
-            try:
-                part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
-                for var in part.variables.values():
-                    var.encoding = {}
-                with dask.config.set(scheduler="synchronous"):
-                    part.to_zarr(tmp, append_dim=time_dim, consolidated=False, zarr_format=ZARR_FORMAT)
-            finally:
-                ds.close()
+            _append_one(sources[i], tmp, time_dim, plan, spec.source.group)
         _one_chunk_coordinate(tmp, time_dim, time_encoding)
         # The group's attributes stay those of the first file (xarray's append rewrote them).
         attrs = tmp / ".zattrs"
@@ -425,13 +473,47 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
         zarr_consolidate(tmp)
 
 
+APPEND_IN_MEMORY = 256 * 1024 * 1024
+
+
+def _append_one(source: Path, store: Path, time_dim: str, plan: dict[str, int], group: str | None) -> None:
+    """One file's time-dependent variables appended along ``time_dim`` (chunks: the store's own).
+
+    A file whose decoded values fit in :data:`APPEND_IN_MEMORY` (a daily
+    file) is written from memory: no dask, whose import alone costs a small
+    append more than its writing.  A bigger one goes through dask one chunk
+    at a time (bounded memory).  Either way zarr encodes the same values
+    into the same chunks: the bytes do not depend on the path.
+    """
+    from bot.convert.grid import ZARR_FORMAT
+
+    ds = open_source(source, None, group)
+    try:
+        part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
+        if sum(v.nbytes for v in part.variables.values()) > APPEND_IN_MEMORY:
+            import dask
+
+            ds.close()
+            ds = open_source(source, dict(plan), group)
+            part = ds.drop_vars([name for name in ds.variables if time_dim not in ds[name].dims])
+            scheduler: contextlib.AbstractContextManager[Any] = dask.config.set(scheduler="synchronous")
+        else:
+            scheduler = contextlib.nullcontext()
+        for var in part.variables.values():
+            var.encoding = {}
+        with scheduler:
+            part.to_zarr(store, append_dim=time_dim, consolidated=False, zarr_format=ZARR_FORMAT)
+    finally:
+        ds.close()
+
+
 def _one_chunk_coordinate(store: Path, name: str, encoding: dict[str, Any]) -> None:
     """Rewrite the dimension coordinate ``name`` as one chunk, as a full convert writes it."""
     import xarray as xr
 
     from bot.convert.grid import ZARR_FORMAT
 
-    with xr.open_zarr(store, consolidated=False) as ds:
+    with xr.open_zarr(store, consolidated=False, chunks=None) as ds:
         values = ds[name].load()
     shutil.rmtree(store / name)
     coord = xr.Dataset(coords={name: values.variable})

@@ -31,6 +31,7 @@ converted time), :class:`~bot.convert.many.NotAppendable` falls back to
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -43,6 +44,7 @@ from bot.adapters.objectstore import file_sha256, tree_sha256
 from bot.convert.common import ConversionResult, atomic_output, list_files
 from bot.errors import BotError
 from bot.pipeline.context import StepContext
+from bot.pipeline.digests import DigestCache
 from bot.sources.manifest import SourceRecord
 
 STATE_NAME = "source-state.json"
@@ -137,18 +139,22 @@ def save_state(ctx: StepContext, store: Any, info: dict[str, Any], key: str) -> 
     store.put_bytes(state_key(ctx.id), json.dumps(state.to_dict(), indent=1).encode(), content_type="application/json")
 
 
-def _unchanged(ctx: StepContext, old: SourceRecord, now: dict[str, Any]) -> bool:
+def _sha256(path: Path, digests: DigestCache | None) -> str:
+    return digests.file(path) if digests is not None else file_sha256(path)
+
+
+def _unchanged(ctx: StepContext, old: SourceRecord, now: dict[str, Any], digests: DigestCache | None) -> bool:
     """True when the source file ``now`` (a probe entry) is the one ``old`` recorded."""
-    if "://" not in old.uri:  # a catalog file: by content
+    if "://" not in old.uri:  # a catalog file: by content (the digest of an untouched file is remembered)
         path = ctx.dataset.dir / old.uri
-        return old.sha256 is not None and path.is_file() and file_sha256(path) == old.sha256
+        return old.sha256 is not None and path.is_file() and _sha256(path, digests) == old.sha256
     v = old.validators
     if v.etag and now.get("etag"):
         return bool(v.etag == now["etag"] and (v.size is None or now.get("size") in (None, v.size)))
     return bool(v.last_modified and v.last_modified == now.get("last_modified") and v.size == now.get("size"))
 
 
-def plan(ctx: StepContext, recipe: str) -> Plan:
+def plan(ctx: StepContext, recipe: str, digests: DigestCache | None = None) -> Plan:
     """Decide reuse / append / full from the stored state and the source's current validators."""
     from bot.pipeline.sources import probe_inputs
 
@@ -168,7 +174,7 @@ def plan(ctx: StepContext, recipe: str) -> Plan:
     for record in state.sources:
         if record.uri not in now:
             return Plan("full", f"{record.uri} is no longer in the source", state)
-        if not _unchanged(ctx, record, now[record.uri]):
+        if not _unchanged(ctx, record, now[record.uri], digests):
             return Plan("full", f"{record.uri} changed upstream", state)
     if planned == old:
         return Plan("reuse", f"all {len(old)} source file(s) unchanged", state)
@@ -224,13 +230,31 @@ def restore(ctx: StepContext, state: SourceState, dest: Path) -> bool:
 def convert_source(
     ctx: StepContext, out: Path, schema: dict[str, Any] | None
 ) -> tuple[ConversionResult, list[SourceRecord], dict[str, Any]]:
-    """The convert step's work: resolve, then reuse / append / convert; returns the result, provenance, summary."""
+    """The convert step's work: resolve, then reuse / append / convert; returns the result, provenance, summary.
+
+    The result carries its sha256; digests of unchanged files (sources, the
+    previous version's chunks) come from the work folder's
+    :class:`~bot.pipeline.digests.DigestCache` instead of being re-read.
+    """
+    digests = DigestCache.of_work(ctx.work)
+    try:
+        result, records, summary = _convert(ctx, out, schema, digests)
+        if result.sha256 is None:  # the previous version's files keep their digests (hard links)
+            result = dataclasses.replace(result, sha256=digests.tree(result.path, threads=ctx.run.jobs))
+    finally:
+        digests.save()
+    return result, records, summary
+
+
+def _convert(
+    ctx: StepContext, out: Path, schema: dict[str, Any] | None, digests: DigestCache
+) -> tuple[ConversionResult, list[SourceRecord], dict[str, Any]]:
     from concurrent.futures import ThreadPoolExecutor
 
     from bot.pipeline.sources import resolve
 
     recipe = recipe_of(ctx)
-    decided = plan(ctx, recipe)
+    decided = plan(ctx, recipe, digests)
     dest = out / f"{ctx.id}.{ctx.spec.output}"
     state = decided.state
     if decided.mode != "full" and state is not None and not restore(ctx, state, dest):
@@ -253,14 +277,14 @@ def convert_source(
             decided = Plan("full", str(exc), state)
         else:
             ctx.log(f"convert: appended {len(paths)} file(s) to version {str(state.data['sha256'])[:16]}")
-            records = [_kept(r) for r in state.sources] + [with_digest(ctx, r) for r in fetched]
+            records = [_kept(r) for r in state.sources] + [with_digest(ctx, r, digests) for r in fetched]
             summary = {"mode": "append", "reason": decided.reason, "converted": len(paths), "recipe": recipe}
             return result, records, summary
     files, records = resolve(ctx)  # catalog files in place, remote ones fetched into the work folder
     # The sources are hashed on a thread of their own while they convert: hashlib releases the GIL,
     # and a conversion seldom keeps both cores busy (a CSV one is bound by its Parquet writer thread).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-digest") as hasher:
-        digested = hasher.submit(lambda: [with_digest(ctx, r) for r in records])
+        digested = hasher.submit(lambda: [with_digest(ctx, r, digests) for r in records])
         if len(files) == 1 and ctx.spec.source.single is not None:
             from bot.convert import convert_dataset
 
@@ -294,9 +318,9 @@ def _kept(record: SourceRecord) -> SourceRecord:
     return SourceRecord(**{**record.__dict__, "status": status, "bytes_transferred": 0})
 
 
-def with_digest(ctx: StepContext, record: SourceRecord) -> SourceRecord:
+def with_digest(ctx: StepContext, record: SourceRecord, digests: DigestCache | None = None) -> SourceRecord:
     """Catalog files get their sha256 recorded, so the next run can tell them unchanged by content."""
     if "://" in record.uri or record.sha256 is not None:
         return record
     path = ctx.dataset.dir / record.uri
-    return SourceRecord(**{**record.__dict__, "sha256": file_sha256(path) if path.is_file() else None})
+    return SourceRecord(**{**record.__dict__, "sha256": _sha256(path, digests) if path.is_file() else None})

@@ -22,7 +22,8 @@ class CatalogRemoteReader:
 
     def fetch(self, uri: str, fmt: str, folder: Path, endpoint_url: str | None, anonymous: bool) -> Path:
         """One copy of ``uri`` in ``folder``, read as ``publish`` reads it (address rules, limits, retries)."""
-        from bot.adapters.http_source import AddressGuard, HttpSource
+        from bot.adapters.http_probe import AddressGuard
+        from bot.adapters.http_source import HttpSource
         from bot.adapters.s3_source import S3Source
         from bot.pipeline.sources import limits_of
         from bot.sources.addresses import AllowList
@@ -43,7 +44,7 @@ class CatalogRemoteReader:
 
     def check_opendap(self, url: str) -> str:
         """An http(s) OPeNDAP URL whose host the address rules allow (checked before netCDF-C connects)."""
-        from bot.adapters.http_source import AddressGuard
+        from bot.adapters.http_probe import AddressGuard
         from bot.sources.addresses import AllowList
 
         parts = urlsplit(url)

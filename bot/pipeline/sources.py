@@ -33,7 +33,8 @@ from bot.sources.manifest import SourceRecord, Validators, local_name
 from bot.sources.uri import glob_prefix, is_glob, parse_source
 
 if TYPE_CHECKING:  # the remote readers import httpx/boto3: a local source never needs them (start-up of a pod)
-    from bot.adapters.http_source import AddressGuard, HttpSource
+    from bot.adapters.http_probe import AddressGuard
+    from bot.adapters.http_source import HttpSource
     from bot.adapters.s3_source import S3Source
 
 SOURCES_DIR = ".sources"
@@ -68,7 +69,7 @@ class Readers:
     def guard(self) -> AddressGuard:
         """The address guard of remote reads (built on first use)."""
         if self._guard is None:
-            from bot.adapters.http_source import AddressGuard
+            from bot.adapters.http_probe import AddressGuard
 
             self._guard = AddressGuard(AllowList.parse(self._allow))
         return self._guard
@@ -97,6 +98,14 @@ class Readers:
     def for_uri(self, uri: str) -> HttpSource | S3Source:
         """The reader of one remote URI."""
         return self.s3(uri) if uri.startswith("s3://") else self.http()
+
+    def probe(self, uri: str) -> Validators:
+        """One remote file's current validators; http(s) without building the httpx client (see http_probe)."""
+        if uri.startswith("s3://"):
+            return self.s3(uri).probe(uri)
+        from bot.adapters.http_probe import probe
+
+        return probe(self.guard, self.limits, uri)
 
 
 def _located(ctx: StepContext, exc: BotError) -> DataError:
@@ -150,6 +159,15 @@ def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | N
     return sorted(found.items())
 
 
+def listing(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | None]]:
+    """:func:`expand`, once per step context: the probe and ``plan-sources`` share one S3 listing / THREDDS crawl."""
+    cached = getattr(ctx, "_source_listing", None)
+    if cached is None:
+        cached = expand(ctx, readers)
+        object.__setattr__(ctx, "_source_listing", cached)
+    return list(cached)
+
+
 def probe_inputs(ctx: StepContext) -> dict[str, Any]:
     """What identifies the source's current version, for the convert step's fingerprint.
 
@@ -179,12 +197,12 @@ def _probe(ctx: StepContext) -> dict[str, Any]:
     try:
         readers = Readers(ctx)
         files = []
-        for uri, listed in expand(ctx, readers):
+        for uri, listed in listing(ctx, readers):
             if "://" not in uri:
                 st = (ctx.dataset.dir / uri).stat()
                 files.append({"uri": uri, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
                 continue
-            validators = listed or readers.for_uri(uri).probe(uri)
+            validators = listed or readers.probe(uri)
             files.append({"uri": uri, **validators.to_dict()})
     except (BotError, ValueError, OSError) as exc:
         # Unknown state never matches a recorded run: convert runs (its conditional requests keep an
@@ -246,7 +264,7 @@ def resolve(
             raise _located(ctx, exc) from exc
         return [path], [record]
     try:
-        planned = expand(ctx, readers) if uris is None else [(uri, None) for uri in uris]
+        planned = listing(ctx, readers) if uris is None else [(uri, None) for uri in uris]
     except BotError as exc:
         raise _located(ctx, exc) from exc
     folder = ctx.work / SOURCES_DIR

@@ -69,7 +69,7 @@ def plan_sources(ctx: StepContext) -> StepResult:
     """List the source files for the fan-out (``plan.json``) and the ``withParam`` items (``items.json``)."""
     from bot.pipeline.incremental import plan as incremental_plan
     from bot.pipeline.incremental import recipe_of
-    from bot.pipeline.sources import Readers, _located, expand
+    from bot.pipeline.sources import Readers, _located, listing
 
     src = ctx.spec.source
     whole = src.single is not None or src.opendap is not None
@@ -88,7 +88,7 @@ def plan_sources(ctx: StepContext) -> StepResult:
     if not whole:
         readers = Readers(ctx)
         try:
-            listed = expand(ctx, readers)
+            listed = listing(ctx, readers)  # the incremental plan's probe listed it already: not twice
         except BotError as exc:
             raise _located(ctx, exc) from exc
         files = [{"uri": uri, "validators": v.to_dict() if v is not None else None} for uri, v in listed]
