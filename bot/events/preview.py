@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bot.config import CatalogConfig, EnvironmentConfig
 from bot.errors import BotError, CommandError
 from bot.events.context import BotContext
@@ -81,11 +83,10 @@ class Namespace:
         """``env`` with the store prefix and the output folder moved below :attr:`key_prefix`."""
         store = env.object_store
         prefix = "/".join(p for p in (store.prefix.strip("/"), self.key_prefix) if p)
-        return env.model_copy(
-            update={
-                "object_store": store.model_copy(update={"prefix": prefix}),
-                "output": f"{env.output.rstrip('/')}/{self.key_prefix}",
-            }
+        return msgspec.structs.replace(
+            env,
+            object_store=msgspec.structs.replace(store, prefix=prefix),
+            output=f"{env.output.rstrip('/')}/{self.key_prefix}",
         )
 
 

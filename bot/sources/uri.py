@@ -106,6 +106,6 @@ def glob_prefix(text: str) -> str:
 
 
 def check_source_path(text: str) -> str:
-    """pydantic field check for ``source.path``: the text unchanged, or ``ValueError``."""
+    """The check of ``source.path`` in ``pipeline.yaml``: the text unchanged, or ``ValueError``."""
     parse_source(text)
     return text
