@@ -136,13 +136,20 @@ def _explain(path: list[str | int], message: str, type_: Any, value: Any, cause:
         return Located(_dotted([*path, name]), "missing required field", f"add `{name}`")
     if message.startswith("Invalid enum value"):
         choices = ", ".join(repr(c) for c in _choices(type_))
-        return Located(_dotted(path), f"{value!r} is not one of {choices}", f"use one of {choices}")
-    wanted = re.sub(r"`(\w+)`", lambda m: _TYPES.get(m.group(1), m.group(1)), message)
+        return Located(_dotted(path), f"{value!r} is not an allowed value", f"use one of {choices}")
+    wanted = re.sub(r"`([\w |]+)`", lambda m: _type_words(m.group(1)), message)
     wanted = wanted.replace("Expected", "expected", 1)
     if value is not _ABSENT:
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
         wanted += f" ({shown})" if "got" in wanted else f", got {shown}"
     return Located(_dotted(path), wanted, DOCS_HINT)
+
+
+def _type_words(names: str) -> str:
+    """msgspec's ``str | null`` as the user's words: ``text`` (that a field may be left out is no news)."""
+    parts = [p.strip() for p in names.split("|")]
+    words = [_TYPES.get(p, p) for p in parts if p != "null" or len(parts) == 1]
+    return " or ".join(words)
 
 
 def _spelling(name: str, known: list[str]) -> str:
