@@ -10,8 +10,6 @@ The embedded ``local`` environment means a catalog without any
 and a pygeoapi config file.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import re
@@ -502,7 +500,7 @@ class Settings(Record, frozen=True, kw_only=True):
     slack_webhook_url: Secret | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build settings from ``environ`` (default ``os.environ``)."""
         env = os.environ if environ is None else environ
 

@@ -7,8 +7,6 @@ answers.  Discovery reads only directory listings and small YAML files, so
 it stays cheap on a 1,000-dataset catalog.
 """
 
-from __future__ import annotations
-
 import datetime
 import re
 from collections.abc import Iterable
@@ -342,7 +340,7 @@ class Catalog:
     config: CatalogConfig = field(default_factory=CatalogConfig)
 
     @classmethod
-    def open(cls, root: Path | str) -> Catalog:
+    def open(cls, root: Path | str) -> "Catalog":
         """Open a catalog folder; it must contain ``datasets/`` or ``catalog-bot.yaml``."""
         path = Path(root).resolve()
         if not path.is_dir():

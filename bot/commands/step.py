@@ -7,8 +7,6 @@ tool to re-run or debug a single step after ``catalog-bot publish``: the
 default work folder is the one ``publish`` used.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
