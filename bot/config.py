@@ -13,7 +13,6 @@ and a pygeoapi config file.
 import contextlib
 import os
 import re
-import shlex
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -571,6 +570,8 @@ def ensure_s3_credentials(env_name: str, env_cfg: Any) -> Path | None:
         name, sep, value = line.removeprefix("export ").partition("=")
         name = name.strip()
         if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
+            import shlex
+
             os.environ[name] = shlex.split(value)[0] if value.strip() else ""
     return path
 

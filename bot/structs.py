@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -52,8 +51,7 @@ class FieldError(ValueError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(msgspec.Struct, frozen=True):
     """A validation error as the user needs it: dotted ``field`` path, ``message`` and ``hint`` (the fix)."""
 
     field: str
@@ -81,21 +79,22 @@ def load(data: Any, type_: type[T]) -> T:
         raise InvalidData(locate(exc, type_, data)) from None
 
 
-_AT = re.compile(r"^(?P<msg>.*) - at `(?P<key>key` in `)?(?P<path>\$[^`]*)`$", re.DOTALL)
-_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
-_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+# msgspec's messages; patterns as text (compiled by `re` on the first error, not by every start-up).
+_AT = r"(?s)^(?P<msg>.*) - at `(?P<key>key` in `)?(?P<path>\$[^`]*)`$"
+_SEGMENT = r"\.([^.\[]+)|\[(\d+|\.\.\.)\]"
+_MISSING = r"^Object missing required field `(?P<name>[^`]+)`$"
+_UNKNOWN = r"^Object contains unknown field `(?P<name>[^`]+)`$"
 _TYPES = {"int": "an integer", "float": "a number", "str": "text", "bool": "true or false", "object": "a mapping"}
 _TYPES |= {"array": "a list", "null": "nothing (null)", "date": "a date (YYYY-MM-DD)"}
 
 
 def locate(exc: msgspec.ValidationError, type_: Any, data: Any) -> Located:
     """The field path, message and fix of msgspec's error ``exc`` raised converting ``data`` to ``type_``."""
-    match = _AT.match(str(exc))
+    match = re.match(_AT, str(exc))
     message = match.group("msg") if match else str(exc)  # no "at": the document itself
     path: list[str | int] = []
     cur_type, cur = type_, data
-    for name, index in _SEGMENT.findall(match.group("path")[1:] if match else ""):
+    for name, index in re.findall(_SEGMENT, match.group("path")[1:] if match else ""):
         if index == "...":  # a dictionary value: find which key (msgspec does not say)
             return _in_mapping(path, cur_type, cur, exc)
         step: str | int = name or int(index)
@@ -127,11 +126,11 @@ def _explain(path: list[str | int], message: str, type_: Any, value: Any, cause:
         return Located(_dotted([*path, cause.field]), str(cause), DOCS_HINT)
     if cause is not None:  # a record-wide check of __post_init__: its message says what to do
         return Located(_dotted(path), str(cause), DOCS_HINT)
-    if found := _UNKNOWN.match(message):
+    if found := re.match(_UNKNOWN, message):
         name = found.group("name")
         known = [f.name for f in msgspec.structs.fields(_unwrap(type_))] if _is_record(type_) else []
         return Located(_dotted([*path, name]), "unknown field", _spelling(name, known))
-    if found := _MISSING.match(message):
+    if found := re.match(_MISSING, message):
         name = found.group("name")
         return Located(_dotted([*path, name]), "missing required field", f"add `{name}`")
     if message.startswith("Invalid enum value"):

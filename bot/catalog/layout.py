@@ -10,10 +10,11 @@ it stays cheap on a 1,000-dataset catalog.
 import datetime
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from bot.config import CatalogConfig, config_error, load_catalog_config, load_yaml
 from bot.errors import CatalogError, UsageError
@@ -294,9 +295,11 @@ def parse_pipeline(data: object, name: str) -> PipelineSpec:
         raise config_error(exc, name) from None
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """One dataset folder; paths are absolute, ``rel`` gives catalog-relative names."""
+class Dataset(msgspec.Struct, frozen=True):
+    """One dataset folder; paths are absolute, ``rel`` gives catalog-relative names.
+
+    A struct, not a dataclass: creating a dataclass costs ~0.5 ms of every start-up (a step pod's).
+    """
 
     id: str
     dir: Path
@@ -332,12 +335,11 @@ class Dataset:
         return missing
 
 
-@dataclass
-class Catalog:
-    """A catalog repository checked out at ``root``."""
+class Catalog(msgspec.Struct, dict=True):
+    """A catalog repository checked out at ``root`` (``dict=True``: room for the cached properties)."""
 
     root: Path
-    config: CatalogConfig = field(default_factory=CatalogConfig)
+    config: CatalogConfig = CatalogConfig()
 
     @classmethod
     def open(cls, root: Path | str) -> "Catalog":
