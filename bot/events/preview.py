@@ -133,7 +133,9 @@ def publish_preview(
         output = output_folder(catalog, env, None, base=ctx.repo_dir) / ns.key_prefix
         run = RunContext(catalog, env, ns.environment(env_cfg), output, ctx.settings, provenance=provenance)
         chosen = catalog.select(list(datasets))
-        report = publish(run, [msgspec.structs.replace(d, id=ns.published_id(d.id)) for d in chosen], dag=DAGS["publish"])
+        report = publish(
+            run, [msgspec.structs.replace(d, id=ns.published_id(d.id)) for d in chosen], dag=DAGS["publish"]
+        )
         access = {ns.published_id(d.id): d.pipeline().access for d in chosen}
         rows = [_row(run, o, access.get(o.dataset, "public")) for o in report.outcomes]
     ok = not report.failed and report.finish_error is None
