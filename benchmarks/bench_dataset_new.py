@@ -66,7 +66,8 @@ from pathlib import Path
 import dask.array, netCDF4, numcodecs, pandas, pyarrow.parquet, shapely, xarray, zarr  # imported before the clock, as above
 from bot.catalog.layout import PipelineSpec
 from bot.convert.probe import probe_source
-spec = PipelineSpec.model_validate(json.loads(sys.argv[2]))
+from bot.structs import load
+spec = load(json.loads(sys.argv[2]), PipelineSpec)
 with tempfile.TemporaryDirectory() as tmp:
     t = time.perf_counter()
     meta = probe_source(spec, Path(sys.argv[1]), Path(tmp), "big")

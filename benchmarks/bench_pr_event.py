@@ -30,13 +30,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+import msgspec  # noqa: E402
 from bench_check import prepare  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
 
 from bot.adapters.git import GitRepo  # noqa: E402
 from bot.adapters.github import GitHub  # noqa: E402
 from bot.catalog.check import run_check  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot.config import Secret, Settings  # noqa: E402
 from bot.events.context import BotContext  # noqa: E402
 from bot.events.handlers import handle  # noqa: E402
 from bot.events.models import parse_event  # noqa: E402
@@ -77,8 +77,8 @@ def bench_size(tmp: Path, n: int, repeat: int) -> dict:
         server.add_repo(REPO, root)
         clone = tmp / f"clone{n}"
         subprocess.run(["git", "clone", "-q", str(server.repos[REPO].git_dir), str(clone)], check=True)
-        settings = Settings.from_env().model_copy(
-            update={"github_token": SecretStr(TOKEN), "github_api_url": server.base_url, "github_repository": REPO}
+        settings = msgspec.structs.replace(
+            Settings.from_env(), github_token=Secret(TOKEN), github_api_url=server.base_url, github_repository=REPO
         )
         number = server.open_pr(REPO, "feature")["number"]
         base, head = server.rev(REPO, "main"), server.rev(REPO, "feature")

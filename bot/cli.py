@@ -134,10 +134,6 @@ cli = LazyGroup(name="catalog-bot", help=HELP, no_args_is_help=True, rich_markup
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit 0 clean, 1 catalog problems, 2 usage/internal error."""
-    # pydantic looks for plugins by scanning the entry points of every installed distribution the
-    # first time it builds a model (~20-40 ms in a full environment, paid by every Argo pod); the
-    # bot's models use none.  A value the user set (e.g. to name plugins to skip) wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         result = cli.main(args=argv, prog_name="catalog-bot", standalone_mode=False)
     except BotError as exc:

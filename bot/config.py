@@ -10,22 +10,20 @@ The embedded ``local`` environment means a catalog without any
 and a pygeoapi config file.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import re
-import shlex
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError, UsageError
+from bot.structs import FieldError, InvalidData, Record, load
 
-# Secret detection lives with the masker (bot.logging, no pydantic) so that light paths such as
+# Secret detection lives with the masker (bot.logging) so that light paths such as
 # `catalog-bot render` decide on the render sandbox without importing this module; re-exported here.
 
 CONFIG_FILE = "catalog-bot.yaml"
@@ -35,21 +33,12 @@ DEFAULT_OUTPUT = "_published"
 PERMISSIONS = ("none", "read", "triage", "write", "maintain", "admin")
 
 
-class _Model(BaseModel):
-    """Strict base: unknown keys are typos, and typos are errors.
-
-    ``defer_build``: a model's validator is built the first time it is used,
-    not at import.  Building all of them cost ~100 ms of every start-up
-    (every ``catalog-bot step`` pod), while a run needs a few: loading
-    ``catalog-bot.yaml`` builds :class:`CatalogConfig` (its sections inline).
-    For the same reason the section defaults are ``default_factory``: a
-    default instance at class definition would build its model at import.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+# The records are msgspec structs (bot.structs: unknown keys are typos, and typos are errors; frozen;
+# keyword-only), not pydantic models: importing pydantic and building its validators was most of the
+# start-up of every `catalog-bot step` pod (issue #16).
 
 
-class ObjectStoreConfig(_Model):
+class ObjectStoreConfig(Record, frozen=True, kw_only=True):
     """Where ARCO data and Frictionless JSON go.
 
     ``local``: ``root`` is a folder (relative to the output dir);
@@ -65,11 +54,11 @@ class ObjectStoreConfig(_Model):
     limited_bucket: str = "catalog-limited"
     prefix: str = ""
     public_base_url: str | None = None
-    multipart_threshold_mb: int = Field(default=16, ge=5)
-    max_concurrency: int = Field(default=8, ge=1, le=64)
+    multipart_threshold_mb: Annotated[int, msgspec.Meta(ge=5)] = 16
+    max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
 
 
-class StacConfig(_Model):
+class StacConfig(Record, frozen=True, kw_only=True):
     """``static``: a self-contained catalog folder; ``api``: stac-fastapi with Transactions."""
 
     kind: Literal["static", "api"] = "static"
@@ -79,7 +68,7 @@ class StacConfig(_Model):
     catalog_title: str = "Data catalog"
 
 
-class PygeoapiConfig(_Model):
+class PygeoapiConfig(Record, frozen=True, kw_only=True):
     """``config``: write resource YAMLs + assembled config; ``api``: admin API."""
 
     kind: Literal["config", "api"] = "config"
@@ -87,7 +76,7 @@ class PygeoapiConfig(_Model):
     url: str | None = None
 
 
-class ArgoConfig(_Model):
+class ArgoConfig(Record, frozen=True, kw_only=True):
     """Argo Server endpoint; the token comes from ``ARGO_TOKEN`` only."""
 
     url: str | None = None
@@ -102,21 +91,21 @@ class ArgoConfig(_Model):
     git_url: str | None = None
 
 
-class EnvironmentConfig(_Model):
+class EnvironmentConfig(Record, frozen=True, kw_only=True):
     """One publish target (``local``, ``dev``, ``prod``...)."""
 
     engine: Literal["local", "argo"] = "local"
     output: str = DEFAULT_OUTPUT
-    object_store: ObjectStoreConfig = Field(default_factory=ObjectStoreConfig)
-    stac: StacConfig = Field(default_factory=StacConfig)
+    object_store: ObjectStoreConfig = ObjectStoreConfig()
+    stac: StacConfig = StacConfig()
     # Where ``access: limited`` datasets are catalogued; None: nowhere (never the public ``stac``).
     limited_stac: StacConfig | None = None
-    pygeoapi: PygeoapiConfig = Field(default_factory=PygeoapiConfig)
-    argo: ArgoConfig = Field(default_factory=ArgoConfig)
-    ext_vars: dict[str, str] = Field(default_factory=dict)
+    pygeoapi: PygeoapiConfig = PygeoapiConfig()
+    argo: ArgoConfig = ArgoConfig()
+    ext_vars: dict[str, str] = {}
 
 
-class CommandPolicy(_Model):
+class CommandPolicy(Record, frozen=True, kw_only=True):
     """Minimum repository permission per ``/catalog`` command."""
 
     help: str = "read"
@@ -129,15 +118,14 @@ class CommandPolicy(_Model):
     cancel: str = "maintain"
     publish: str = "maintain"
 
-    @field_validator("*")
-    @classmethod
-    def _known_permission(cls, value: str) -> str:
-        if value not in PERMISSIONS:
-            raise ValueError(f"unknown permission {value!r}; use one of {', '.join(PERMISSIONS)}")
-        return value
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value not in PERMISSIONS:
+                raise FieldError(name, f"unknown permission {value!r}; use one of {', '.join(PERMISSIONS)}")
 
 
-class ImageConfig(_Model):
+class ImageConfig(Record, frozen=True, kw_only=True):
     """The container image that runs data-heavy steps under Argo."""
 
     repository: str = "catalog-bot"
@@ -152,15 +140,15 @@ _SECRET_NAME = re.compile(
 )
 
 
-class RenderLimits(_Model):
+class RenderLimits(Record, frozen=True, kw_only=True):
     """Limits of the child process that evaluates (possibly pull-request) Jsonnet."""
 
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
-    memory_mb: int = Field(default=1024, ge=256, le=8192)
-    max_output_mb: int = Field(default=64, ge=1, le=1024)
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 60.0
+    memory_mb: Annotated[int, msgspec.Meta(ge=256, le=8192)] = 1024
+    max_output_mb: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
 
 
-class NetworkConfig(_Model):
+class NetworkConfig(Record, frozen=True, kw_only=True):
     """Rules for remote sources (``source.path`` with ``https://``/``s3://``).
 
     ``allow`` lists host names, addresses or networks that may be loopback,
@@ -171,22 +159,23 @@ class NetworkConfig(_Model):
     ``attempts`` per request (transient faults are retried with backoff).
     """
 
-    allow: list[str] = Field(default_factory=list)
-    max_download_mb: int = Field(default=4096, ge=1)
-    timeout_s: float = Field(default=60.0, gt=0)
-    deadline_s: float = Field(default=3600.0, gt=0)
-    attempts: int = Field(default=5, ge=1, le=20)
+    allow: list[str] = []
+    max_download_mb: Annotated[int, msgspec.Meta(ge=1)] = 4096
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    deadline_s: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
 
-    @field_validator("allow")
-    @classmethod
-    def _valid_entries(cls, value: list[str]) -> list[str]:
-        from bot.sources.addresses import AllowList
+    def __post_init__(self) -> None:
+        if self.allow:
+            from bot.sources.addresses import AllowList
 
-        AllowList.parse(value)  # raises ValueError naming a bad network
-        return value
+            try:
+                AllowList.parse(self.allow)
+            except ValueError as exc:  # names the bad network
+                raise FieldError("allow", str(exc)) from None
 
 
-class CatalogConfig(_Model):
+class CatalogConfig(Record, frozen=True, kw_only=True):
     """The parsed ``catalog-bot.yaml`` of a catalog repository.
 
     ``variables``: the process environment variables that ``${VAR}`` may
@@ -198,27 +187,24 @@ class CatalogConfig(_Model):
     title: str = "Data catalog"
     default_branch: str = "main"
     default_environment: str = "local"
-    environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
-    commands: CommandPolicy = Field(default_factory=CommandPolicy)
-    image: ImageConfig = Field(default_factory=ImageConfig)
-    labels: dict[str, str] = Field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
-    variables: list[str] = Field(default_factory=list)
-    render: RenderLimits = Field(default_factory=RenderLimits)
+    environments: dict[str, EnvironmentConfig] = {}
+    commands: CommandPolicy = CommandPolicy()
+    image: ImageConfig = ImageConfig()
+    labels: dict[str, str] = msgspec.field(default_factory=lambda: {"dataset": "dataset", "harvest": "harvest"})
+    variables: list[str] = []
+    render: RenderLimits = RenderLimits()
+    network: NetworkConfig = NetworkConfig()
 
-    @field_validator("variables")
-    @classmethod
-    def _public_names(cls, value: list[str]) -> list[str]:
-        for name in value:
+    def __post_init__(self) -> None:
+        for name in self.variables:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable name")
+                raise FieldError("variables", f"{name!r} is not an environment variable name")
             if _SECRET_NAME.search(name):
-                raise ValueError(
+                raise FieldError(
+                    "variables",
                     f"{name} looks like a secret and cannot be expanded into the catalog; "
-                    "credentials are read by the clients from the environment, never through ${VAR}"
+                    "credentials are read by the clients from the environment, never through ${VAR}",
                 )
-        return value
-
-    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
     def environment(self, name: str | None = None, environ: Mapping[str, str] | None = None) -> EnvironmentConfig:
         """The named environment, ``${VAR}`` placeholders expanded; ``local`` is always there (embedded default)."""
@@ -299,21 +285,21 @@ def expand_environment(
     allowed: Collection[str] | None = None,
 ) -> EnvironmentConfig:
     """``env`` with its placeholders expanded from ``environ`` (default ``os.environ``), re-validated."""
-    data = env.model_dump(mode="python")
+    data = msgspec.to_builtins(env)
     expanded = expand_placeholders(
         data, os.environ if environ is None else environ, field=f"environments.{name}", allowed=allowed
     )
     if expanded == data:
         return env
     try:
-        return EnvironmentConfig.model_validate(expanded)
-    except ValidationError as exc:
-        err = pydantic_to_config_error(exc, CONFIG_FILE)
+        return load(expanded, EnvironmentConfig)
+    except InvalidData as exc:
+        found = exc.located
         raise ConfigError(
-            f"after expanding ${{...}} placeholders: {err.message.split(': ', 1)[-1]}",
+            f"after expanding ${{...}} placeholders: {found.message}",
             file=CONFIG_FILE,
-            field=f"environments.{name}.{err.field}",
-            hint=err.hint,
+            field=f"environments.{name}.{found.field}",
+            hint=found.hint,
         ) from None
 
 
@@ -328,25 +314,15 @@ def load_catalog_config(root: Path) -> CatalogConfig:
     if not isinstance(data, Mapping):
         raise ConfigError("must be a YAML mapping", file=CONFIG_FILE, hint="start the file with `version: 1`")
     try:
-        return CatalogConfig.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_to_config_error(exc, CONFIG_FILE) from None
+        return load(data, CatalogConfig)
+    except InvalidData as exc:
+        raise config_error(exc, CONFIG_FILE) from None
 
 
-def pydantic_to_config_error(exc: ValidationError, file: str) -> ConfigError:
-    """Name the first offending field with a dotted path and a hint."""
-    err = exc.errors()[0]
-    fld = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        hint = f"remove `{err['loc'][-1]}` or check its spelling"
-        msg = "unknown field"
-    elif err["type"] == "missing":
-        hint = f"add `{err['loc'][-1]}`"
-    else:
-        hint = "see docs/catalog.md for the allowed values"
-    more = f" ({len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-    return ConfigError(msg + more, file=file, field=fld, hint=hint)
+def config_error(exc: InvalidData, file: str) -> ConfigError:
+    """The located validation error of ``file`` as the error the CLI and the PR report show."""
+    found = exc.located
+    return ConfigError(found.message, file=file, field=found.field or None, hint=found.hint)
 
 
 def load_yaml(path: Path) -> Any:
@@ -471,10 +447,40 @@ def _bounded_depth(doc: Any, source: str) -> Any:
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class Settings(_Model):
+class Secret:
+    """A secret string that never prints itself: ``str`` and ``repr`` show ``**********``.
+
+    Why a type: a token in a settings object ends up in a ``repr`` (a debug
+    log, an exception message) sooner or later; the value is only reachable
+    by asking for it, :meth:`get_secret_value`, at the one place that sends it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself (for the client that sends it, never for output)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Settings(Record, frozen=True, kw_only=True):
     """Process-level settings from the environment (never from the catalog).
 
-    Secrets are ``SecretStr`` so that ``repr`` and logs show ``**********``.
+    Secrets are :class:`Secret` so that ``repr`` and logs show ``**********``.
     """
 
     schemas_dir: Path | None = None
@@ -483,23 +489,23 @@ class Settings(_Model):
     run_id: str | None = None
     cache_dir: Path = Path.home() / ".cache" / "catalog-bot"
     jsonnet_engine: str = "auto"
-    github_token: SecretStr | None = None
+    github_token: Secret | None = None
     github_api_url: str = "https://api.github.com"
     github_repository: str | None = None
     github_actions: bool = False
     step_summary: Path | None = None
-    argo_token: SecretStr | None = None
+    argo_token: Secret | None = None
     argo_server: str | None = None
-    slack_webhook_url: SecretStr | None = None
+    slack_webhook_url: Secret | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build settings from ``environ`` (default ``os.environ``)."""
         env = os.environ if environ is None else environ
 
-        def secret(name: str) -> SecretStr | None:
+        def secret(name: str) -> Secret | None:
             value = env.get(name)
-            return SecretStr(value) if value else None
+            return Secret(value) if value else None
 
         return cls(
             schemas_dir=Path(env["CATALOG_BOT_SCHEMAS"]) if env.get("CATALOG_BOT_SCHEMAS") else None,
@@ -564,6 +570,8 @@ def ensure_s3_credentials(env_name: str, env_cfg: Any) -> Path | None:
         name, sep, value = line.removeprefix("export ").partition("=")
         name = name.strip()
         if sep and name.startswith(DEV_ENV_KEYS) and name not in os.environ:
+            import shlex
+
             os.environ[name] = shlex.split(value)[0] if value.strip() else ""
     return path
 

@@ -351,12 +351,10 @@ def running(tmp_path: Path, prefix: str = "/api/v3") -> Iterator[FakeGitHub]:
 
 def make_client(server: FakeGitHub, repo: str, sleeps: list[float] | None = None, **kw: Any) -> Any:
     """The bot's GitHub adapter pointed at the fake server (no throttling, recorded sleeps)."""
-    from pydantic import SecretStr
-
     from bot.adapters.github import GitHub
-    from bot.config import Settings
+    from bot.config import Secret, Settings
 
-    settings = Settings(github_token=SecretStr(TOKEN), github_api_url=server.base_url, github_repository=repo)
+    settings = Settings(github_token=Secret(TOKEN), github_api_url=server.base_url, github_repository=repo)
     gh = GitHub.connect(settings, throttle=False, **kw)
     record = sleeps if sleeps is not None else []
     gh.sleep = record.append

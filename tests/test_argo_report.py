@@ -24,12 +24,11 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from pydantic import SecretStr
 
 from bot.adapters.argo import ArgoClient
 from bot.catalog.layout import Catalog
 from bot.cli import cli
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.events.handlers import BotContext, handle
 from bot.events.models import parse_event
 from bot.events.publisher import ArgoPublisher, reconcile_statuses
@@ -123,10 +122,10 @@ def loop(tmp_path: Path, catalog_repo: Path, schemas_dir: Path) -> Iterator[Loop
         client.apply_template(render_all(Catalog.open(catalog_repo), "argo", REPO)[f"{PUBLISH_TEMPLATE}.yaml"])
         settings = Settings(
             schemas_dir=schemas_dir,
-            github_token=SecretStr(GH_TOKEN),
+            github_token=Secret(GH_TOKEN),
             github_api_url=github.base_url,
             github_repository=REPO,
-            argo_token=SecretStr(ARGO_TOKEN),
+            argo_token=Secret(ARGO_TOKEN),
         )
         yield Loop(github, repo, argo, client, clone, settings)
         assert argo.state.violations == []

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from bot.cli import COMMANDS, load_command
+from bot.structs import load
 
 HEAVY = ("pandas", "deepdiff", "xarray", "pyarrow", "boto3", "frictionless")
 
@@ -134,7 +135,7 @@ def test_publish_to_s3_loads_the_dev_services_env_file(tmp_path, monkeypatch) ->
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("CATALOG_BOT_DEV_STATE", str(state))
-    env = EnvironmentConfig.model_validate({"object_store": {"kind": "s3"}})
+    env = load({"object_store": {"kind": "s3"}}, EnvironmentConfig)
     assert ensure_s3_credentials("dev", env) == state / "dev.env"
     import os
 
@@ -220,77 +221,63 @@ def test_a_skipped_step_pod_imports_no_step_module(tmp_path) -> None:  # type: i
     assert not any(loaded.values()), [m for m, v in loaded.items() if v]
 
 
-def _models_built_after(code: str) -> dict[str, bool]:
-    """Which of the configuration / layout models have a built validator after ``code`` (fresh interpreter)."""
-    probe = (
-        f"{code}\nimport json, sys\nfrom pydantic import BaseModel\n"
-        "mods = [sys.modules[m] for m in ('bot.config', 'bot.catalog.layout') if m in sys.modules]\n"
-        "models = {f'{m.__name__}.{k}': v for m in mods for k, v in vars(m).items()\n"
-        "          if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m.__name__}\n"
-        "print(json.dumps({k: bool(v.__pydantic_complete__) for k, v in models.items()}))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# What no command needs to start: pydantic (the configuration is msgspec records, bot.structs) and
+# importlib.metadata (entry-point scans; pydantic's plugin loader pulled it in).  typer 0.29 coerces
+# every parameter through a pydantic TypeAdapter, hence typer's pin below 0.29 in pyproject.
+NOT_AT_START = ("pydantic", "pydantic_core", "typer._adapters", "importlib.metadata")
 
 
-def test_importing_the_configuration_builds_no_model() -> None:
-    """#16 goal 6: models are built on first use (``defer_build``), so an import costs no schema building."""
-    built = _models_built_after("import bot.config, bot.catalog.layout")
-    assert len(built) >= 15, sorted(built)  # the probe saw the models
-    assert not any(built.values()), [m for m, v in built.items() if v]
+def test_reading_the_configuration_imports_no_pydantic() -> None:
+    """#16 goal 6: the configuration, pipeline and PR-report records are msgspec structs."""
+    code = "import bot.config, bot.catalog.layout, bot.events.pr_report"
+    loaded = _modules_after(code, (*NOT_AT_START, "msgspec"))
+    assert loaded["msgspec"], "the probe did not import the records"
+    assert not any(v for m, v in loaded.items() if m != "msgspec"), [m for m, v in loaded.items() if v]
 
 
-def test_a_step_pod_builds_only_the_models_it_validates_with(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A skipped step builds the validators of what it reads, not of every model of the two modules.
+PYDANTIC = ("pydantic", "pydantic_core", "typer._adapters")
 
-    It validates catalog-bot.yaml (``CatalogConfig``, its sections inline),
-    the settings and pipeline.yaml, and instantiates the embedded ``local``
-    environment (``EnvironmentConfig`` and its sections' defaults).  Models it
-    never touches -- subsets, THREDDS and metadata sources, the command policy,
-    the image, the network rules -- stay unbuilt.
-    """
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["--help"], NOT_AT_START),
+        (["step", "harvest-metadata"], NOT_AT_START),
+        # a verb's own help is rendered by rich, whose pygments scans entry points (importlib.metadata)
+        (["step", "--help"], PYDANTIC),
+    ],
+    ids=["help", "step-run", "step-help"],
+)
+def test_help_and_a_step_pod_import_no_pydantic(tmp_path, argv, absent) -> None:  # type: ignore[no-untyped-def]
+    """A step pod reads catalog-bot.yaml, the settings and pipeline.yaml, and validates them without pydantic."""
     from tests.conftest import EXAMPLE
 
-    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
-    built = _models_built_after(_cli_code(argv))
-    used = {"CatalogConfig", "Settings", "PipelineSpec"}
-    defaults = {"EnvironmentConfig", "ObjectStoreConfig", "StacConfig", "PygeoapiConfig", "ArgoConfig", "RenderLimits"}
-    untouched = {"Subset", "ThreddsSource", "MetadataSource", "CommandPolicy", "ImageConfig", "NetworkConfig"}
-    names = {m.rsplit(".", 1)[1]: v for m, v in built.items()}
-    assert untouched | used <= set(names), sorted(names)  # the probe sees the models it names
-    assert all(names[m] for m in used), {m: names[m] for m in used}
-    assert {m for m, v in names.items() if v} <= used | defaults, sorted(m for m, v in names.items() if v)
-    assert not any(names[m] for m in untouched), {m: names[m] for m in untouched}
-
-
-def test_a_step_pod_builds_no_typer_type_adapter(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """typer 0.29 builds a pydantic TypeAdapter per parameter when a verb parses (pinned below it in pyproject)."""
-    from tests.conftest import EXAMPLE
-
-    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
-    loaded = _modules_after(_cli_code(argv), ("typer._adapters", "pydantic.type_adapter", "bot.config"))
-    assert loaded["bot.config"], "the step did not run"
+    if argv == ["step", "harvest-metadata"]:
+        argv = [*argv, "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
+    loaded = _modules_after(_cli_code(argv), (*absent, "bot.catalog.layout", "typer"))
+    assert loaded["typer"], "the CLI did not run"
+    if len(argv) > 2:
+        assert loaded["bot.catalog.layout"], "the step did not read the catalog"
     import typer
 
-    assert not loaded["typer._adapters"] and not loaded["pydantic.type_adapter"], (
-        f"typer {typer.__version__} coerces parameters with pydantic; pyproject pins typer<0.29: "
-        "`pip install -e .` in this environment"
+    found = [m for m in absent if loaded[m]]
+    assert not found, (
+        f"catalog-bot {' '.join(argv[:2])} imported {found} (typer {typer.__version__}: pyproject pins <0.29)"
     )
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, "__all__"), ("logfire", "logfire")])
-def test_the_cli_skips_pydantic_plugin_discovery_unless_told_otherwise(tmp_path, given, expected) -> None:  # type: ignore[no-untyped-def]
-    """No entry-point scan of every installed distribution at the first model build; a user's setting wins."""
-    import os
+def test_a_step_pod_validates_what_it_reads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Off the pydantic path, the step still refuses a bad pipeline.yaml: file, field path and fix, exit 1."""
+    import shutil
 
     from tests.conftest import EXAMPLE
 
-    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(EXAMPLE), "--output", str(tmp_path / "o")]
-    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
-    if given is not None:
-        env["PYDANTIC_DISABLE_PLUGINS"] = given
-    probe = f"{_cli_code(argv)}\nimport os\nprint(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))"
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120, env=env
-    )
-    assert out.stdout.strip().splitlines()[-1] == expected
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE, catalog)
+    pipeline = catalog / "datasets" / "reef-temperature" / "pipeline.yaml"
+    pipeline.write_text(pipeline.read_text().replace("output: parquet", "output: parquet\nacess: public"))
+    argv = ["step", "harvest-metadata", "-d", "reef-temperature", "-C", str(catalog), "--output", str(tmp_path / "o")]
+    run = subprocess.run([sys.executable, "-m", "bot", *argv], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert "datasets/reef-temperature/pipeline.yaml [acess]: unknown field" in run.stderr
+    assert "did you mean `access`?" in run.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from bot.catalog.layout import Catalog, Coordinates, PipelineSpec
 from bot.convert import convert_dataset
 from bot.convert.grid import choose_chunks, convert_netcdf, passthrough_zarr
 from bot.errors import DataError
+from bot.structs import load
 
 COORDS = Coordinates(x="lon", y="lat", t="time")
 
@@ -34,8 +36,14 @@ def _netcdf(path: Path, *, lat: np.ndarray | None = None, dims: tuple[str, str, 
 
 
 def _spec(**extra: object) -> PipelineSpec:
-    return PipelineSpec.model_validate(
-        {"source": {"path": "x.nc", "format": "netcdf"}, "output": "zarr", "coordinates": COORDS.model_dump(), **extra}
+    return load(
+        {
+            "source": {"path": "x.nc", "format": "netcdf"},
+            "output": "zarr",
+            "coordinates": msgspec.structs.asdict(COORDS),
+            **extra,
+        },
+        PipelineSpec,
     )
 
 
@@ -80,12 +88,13 @@ def test_small_target_rechunks_and_keeps_values(tmp_path: Path) -> None:
 
 def test_missing_dimension(tmp_path: Path) -> None:
     src = _netcdf(tmp_path / "g.nc")
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "g.nc", "format": "netcdf"},
             "output": "zarr",
             "coordinates": {"x": "longitude", "y": "lat"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError) as err:
         convert_dataset(spec, src, tmp_path / "out")
@@ -327,12 +336,13 @@ def test_unsigned_bytes_keep_their_values(tmp_path: Path, fmt: str) -> None:
         quality._Unsigned = "true"
         quality.set_auto_maskandscale(False)
         quality[:] = np.where(raw % 3 == 0, -1, raw).astype("i1")  # -1 is 255 unsigned: the fill
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "output": "zarr",
             "source": {"path": "flags.nc", "format": "netcdf"},
             "coordinates": {"x": "lon", "y": "lat", "t": "time"},
-        }
+        },
+        PipelineSpec,
     )
     result = convert_dataset(spec, src, tmp_path / "out", None, name="flags")
     with xr.open_dataset(src) as want, xr.open_zarr(result.path) as got:

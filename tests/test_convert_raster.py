@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 import rasterio
@@ -14,6 +15,7 @@ from bot.catalog.layout import Coordinates, PipelineSpec
 from bot.convert import convert_dataset
 from bot.errors import DataError
 from bot.metadata.datadriven import check_extents, extract_zarr_metadata
+from bot.structs import load
 
 XY = Coordinates(x="lon", y="lat")
 
@@ -45,8 +47,13 @@ def _bathymetry(path: Path, crs: str | None, x0: float, y0: float, res: float, w
 
 
 def _spec(name: str, **source: str) -> PipelineSpec:
-    return PipelineSpec.model_validate(
-        {"source": {"path": name, "format": "geotiff", **source}, "output": "zarr", "coordinates": XY.model_dump()}
+    return load(
+        {
+            "source": {"path": name, "format": "geotiff", **source},
+            "output": "zarr",
+            "coordinates": msgspec.structs.asdict(XY),
+        },
+        PipelineSpec,
     )
 
 

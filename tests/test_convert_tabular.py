@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,17 +17,19 @@ from bot.catalog.layout import Catalog, Coordinates, PipelineSpec
 from bot.convert import convert_dataset
 from bot.convert.tabular import convert_csv, passthrough_parquet, points_wkb
 from bot.errors import DataError
+from bot.structs import load
 
 COORDS = Coordinates(x="lon", y="lat", z="depth", t="time")
 
 
 def _spec(fmt: str = "csv", **source: object) -> PipelineSpec:
-    return PipelineSpec.model_validate(
+    return load(
         {
             "source": {"path": f"data/x.{fmt}", "format": fmt, **source},
             "output": "parquet",
-            "coordinates": COORDS.model_dump(),
-        }
+            "coordinates": msgspec.structs.asdict(COORDS),
+        },
+        PipelineSpec,
     )
 
 
@@ -124,12 +127,13 @@ def test_explicit_timestamp_format_is_used(tmp_path: Path) -> None:
 
 def test_missing_coordinate_column(tmp_path: Path) -> None:
     src = _write_csv(tmp_path / "a.csv", ["A,2024-01-01T00:00:00Z,150,-20,1,20,1"])
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "a.csv", "format": "csv"},
             "output": "parquet",
             "coordinates": {"x": "longitude", "y": "lat"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError) as err:
         convert_dataset(spec, src, tmp_path / "out")
@@ -253,12 +257,13 @@ def test_geojson_mixed_property_types(tmp_path: Path) -> None:
     ]
     src = tmp_path / "m.geojson"
     src.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "m.geojson", "format": "geojson"},
             "output": "parquet",
             "coordinates": {"geometry": "geometry"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError) as err:
         convert_dataset(spec, src, tmp_path / "out")
@@ -269,12 +274,13 @@ def test_geojson_mixed_property_types(tmp_path: Path) -> None:
 def test_geojson_empty_collection(tmp_path: Path) -> None:
     src = tmp_path / "e.geojson"
     src.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "e.geojson", "format": "geojson"},
             "output": "parquet",
             "coordinates": {"geometry": "geometry"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError, match="no features"):
         convert_dataset(spec, src, tmp_path / "out")
@@ -294,12 +300,13 @@ def test_plain_parquet_gets_geometry(tmp_path: Path) -> None:
     df = pd.DataFrame({"lon": [150.0, 151.5], "lat": [-20.0, -21.25], "v": [1, 2]})
     src = tmp_path / "plain.parquet"
     df.to_parquet(src)
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "plain.parquet", "format": "parquet"},
             "output": "parquet",
             "coordinates": {"x": "lon", "y": "lat"},
-        }
+        },
+        PipelineSpec,
     )
     result = convert_dataset(spec, src, tmp_path / "out")
     table = pq.read_table(result.path)
@@ -311,12 +318,13 @@ def test_plain_parquet_gets_geometry(tmp_path: Path) -> None:
 def test_parquet_passthrough_missing_column(tmp_path: Path) -> None:
     src = tmp_path / "p.parquet"
     pd.DataFrame({"x": [1.0], "lat": [2.0]}).to_parquet(src)
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "p.parquet", "format": "parquet"},
             "output": "parquet",
             "coordinates": {"x": "lon", "y": "lat"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError, match=r"'lon'.*coordinates\.x"):
         convert_dataset(spec, src, tmp_path / "out")
@@ -326,12 +334,13 @@ def test_parquet_passthrough_missing_column(tmp_path: Path) -> None:
 def test_not_a_parquet_file(tmp_path: Path) -> None:
     src = tmp_path / "p.parquet"
     src.write_bytes(b"PAR1 this is not parquet")
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "p.parquet", "format": "parquet"},
             "output": "parquet",
             "coordinates": {"x": "lon", "y": "lat"},
-        }
+        },
+        PipelineSpec,
     )
     with pytest.raises(DataError, match="not a readable Parquet"):
         convert_dataset(spec, src, tmp_path / "out")

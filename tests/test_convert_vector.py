@@ -17,6 +17,7 @@ from pyproj import CRS
 from bot.catalog.layout import Coordinates, PipelineSpec
 from bot.convert import convert_dataset
 from bot.errors import DataError
+from bot.structs import load
 
 from .test_geoparquet import assert_valid_geoparquet_11
 
@@ -43,12 +44,13 @@ def _zones() -> gpd.GeoDataFrame:
 
 
 def _spec(fmt: str, path: str, t: str = "established", **source: str) -> PipelineSpec:
-    return PipelineSpec.model_validate(
+    return load(
         {
             "source": {"path": path, "format": fmt, **source},
             "output": "parquet",
             "coordinates": {"geometry": "geometry", "t": t},
-        }
+        },
+        PipelineSpec,
     )
 
 
@@ -167,12 +169,13 @@ def projected_stations_csv(
     )
     src = folder / "air.csv"
     df.to_csv(src, index=False)
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "source": {"path": "air.csv", "format": "csv", "crs": "EPSG:25833"},
             "output": "parquet",
             "coordinates": {"x": "x", "y": "y", "t": "time"},
-        }
+        },
+        PipelineSpec,
     )
     return df, spec, src, lon, lat
 

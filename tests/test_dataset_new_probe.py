@@ -27,6 +27,7 @@ from bot.convert.probe import SAMPLE_ROWS, probe_source
 from bot.convert.probe_keys import HASH_BUDGET, is_unique, primary_key, source_batches
 from bot.errors import DataError
 from bot.metadata.datadriven import extract_metadata
+from bot.structs import load
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +36,8 @@ ROWS = SAMPLE_ROWS * 3 + 17
 
 def _spec(path: str, fmt: str, coords: dict[str, str], **source: str) -> PipelineSpec:
     output = "zarr" if fmt in ("netcdf", "zarr") else "parquet"
-    return PipelineSpec.model_validate(
-        {"source": {"path": path, "format": fmt, **source}, "output": output, "coordinates": coords}
+    return load(
+        {"source": {"path": path, "format": fmt, **source}, "output": output, "coordinates": coords}, PipelineSpec
     )
 
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
-from pydantic import SecretStr
 
 from bot.adapters.git import GitRepo
 from bot.adapters.github import GitHub
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.errors import ServiceError
 from bot.events.context import CHECK_MARKER, PUBLISH_MARKER, BotContext
 from bot.events.handlers import handle
@@ -152,7 +152,7 @@ def world(github: FakeGitHub, catalog_repo: Path, tmp_path: Path, schemas_dir: P
     subprocess.run(["git", "clone", "-q", str(repo.git_dir), str(clone)], check=True)
     settings = Settings(
         schemas_dir=schemas_dir,
-        github_token=SecretStr(TOKEN),
+        github_token=Secret(TOKEN),
         github_api_url=github.base_url,
         github_repository=REPO,
         step_summary=tmp_path / "summary.md",
@@ -220,7 +220,7 @@ def test_split_mode_unprivileged_writes_artifact_privileged_posts_it(world: Worl
     before = len(world.server.requests)
     # unprivileged job: no token at all
     ctx = BotContext(
-        settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out
+        settings=msgspec.structs.replace(world.settings, github_token=None), repo_dir=world.clone, artifact_out=out
     )
     [outcome] = handle(parse_event("pull_request", world.pr_payload(pr)), ctx)
     assert "report written" in outcome.message
@@ -246,7 +246,7 @@ def test_forged_or_missing_artifact_fails_the_check_and_never_comments(world: Wo
     other = world.server.open_pr(REPO, "other")["number"]
     out = world.tmp / "artifact"
     ctx = BotContext(
-        settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out
+        settings=msgspec.structs.replace(world.settings, github_token=None), repo_dir=world.clone, artifact_out=out
     )
     handle(parse_event("pull_request", world.pr_payload(pr)), ctx)
     wr = adapt(load_webhook("workflow_run/completed.payload.json"), world.repo, world.server)
@@ -510,7 +510,7 @@ def test_tokens_never_reach_comments_requests_summaries_logs_or_artifacts(
     assert "transient failure" in caplog.text and "retry 1/" in caplog.text
     out = world.tmp / "artifact"
     ctx = BotContext(
-        settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out
+        settings=msgspec.structs.replace(world.settings, github_token=None), repo_dir=world.clone, artifact_out=out
     )
     GitHub.connect(world.settings, throttle=False)  # registers the token with the masker, as the CLI does
     handle(parse_event("pull_request", world.pr_payload(pr)), ctx)
@@ -662,7 +662,7 @@ def test_merge_submits_argo_workflows_and_links_them(world: World, schemas_dir: 
         world.change("feature", title="Argo title")
         pr = world.server.open_pr(REPO, "feature")["number"]
         before, after = world.server.merge_pr(REPO, pr)
-        settings = world.settings.model_copy(update={"argo_token": SecretStr("argo-token-123456")})
+        settings = msgspec.structs.replace(world.settings, argo_token=Secret("argo-token-123456"))
         ctx = BotContext(
             settings=settings, repo_dir=world.clone, gh=make_client(world.server, REPO), environment="prod"
         )

@@ -17,6 +17,7 @@ from bot.metadata.issue_form import (
     request_summary,
     sections,
 )
+from bot.structs import load
 
 FORM = Path(__file__).resolve().parents[1] / "catalog_templates" / ".github" / "ISSUE_TEMPLATE" / "dataset.yml"
 
@@ -123,7 +124,7 @@ def test_generated_files_are_valid_documents() -> None:
     assert pipeline["metadata_source"] == {"kind": "url", "url": GOOD["Metadata source"]}
     from bot.catalog.layout import PipelineSpec
 
-    PipelineSpec.model_validate(pipeline)  # the generated pipeline.yaml is a valid pipeline
+    load(pipeline, PipelineSpec)  # the generated pipeline.yaml is a valid pipeline
 
 
 def test_generated_dataset_passes_the_real_check(catalog_repo: Path) -> None:

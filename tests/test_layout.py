@@ -10,6 +10,7 @@ from bot.catalog.init import init_catalog
 from bot.catalog.layout import Catalog, check_cron, check_dataset_id
 from bot.config import CatalogConfig, Settings
 from bot.errors import CatalogError, ConfigError, UsageError
+from bot.structs import load
 
 
 def test_example_catalog_discovers_four_datasets_of_both_kinds(example_catalog: Path) -> None:
@@ -66,7 +67,7 @@ def test_config_invalid_yaml_has_line(example_catalog: Path) -> None:
 
 def test_config_bad_permission_and_unknown_environment() -> None:
     with pytest.raises(ValueError, match="unknown permission"):
-        CatalogConfig.model_validate({"commands": {"publish": "superuser"}})
+        load({"commands": {"publish": "superuser"}}, CatalogConfig)
     with pytest.raises(ConfigError, match="unknown environment 'prod'"):
         CatalogConfig().environment("prod")
     assert CatalogConfig().environment("local").engine == "local"

@@ -24,6 +24,7 @@ from bot.events.handlers import handle
 from bot.events.models import parse_event
 from bot.events.preview import Namespace, marker, preview_environment, remove_preview
 from bot.stac.namespace import rename_collection
+from bot.structs import load
 from tests.github_server import make_client
 from tests.services import DevServices, dev_env, dev_services, pygeoapi_lock  # noqa: F401  (fixtures)
 from tests.test_e2e_dev import BUCKETS, all_objects, set_environment
@@ -38,9 +39,7 @@ LINK = re.compile(r"\[link\]\((https?://[^)\s]+)\)")
 
 def test_namespace_moves_ids_keys_and_output_below_the_pr() -> None:
     ns = Namespace(42)
-    env = EnvironmentConfig.model_validate(
-        {"output": "_published/dev", "object_store": {"kind": "s3", "prefix": "catalog/"}}
-    )
+    env = load({"output": "_published/dev", "object_store": {"kind": "s3", "prefix": "catalog/"}}, EnvironmentConfig)
     moved = ns.environment(env)
     assert ns.published_id(DATASET) == "pr-42-reef-temperature"
     assert moved.object_store.prefix == "catalog/preview/pr-42"
@@ -49,10 +48,10 @@ def test_namespace_moves_ids_keys_and_output_below_the_pr() -> None:
 
 
 def test_preview_environment_is_preview_when_defined_else_env_else_default() -> None:
-    plain = CatalogConfig.model_validate({"default_environment": "dev", "environments": {"dev": {}}})
+    plain = load({"default_environment": "dev", "environments": {"dev": {}}}, CatalogConfig)
     assert preview_environment(plain, None) == "dev"
     assert preview_environment(plain, "local") == "local"
-    with_preview = CatalogConfig.model_validate({"environments": {"dev": {}, "preview": {}}})
+    with_preview = load({"environments": {"dev": {}, "preview": {}}}, CatalogConfig)
     assert preview_environment(with_preview, None) == "preview"
     with pytest.raises(CommandError, match="previews go to the `preview` environment"):
         preview_environment(with_preview, "dev")

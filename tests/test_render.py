@@ -22,6 +22,7 @@ from bot.catalog.render import (
 )
 from bot.config import CatalogConfig
 from bot.errors import Problem, RenderError, UsageError
+from bot.structs import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic_catalog import make_catalog
@@ -100,7 +101,7 @@ def test_ext_vars_come_only_from_the_caller(tree: Path, monkeypatch: pytest.Monk
 
 
 def test_ext_vars_for_uses_the_environment_config() -> None:
-    config = CatalogConfig.model_validate(
+    config = load(
         {
             "environments": {
                 "dev": {
@@ -109,7 +110,8 @@ def test_ext_vars_for_uses_the_environment_config() -> None:
                     "ext_vars": {"team": "ocean", "environment": "dev-override"},
                 }
             }
-        }
+        },
+        CatalogConfig,
     )
     dev = ext_vars_for(config, "dev")
     assert dev["data_base_url"] == "http://127.0.0.1:9/pub"

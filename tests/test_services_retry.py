@@ -20,6 +20,7 @@ from bot.adapters.retry import backoff_delay, default_is_transient, parse_rate_l
 from bot.adapters.stac_api import StacApi
 from bot.config import expand_placeholders, load_catalog_config
 from bot.errors import AuthError, ConfigError, ServiceError
+from bot.structs import load
 
 # --------------------------------------------------------------------------- a scripted server
 
@@ -365,11 +366,12 @@ def test_targets_follow_the_environment_kinds(tmp_path: Path) -> None:
     local = make_targets(EnvironmentConfig(), output=tmp_path)
     assert isinstance(local.store("public"), LocalObjectStore) and local.stac is None and local.pygeoapi is None
     assert local.store("limited").root == (tmp_path / "data" / "catalog-limited").resolve()
-    api = EnvironmentConfig.model_validate(
+    api = load(
         {
             "stac": {"kind": "api", "url": "http://127.0.0.1:9/stac"},
             "pygeoapi": {"kind": "api", "url": "http://127.0.0.1:9"},
-        }
+        },
+        EnvironmentConfig,
     )
     targets = make_targets(api, output=tmp_path)
     assert isinstance(targets.stac, StacApi) and targets.stac.base_url == "http://127.0.0.1:9/stac"
@@ -381,6 +383,6 @@ def test_api_kind_without_url_is_a_config_error(tmp_path: Path) -> None:
     from bot.adapters.targets import make_targets
     from bot.config import EnvironmentConfig
 
-    env = EnvironmentConfig.model_validate({"stac": {"kind": "api"}})
+    env = load({"stac": {"kind": "api"}}, EnvironmentConfig)
     with pytest.raises(ConfigError, match=r"stac\.url"):
         make_targets(env, output=tmp_path)

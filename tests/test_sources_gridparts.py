@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 import xarray as xr
@@ -22,6 +23,7 @@ from bot.catalog.layout import PipelineSpec, load_pipeline
 from bot.convert.many import append_many, convert_many
 from bot.convert.many_grid import open_source, write_part, write_regions
 from bot.errors import DataError
+from bot.structs import load
 from tests.grid_files import LAT, daily_files
 from tests.test_sources_many import SST
 
@@ -137,7 +139,7 @@ def test_files_with_the_data_in_a_group_convert_and_fan_out_alike(spec: Pipeline
         with xr.open_dataset(f) as ds:
             ds.load().to_netcdf(dest, group="PRODUCT", mode="a")
         grouped.append(dest)
-    in_group = spec.model_copy(update={"source": spec.source.model_copy(update={"group": "PRODUCT"})})
+    in_group = msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, group="PRODUCT"))
     want = convert_many(spec, flat, tmp_path / "want", name="sst")
     local = convert_many(in_group, grouped, tmp_path / "local", name="sst", jobs=2)
     parts, signatures = _parts(in_group, grouped, tmp_path / "parts")
@@ -192,12 +194,13 @@ def test_unsigned_bytes_survive_the_parts(tmp_path: Path) -> None:
             flag.set_auto_maskandscale(False)
             flag[:] = np.full((2, 3, 3), -56 + i, dtype="i1")  # 200 + i
         files.append(path)
-    spec = PipelineSpec.model_validate(
+    spec = load(
         {
             "output": "zarr",
             "source": {"path": "days/*.nc", "format": "netcdf"},
             "coordinates": {"x": "lon", "y": "lat", "t": "time"},
-        }
+        },
+        PipelineSpec,
     )
     local = convert_many(spec, files, tmp_path / "local", name="flags", jobs=1)
     parts, signatures = _parts(spec, files, tmp_path / "parts")

@@ -18,19 +18,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
-from pydantic import SecretStr
 
 from bot.adapters.argo import ArgoClient
 from bot.catalog.layout import Catalog
-from bot.config import EnvironmentConfig
+from bot.config import EnvironmentConfig, Secret
 from bot.events.context import BotContext
 from bot.events.handlers import handle
 from bot.events.ledger import PublishLedger
 from bot.events.models import parse_event
 from bot.events.publisher import materialize
 from bot.pipeline.argo_render import PUBLISH_TEMPLATE, render_all
+from bot.structs import load
 from tests.argo_pods import PodRunner
 from tests.argo_server import ArgoTestServer
 from tests.github_server import TOKEN, make_client
@@ -82,7 +83,7 @@ def _trusted_prod(world: World, argo: ArgoTestServer, output: Path) -> dict[str,
 
 
 def _ctx(world: World, **kw: Any) -> BotContext:
-    settings = world.settings.model_copy(update={"argo_token": SecretStr(ARGO_TOKEN)})
+    settings = msgspec.structs.replace(world.settings, argo_token=Secret(ARGO_TOKEN))
     return BotContext(settings=settings, repo_dir=world.clone, gh=make_client(world.server, REPO), **kw)
 
 
@@ -182,7 +183,7 @@ def test_the_argo_ledger_advances_only_when_the_workflows_succeeded(
 ) -> None:
     """Submission is not success: a failed or deleted workflow leaves its push to be published again."""
     config = _trusted_prod(world, argo, tmp_path / "prod-out")
-    ledger = PublishLedger("prod", EnvironmentConfig.model_validate(config["environments"]["prod"]), world.clone)
+    ledger = PublishLedger("prod", load(config["environments"]["prod"], EnvironmentConfig), world.clone)
     client = ArgoClient(argo.url, token=ARGO_TOKEN)
 
     def submitted() -> dict[str, str]:
@@ -272,7 +273,7 @@ def test_the_pod_overlay_takes_only_datasets_and_refuses_links_out_of_the_catalo
 
 def test_reconcile_confirms_in_order_and_drops_what_followed_a_failure(tmp_path: Path) -> None:
     """Pending pushes on a line of commits c1..c4 (each range starts at the one before), settled as Argo answers."""
-    env = EnvironmentConfig.model_validate({"engine": "argo", "output": str(tmp_path / "out")})
+    env = load({"engine": "argo", "output": str(tmp_path / "out")}, EnvironmentConfig)
     ledger = PublishLedger("prod", env, tmp_path)
     c0, c1, c2, c3, c4 = (f"{i}" * 40 for i in range(5))
     order = [c0, c1, c2, c3, c4]
@@ -303,7 +304,7 @@ def test_reconcile_confirms_in_order_and_drops_what_followed_a_failure(tmp_path:
 
 
 def test_reconcile_after_a_failure_drops_the_later_pushes_too(tmp_path: Path) -> None:
-    env = EnvironmentConfig.model_validate({"engine": "argo", "output": str(tmp_path / "out")})
+    env = load({"engine": "argo", "output": str(tmp_path / "out")}, EnvironmentConfig)
     ledger = PublishLedger("prod", env, tmp_path)
     c0, c1, c2 = (f"{i}" * 40 for i in range(3))
     ledger.record(c0)

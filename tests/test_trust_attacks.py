@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
-from pydantic import SecretStr
 
+from bot.config import Secret
 from bot.events.context import BotContext
 from bot.events.handlers import handle
 from bot.events.models import parse_event
@@ -214,7 +215,7 @@ def test_a_forged_artifact_keeps_the_check_red_and_posts_nothing_of_it(world: Wo
     pr = world.server.open_pr(REPO, "feature")["number"]
     out = world.tmp / "artifact"
     unprivileged = BotContext(
-        settings=world.settings.model_copy(update={"github_token": None}), repo_dir=world.clone, artifact_out=out
+        settings=msgspec.structs.replace(world.settings, github_token=None), repo_dir=world.clone, artifact_out=out
     )
     handle(parse_event("pull_request", world.pr_payload(pr)), unprivileged)
     forged = json.loads((out / FILE_NAME).read_text())
@@ -439,7 +440,7 @@ def test_argo_publish_of_a_pr_uses_the_default_branchs_server_and_submits_the_pr
             parent=world.main(),
         )
         pr = world.server.open_pr(REPO, "argo-pr", user="stranger")["number"]
-        settings = world.settings.model_copy(update={"argo_token": SecretStr("argo-token-123456")})
+        settings = msgspec.structs.replace(world.settings, argo_token=Secret("argo-token-123456"))
         ctx = BotContext(settings=settings, repo_dir=world.clone, gh=make_client(world.server, REPO))
         payload = world.comment_payload(pr, "/catalog publish reef-temperature env=prod", "mia")
         [outcome] = handle(parse_event("issue_comment", payload), ctx)

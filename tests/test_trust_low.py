@@ -13,6 +13,7 @@ from bot.commands import publish as publish_cmd
 from bot.config import EnvironmentConfig
 from bot.logging import mask
 from bot.pipeline.executor import PublishReport
+from bot.structs import load
 from tests.conftest import REPO
 
 
@@ -24,11 +25,12 @@ def test_passwords_in_urls_are_masked() -> None:
 
 
 def test_publish_summary_never_prints_a_url_password(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    env = EnvironmentConfig.model_validate(
+    env = load(
         {
             "stac": {"kind": "api", "url": "https://bot:stac-pass-123@stac.example.org"},
             "pygeoapi": {"kind": "api", "url": "https://bot:geo-pass-456@geo.example.org"},
-        }
+        },
+        EnvironmentConfig,
     )
     run = SimpleNamespace(env=env, output=tmp_path)
     publish_cmd.print_report(PublishReport(outcomes=[], output=tmp_path), run)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from bot.catalog.layout import Catalog, PipelineSpec
@@ -405,8 +406,8 @@ def test_declared_but_unused_extension_is_a_warning(registry: SchemaRegistry) ->
 def test_tabular_coordinates_must_be_fields(registry: SchemaRegistry) -> None:
     docs = _docs("reef-temperature")
     assert docs.pipeline is not None
-    docs.pipeline = docs.pipeline.model_copy(
-        update={"coordinates": docs.pipeline.coordinates.model_copy(update={"z": "depth_m"})}
+    docs.pipeline = msgspec.structs.replace(
+        docs.pipeline, coordinates=msgspec.structs.replace(docs.pipeline.coordinates, z="depth_m")
     )
     (problem,) = _only(cross_check(docs, registry), "coordinates-missing")
     assert "depth_m" in problem.message and problem.file.endswith("tableschema.json")

@@ -60,7 +60,7 @@ from bot.catalog.jsonnet_engines import parse_engine_error as parse_engine_error
 from bot.errors import RenderError, UsageError
 from bot.logging import render_sandbox_required
 
-if TYPE_CHECKING:  # bot.config needs pydantic: a one-file `catalog-bot render` must not pay for it
+if TYPE_CHECKING:  # bot.config needs yaml and msgspec: a one-file `catalog-bot render` must not pay for them
     from bot.config import CatalogConfig, RenderLimits
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024

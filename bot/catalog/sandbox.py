@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the child must start light: no pydantic
+if TYPE_CHECKING:  # the child must start light: no configuration records
     from collections.abc import Iterator
 
     from bot.catalog.jsonnet_engines import JsonnetError, RenderResult

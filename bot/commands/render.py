@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
                 "-J/-V apply to files mode only",
                 hint="in a catalog, ext vars come from catalog-bot.yaml (--env) and imports from lib/",
             )
-        from bot.catalog.layout import COLLECTION, Catalog  # pydantic models: dataset mode only
+        from bot.catalog.layout import COLLECTION, Catalog  # catalog-bot.yaml records: dataset mode only
 
         cat = Catalog.open(catalog)
         env_name = env or cat.config.default_environment

@@ -7,15 +7,13 @@ tool to re-run or debug a single step after ``catalog-bot publish``: the
 default work folder is the one ``publish`` used.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.errors import UsageError
-from bot.logging import mask, register_env_secrets
+from bot.logging import mask
 from bot.pipeline.dag import step_names
 
 
@@ -62,8 +60,7 @@ def register(app: typer.Typer) -> None:
         from bot.pipeline.context import RunContext
         from bot.pipeline.executor import run_single_step, work_dir
 
-        register_env_secrets()
-        if name not in step_names():
+        if name not in step_names():  # the CLI registered the environment's secrets before this ran (bot.cli)
             raise UsageError(f"unknown step {name!r}", hint=f"steps: {', '.join(step_names())}")
         if datasets_from is not None:  # before anything reads the catalog
             from bot.adapters.git import overlay_checkout  # only pods of a pull request's data need git

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.catalog.layout import DATASETS_DIR, Catalog, PipelineSpec
+from bot.catalog.layout import DATASETS_DIR, PIPELINE, Catalog, parse_pipeline
 from bot.errors import DataError, UsageError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -209,7 +209,7 @@ def new_dataset(
                 desc.source["endpoint_url"] = endpoint_url
             if uri is not None and anonymous:
                 desc.source["anonymous"] = True
-            spec = PipelineSpec.model_validate(desc.pipeline(rel))
+            spec = parse_pipeline(desc.pipeline(rel), f"{DATASETS_DIR}/{dataset_id}/{PIPELINE}")
             meta = probe_source(spec, staged, Path(tmp) / "probe", dataset_id)
             key, tried = primary_key(spec, staged, meta)
         if copying is not None:

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from bot.catalog.layout import PipelineSpec
@@ -90,11 +91,10 @@ def _sample(spec: PipelineSpec, source: Path, work: Path) -> tuple[Path, Pipelin
         path = _parquet_sample(source, work / "sample.parquet")
     elif fmt == "netcdf":
         path = _grid_sample(spec, source, work)
-        return path, spec.model_copy(update={"source": spec.source.model_copy(update={"group": None})})
+        return path, msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, group=None))
     else:
         path = _ogr_sample(spec, source, work)
-        layer = spec.source.model_copy(update={"layer": None})
-        return path, spec.model_copy(update={"source": layer})
+        return path, msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, layer=None))
     return path, spec
 
 
@@ -354,7 +354,7 @@ def _csv_extents(spec: PipelineSpec, source: Path) -> Extents:
     wanted = [c for c in (x, y, coords.t) if c]
     batches = csv_batches(
         source,
-        coords.model_copy(update={"z": None}),  # only x, y, t are parsed
+        msgspec.structs.replace(coords, z=None),  # only x, y, t are parsed
         delimiter=spec.source.delimiter,
         timestamp_format=spec.source.timestamp_format,
         columns=wanted,

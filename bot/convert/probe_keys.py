@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from bot.catalog.layout import PipelineSpec
@@ -142,7 +143,7 @@ def source_batches(spec: PipelineSpec, source: Path) -> Batches | None:
         def csv(columns: list[str]) -> Iterable[Any]:
             # the reader insists on x/y (cheap floats); the time is typed as the converter types it
             coords = spec.coordinates
-            coords = coords.model_copy(update={"z": None, "t": coords.t if coords.t in columns else None})
+            coords = msgspec.structs.replace(coords, z=None, t=coords.t if coords.t in columns else None)
             wanted = list(dict.fromkeys([*columns, str(coords.x), str(coords.y)]))
             batches = csv_batches(
                 source,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bot.adapters.github import GitHub, open_or_update_bot_pr
 from bot.config import PERMISSIONS, CatalogConfig
 from bot.errors import BotError, CommandError, UsageError
@@ -129,7 +131,7 @@ def on_issue_comment(ev: IssueCommentEvent, ctx: BotContext) -> Outcome:
 
 def _refuse(ctx: BotContext, ev: IssueCommentEvent, reason: str, config: CatalogConfig | None) -> Outcome:
     gh = ctx.github()
-    perms = config.commands.model_dump() if config else None
+    perms = msgspec.structs.asdict(config.commands) if config else None
     gh.create_comment(
         ev.issue_number,
         f"> {_quote(ev.comment_body.strip().splitlines()[0] if ev.comment_body.strip() else '')}\n\n"
@@ -162,7 +164,7 @@ CommandFn = Callable[[BotContext, IssueCommentEvent, Command, Pinned, CatalogCon
 def _cmd_help(
     ctx: BotContext, ev: IssueCommentEvent, cmd: Command, pinned: Pinned, config: CatalogConfig
 ) -> tuple[str, bool]:
-    return help_text(config.commands.model_dump()), True
+    return help_text(msgspec.structs.asdict(config.commands)), True
 
 
 def _into_default(pinned: Pinned, default_branch: str) -> None:

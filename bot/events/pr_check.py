@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from bot.adapters.github import GitHub
 from bot.config import load_catalog_config
 from bot.errors import UsageError
@@ -59,7 +61,7 @@ def _check_run(gh: GitHub, prr: PrReport, details_url: str | None) -> Any:
         conclusion=prr.conclusion,
         title=neutralise(prr.title),
         summary=neutralise(prr.bodies[0]).strip(),
-        annotations=[a.model_dump(exclude_none=True) for a in prr.annotations],
+        annotations=[{k: v for k, v in msgspec.structs.asdict(a).items() if v is not None} for a in prr.annotations],
         details_url=details_url,
     )
 

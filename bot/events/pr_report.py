@@ -17,62 +17,53 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import msgspec
 
 from bot.errors import UsageError
 from bot.logging import mask
+from bot.structs import FieldError, InvalidData, load
 
 FILE_NAME = "pr-report.json"
 CHECK_NAME = "catalog-bot"
 SHA = r"^[0-9a-f]{40}$"
 
 
-class AnnotationModel(BaseModel):
+class AnnotationModel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One check-run annotation in GitHub's shape."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(min_length=1, max_length=1000)
-    start_line: int = Field(ge=1)
-    end_line: int = Field(ge=1)
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    start_line: Annotated[int, msgspec.Meta(ge=1)]
+    end_line: Annotated[int, msgspec.Meta(ge=1)]
     annotation_level: Literal["notice", "warning", "failure"]
-    title: str = Field(default="", max_length=255)
-    message: str = Field(max_length=64_000)
-    start_column: int | None = Field(default=None, ge=1)
-    end_column: int | None = Field(default=None, ge=1)
+    title: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    message: Annotated[str, msgspec.Meta(max_length=64_000)]
+    start_column: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    end_column: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
-    @field_validator("path")
-    @classmethod
-    def _relative(cls, value: str) -> str:
-        if value.startswith("/") or "\\" in value or ".." in value.split("/"):
-            raise ValueError("annotation paths must be relative to the repository root")
-        return value
+    def __post_init__(self) -> None:
+        if self.path.startswith("/") or "\\" in self.path or ".." in self.path.split("/"):
+            raise FieldError("path", "annotation paths must be relative to the repository root")
 
 
-class PrReport(BaseModel):
+class PrReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What the PR check found, ready to post (comment bodies, check run, summary)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     version: Literal[1] = 1
-    pr: int = Field(ge=1)
-    head_sha: str = Field(pattern=SHA)
-    base_sha: str = Field(pattern=SHA)
+    pr: Annotated[int, msgspec.Meta(ge=1)]
+    head_sha: Annotated[str, msgspec.Meta(pattern=SHA)]
+    base_sha: Annotated[str, msgspec.Meta(pattern=SHA)]
     conclusion: Literal["success", "failure", "neutral"]
-    title: str = Field(max_length=255)
-    bodies: list[str] = Field(min_length=1, max_length=50)
-    annotations: list[AnnotationModel] = Field(default_factory=list, max_length=5000)
-    errors: int = Field(default=0, ge=0)
-    warnings: int = Field(default=0, ge=0)
+    title: Annotated[str, msgspec.Meta(max_length=255)]
+    bodies: Annotated[list[str], msgspec.Meta(min_length=1, max_length=50)]
+    annotations: Annotated[list[AnnotationModel], msgspec.Meta(max_length=5000)] = []
+    errors: Annotated[int, msgspec.Meta(ge=0)] = 0
+    warnings: Annotated[int, msgspec.Meta(ge=0)] = 0
 
-    @field_validator("bodies")
-    @classmethod
-    def _sizes(cls, value: list[str]) -> list[str]:
-        if any(len(b) > 65_536 for b in value):
-            raise ValueError("a comment body is longer than 65536 characters")
-        return value
+    def __post_init__(self) -> None:
+        if any(len(b) > 65_536 for b in self.bodies):
+            raise FieldError("bodies", "a comment body is longer than 65536 characters")
 
     def summary_markdown(self) -> str:
         """Everything, for the job summary (no comment-size limit there)."""
@@ -84,7 +75,7 @@ class PrReport(BaseModel):
         target = folder / FILE_NAME
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pr-report-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(mask(self.model_dump_json(indent=2)))
+            fh.write(mask(msgspec.json.format(msgspec.json.encode(self), indent=2).decode("utf-8")))
         os.replace(tmp, target)
         return target
 
@@ -108,7 +99,7 @@ def build_pr_report(report: Any, pr: int, *, max_chars: int = 60_000) -> PrRepor
         conclusion="failure" if errors else "success",
         title=title,
         bodies=[mask(b) for b in report.to_markdown(max_chars=max_chars)],
-        annotations=[AnnotationModel.model_validate(a.to_check_run()) for a in report.annotations()],
+        annotations=[load(a.to_check_run(), AnnotationModel) for a in report.annotations()],
         errors=errors,
         warnings=warnings,
     )
@@ -122,10 +113,9 @@ def load_pr_report(folder: Path, max_bytes: int = 8_000_000) -> PrReport:
     if path.stat().st_size > max_bytes:
         raise UsageError(f"{path} is larger than {max_bytes} bytes; refusing it")
     try:
-        return PrReport.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
-        where = ".".join(str(p) for p in first["loc"]) or "(document)"
-        raise UsageError(
-            f"{path} [{where}]: {first['msg']}", hint="the PR check artifact is malformed or forged"
-        ) from None
+        return load(json.loads(path.read_text(encoding="utf-8")), PrReport)
+    except InvalidData as exc:
+        where, message = exc.located.field or "(document)", exc.located.message
+    except ValueError as exc:  # not JSON
+        where, message = "(document)", str(exc)
+    raise UsageError(f"{path} [{where}]: {message}", hint="the PR check artifact is malformed or forged")

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bot.config import CatalogConfig, EnvironmentConfig
 from bot.errors import BotError, CommandError
 from bot.events.context import BotContext
@@ -81,11 +83,10 @@ class Namespace:
         """``env`` with the store prefix and the output folder moved below :attr:`key_prefix`."""
         store = env.object_store
         prefix = "/".join(p for p in (store.prefix.strip("/"), self.key_prefix) if p)
-        return env.model_copy(
-            update={
-                "object_store": store.model_copy(update={"prefix": prefix}),
-                "output": f"{env.output.rstrip('/')}/{self.key_prefix}",
-            }
+        return msgspec.structs.replace(
+            env,
+            object_store=msgspec.structs.replace(store, prefix=prefix),
+            output=f"{env.output.rstrip('/')}/{self.key_prefix}",
         )
 
 
@@ -132,7 +133,9 @@ def publish_preview(
         output = output_folder(catalog, env, None, base=ctx.repo_dir) / ns.key_prefix
         run = RunContext(catalog, env, ns.environment(env_cfg), output, ctx.settings, provenance=provenance)
         chosen = catalog.select(list(datasets))
-        report = publish(run, [dataclasses.replace(d, id=ns.published_id(d.id)) for d in chosen], dag=DAGS["publish"])
+        report = publish(
+            run, [msgspec.structs.replace(d, id=ns.published_id(d.id)) for d in chosen], dag=DAGS["publish"]
+        )
         access = {ns.published_id(d.id): d.pipeline().access for d in chosen}
         rows = [_row(run, o, access.get(o.dataset, "public")) for o in report.outcomes]
     ok = not report.failed and report.finish_error is None

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True)
-class Resources:
+# Frozen msgspec structs, not dataclasses: every `catalog-bot step` pod imports this module, and
+# creating a dataclass costs ~0.5-1 ms (generated code, exec'd) where a struct costs ~0.02 ms.
+
+
+class Resources(msgspec.Struct, frozen=True):
     """Kubernetes-style requests/limits for a step's container."""
 
     cpu: str = "250m"
@@ -30,8 +33,7 @@ class Resources:
     memory_limit: str = "1Gi"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     """One node of the pipeline DAG.
 
     ``network``: the step talks to a service (retried with backoff under
@@ -51,7 +53,7 @@ class Step:
     heavy: bool = False
     when: str | None = None
     reads: tuple[str, ...] | None = None
-    resources: Resources = field(default_factory=Resources)
+    resources: Resources = Resources()
 
     def load(self) -> Callable[..., Any]:
         """Import the step function (lazily: keeps this module pure)."""
@@ -190,8 +192,7 @@ HARVEST_STEPS: tuple[Step, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class DAG:
+class DAG(msgspec.Struct, frozen=True):
     """An ordered, validated set of steps."""
 
     name: str
@@ -254,8 +255,7 @@ HARVEST = DAG("harvest", HARVEST_STEPS)
 DAGS = {"publish": PUBLISH, "harvest": HARVEST}
 
 
-@dataclass(frozen=True)
-class FanOut:
+class FanOut(msgspec.Struct, frozen=True):
     """An Argo map in front of a step: ``plan`` lists the items, ``each`` runs once per item, then the step combines.
 
     Why only on Argo: locally the same per-item and combine functions run in

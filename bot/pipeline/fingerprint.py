@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import bot
 from bot.catalog.layout import DATASET_FILES, LIB_DIR, PIPELINE, PROFILES_DIR
 from bot.config import CONFIG_FILE
@@ -137,7 +139,7 @@ def _shared_inputs(run: RunContext) -> dict[str, Any]:
 def environment_fingerprint(run: RunContext) -> str:
     """The environment as the steps see it: name, configuration, output folder (computed once per run)."""
     if "env-fingerprint" not in run.cache:
-        data = {"name": run.env_name, "config": run.env.model_dump(mode="json"), "output": str(run.output)}
+        data = {"name": run.env_name, "config": msgspec.to_builtins(run.env), "output": str(run.output)}
         run.cache["env-fingerprint"] = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     return str(run.cache["env-fingerprint"])
 

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from bot.adapters.objectstore import file_sha256, tree_sha256
 from bot.convert.common import ConversionResult, atomic_output, list_files
 from bot.errors import BotError
@@ -101,7 +103,7 @@ def recipe_of(ctx: StepContext) -> str:
     """What else decides the converted bytes: pipeline settings (not the file list), schema, code version."""
     from bot.pipeline.fingerprint import code_version
 
-    spec = ctx.spec.model_dump(mode="json")
+    spec = msgspec.to_builtins(ctx.spec)
     source = {k: v for k, v in spec["source"].items() if k not in ("path", "paths", "thredds")}
     keep = {k: spec.get(k) for k in ("output", "coordinates", "converter", "chunks")}
     schema = ctx.dataset.path(ctx.schema_name)

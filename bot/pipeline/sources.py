@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from bot.adapters.download import Limits, not_modified
 from bot.adapters.objectstore import file_sha256
 from bot.config import NetworkConfig
@@ -308,7 +310,7 @@ def _resolve_opendap(ctx: StepContext, readers: Readers) -> tuple[Path, SourceRe
     readers.guard.check(url, ref.host or "", ref.port or 80)
     validators = dap_validators(readers.http(), url)
     request = json.dumps(
-        {"variables": src.variables, "subset": src.subset.model_dump(mode="json") if src.subset else None},
+        {"variables": src.variables, "subset": msgspec.to_builtins(src.subset) if src.subset else None},
         sort_keys=True,
     )
     folder = ctx.work / SOURCES_DIR

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import msgspec
+
 from bot.catalog.layout import (
     GRIDSCHEMA,
     PIPELINE,
@@ -383,7 +385,7 @@ def table_coordinates(docs: DatasetDocs, registry: SchemaRegistry) -> Iterator[L
     if not isinstance(fields, list):
         return
     names = {f.get("name") for f in fields if isinstance(f, dict)}
-    for axis, name in pipe.coordinates.model_dump().items():
+    for axis, name in msgspec.structs.asdict(pipe.coordinates).items():
         if name and name not in names:
             yield (
                 "tableschema",
@@ -405,7 +407,7 @@ def grid_coordinates(docs: DatasetDocs, registry: SchemaRegistry) -> Iterator[Lo
     if not isinstance(declared, list):
         return
     dims = {d.get("name"): d for d in declared if isinstance(d, dict)}
-    for axis, name in pipe.coordinates.model_dump().items():
+    for axis, name in msgspec.structs.asdict(pipe.coordinates).items():
         if not name or axis == "geometry":
             continue
         if name not in dims:

@@ -47,6 +47,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bot.errors import BotError, DataError, UsageError
 from bot.pipeline.context import StepContext, StepResult, write_json_atomic
 
@@ -93,7 +95,7 @@ def plan_sources(ctx: StepContext) -> StepResult:
             raise _located(ctx, exc) from exc
         files = [{"uri": uri, "validators": v.to_dict() if v is not None else None} for uri, v in listed]
     schema = ctx.curated_json(ctx.schema_name) if ctx.kind == "tabular" else None
-    identity = {"spec": ctx.spec.model_dump(mode="json"), "schema": schema, "files": files, "whole": whole, **since}
+    identity = {"spec": msgspec.to_builtins(ctx.spec), "schema": schema, "files": files, "whole": whole, **since}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
     plan = {"id": digest, "whole": whole, "files": files, "mode": mode}
     items = [str(i) for i in range(1 if whole else len(files))]
@@ -131,8 +133,8 @@ def convert_file(ctx: StepContext) -> StepResult:
         if not 0 <= index < len(plan["files"]):
             raise BotError(f"item {index} is not in the plan ({len(plan['files'])} files)", hint="re-run plan-sources")
         uri = plan["files"][index]["uri"]
-        source = ctx.spec.source.model_copy(update={"path": None, "paths": [uri], "thredds": None})
-        one = dataclasses.replace(ctx, spec=ctx.spec.model_copy(update={"source": source}))
+        source = msgspec.structs.replace(ctx.spec.source, path=None, paths=[uri], thredds=None)
+        one = dataclasses.replace(ctx, spec=msgspec.structs.replace(ctx.spec, source=source))
         (path,), (provenance,) = resolve(one)
         part_dir = ctx.step_dir(EACH)
         grid: dict[str, Any] | None = None

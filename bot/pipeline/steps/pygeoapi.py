@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from bot.errors import BotError, ValidationFailed
 from bot.pipeline.context import RunContext, StepContext, StepResult
 from bot.pipeline.steps.common import (
@@ -39,7 +41,7 @@ def generate_pygeoapi_entry(ctx: StepContext) -> StepResult:
         meta,
         data_href,
         ctx.kind,
-        coordinates=ctx.spec.coordinates.model_dump(),
+        coordinates=msgspec.structs.asdict(ctx.spec.coordinates),
         datapackage_href=dp_href,
     )
     schema = pygeoapi.pygeoapi_schema_path(ctx.run.registry())

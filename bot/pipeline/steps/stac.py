@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bot.config import StacConfig
 from bot.errors import Problem, ValidationFailed
 from bot.pipeline.context import StepContext, StepResult
@@ -121,7 +123,7 @@ def generate_stac_item(ctx: StepContext) -> StepResult:
         meta,
         assets,
         provenance={**ctx.run.provenance, "environment": ctx.run.env_name},
-        coordinates=ctx.spec.coordinates.model_dump(),
+        coordinates=msgspec.structs.asdict(ctx.spec.coordinates),
         table_columns=stac_fields.get("table_columns"),
         datacube=fill_datacube_extents(stac_fields.get("datacube"), curated_bbox(package)),
     )
