@@ -37,6 +37,7 @@ import tempfile
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from bot.config import EnvironmentConfig
 from bot.errors import ServiceError, UsageError
 
 CHUNK = 1 << 20
+STAGE_THREADS = min(4, os.cpu_count() or 1)  # local trees: copies and hashes in parallel
 SHA256_META = "sha256"
 
 # Media types the catalog publishes that ``mimetypes`` does not know.
@@ -324,9 +326,10 @@ class LocalObjectStore(ObjectStore):
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
-            results = []
-            for rel, path in files:
-                results.append(self._stage_one(staging, prefix, rel, path))
+            # Copies (in the kernel) and hashes release the GIL: a store of many chunk files is staged on
+            # a few threads, not one file after the other on one core.
+            with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="catalog-bot-stage") as pool:
+                results = list(pool.map(lambda item: self._stage_one(staging, prefix, *item), files))
             dest.parent.mkdir(parents=True, exist_ok=True)
             old = None
             if dest.exists():
