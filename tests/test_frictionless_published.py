@@ -64,7 +64,7 @@ def _copy_example(tmp_path: Path) -> Path:
     return catalog
 
 
-def test_every_package_of_the_example_passesfrictionless_validate(published_example: Path) -> None:
+def test_every_package_of_the_example_passes_frictionless_validate(published_example: Path) -> None:
     out = published_example
     names = sorted(p.name for p in (EXAMPLE / "datasets").iterdir() if p.name != "reef-temperature-daily")
     assert names == ["marine-protected-areas", "reef-temperature", "sea-surface-temperature"]  # published by --all
@@ -166,7 +166,7 @@ VARIANTS: dict[str, tuple[str, Callable[[Path], None]]] = {
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_package_from_each_source_format_passesfrictionless_validate(variant: str, tmp_path: Path) -> None:
+def test_package_from_each_source_format_passes_frictionless_validate(variant: str, tmp_path: Path) -> None:
     dataset, prepare = VARIANTS[variant]
     catalog = _copy_example(tmp_path)
     prepare(catalog)
