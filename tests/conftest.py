@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,35 @@ from tests.opendap_server import opendap  # noqa: F401
 # session fixture: the real dev services (SeaweedFS, pgstac + stac-fastapi, pygeoapi)
 from tests.services import dev_services  # noqa: F401
 from tests.source_servers import nginx  # noqa: F401
+
+
+def _cache_bytecode() -> None:
+    """Let this run and its subprocesses cache bytecode, outside the source tree, when the shell forbids it.
+
+    Why: a shell with ``PYTHONDONTWRITEBYTECODE=1`` (the shared development
+    machine sets it) makes every interpreter of the run compile ``bot/`` and
+    makes each xdist worker re-rewrite every test module (pytest's
+    assertion-rewrite cache follows the same switch): 2.7 CPU-s of a
+    worker's 8.5 s of collection, and 0.1-0.4 s in each of the hundreds of
+    ``catalog-bot`` subprocesses.  The switch is usually there to keep
+    ``__pycache__`` out of checkouts, so the bytecode goes to a user cache
+    instead (``PYTHONPYCACHEPREFIX``, honoured by Python and by pytest);
+    xdist workers and CLI subprocesses inherit it through the environment.
+    A prefix the user set is kept.  Nothing changes where bytecode is
+    already allowed (CI's fresh machine).
+    """
+    if not sys.dont_write_bytecode:
+        return
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "catalog-bot" / "pycache"
+    )
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
+
+
+_cache_bytecode()  # before xdist starts its workers and before any test module is imported
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "catalog_templates" / "example"
@@ -144,6 +175,27 @@ def run_cli(*args: str) -> CliRun:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return CliRun(code, out.getvalue(), err.getvalue())
+
+
+def frictionless_validate(package: Path) -> dict[str, Any]:
+    """``frictionless validate --json datapackage.json`` run beside a published package, as a consumer runs it.
+
+    Why in this process: it is frictionless's own command (its typer program,
+    through click's test runner), and a fresh interpreter would only
+    re-import frictionless, about 1 CPU-s for each of the packages the tests
+    validate; the JSON report is the same (compared for the example's
+    packages when this changed).
+    """
+    from frictionless.console import console
+    from typer.testing import CliRunner
+
+    with contextlib.chdir(package.parent):
+        result = CliRunner().invoke(console, ["validate", "--json", package.name])
+    if not result.stdout.strip():
+        raise AssertionError(f"frictionless validate printed no report: {result.output[-2000:]} {result.exception!r}")
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert result.exit_code == (0 if report["valid"] else 1), (result.exit_code, result.output[-2000:])
+    return report
 
 
 def git(cwd: Path, *args: str) -> str:

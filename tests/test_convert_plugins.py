@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, frictionless_validate
 
 pytestmark = pytest.mark.slow
 
@@ -132,12 +132,7 @@ def test_publish_runs_the_plugin_and_the_result_is_valid(plugin_target: Path, tm
     package = json.loads((folder / "datapackage.json").read_text())
     assert package["resources"][0]["rows"] == 1820
     assert package["temporal"]["start"] == "2024-01-01T00:00:00Z"
-    frictionless = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
-    report = json.loads(
-        subprocess.run(
-            [frictionless, "validate", "--json", "datapackage.json"], cwd=folder, capture_output=True, text=True
-        ).stdout
-    )
+    report = frictionless_validate(folder / "datapackage.json")
     assert report["valid"], report
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,11 +14,9 @@ import pytest
 import shapely
 import xarray as xr
 
-from .conftest import EXAMPLE, run_cli
+from .conftest import EXAMPLE, frictionless_validate, run_cli
 
 pytestmark = pytest.mark.slow
-
-FRICTIONLESS = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
 
 
 @pytest.fixture
@@ -40,10 +36,8 @@ def _new_validate_publish(catalog: Path, dataset: str, source: Path, *extra: str
     published = run_cli("publish", "--catalog", str(catalog), "--output", str(out), dataset)
     assert published.returncode == 0, published.stdout + published.stderr
     folder = out / "data" / "catalog-public" / dataset
-    frictionless = subprocess.run(
-        [FRICTIONLESS, "validate", "--json", "datapackage.json"], cwd=folder, capture_output=True, text=True
-    )
-    assert json.loads(frictionless.stdout)["valid"], frictionless.stdout[:2000]
+    report = frictionless_validate(folder / "datapackage.json")
+    assert report["valid"], json.dumps(report)[:2000]
     collection = json.loads((out / "stac" / dataset / "collection.json").read_text())
     return created.stdout, collection, folder
 

@@ -132,8 +132,10 @@ def test_vector_layers_lonlat_and_projected(tmp_path: Path, fmt: str, suffix: st
 
 
 def test_netcdf_noleap_and_zarr_v3_from_coordinates(tmp_path: Path) -> None:
-    lat = np.arange(-44.95, -10, 0.1)
-    lon = np.arange(110.05, 155, 0.1)
+    # a 0.5 degree grid: the probe reads coordinates only and the assertions compare it with publish (the
+    # 0.1 degree grid of before, 230 MB of float32, cost 5 CPU-s and asserted nothing more)
+    lat = np.arange(-44.75, -10, 0.5)
+    lon = np.arange(110.25, 155, 0.5)
     days = np.arange(0, 24 * 365, 24.0) * 1.5  # hours on a 365-day calendar
     rng = np.random.default_rng(7)
     data = (20 + rng.normal(0, 2, (len(days), len(lat), len(lon)))).astype("float32")

@@ -4,7 +4,8 @@ One publish of the example catalog (CSV, GeoJSON and NetCDF sources; the
 session's shared ``published_example``) plus one
 variant per other source format (plain Parquet with lon/lat, GeoParquet, a
 Zarr store, a CF-packed int16 NetCDF), each run through the CLI entry point as a
-user runs it, then validated with the ``frictionless`` command line.
+user runs it, then validated with the ``frictionless validate`` command
+(``tests.conftest.frictionless_validate``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,11 +21,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, frictionless_validate
 
 pytestmark = pytest.mark.slow
-
-FRICTIONLESS = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
 
 
 def _publish(catalog: Path, out: Path, *datasets: str) -> None:
@@ -36,18 +33,6 @@ def _publish(catalog: Path, out: Path, *datasets: str) -> None:
     with pytest.raises(SystemExit) as info:
         main(["publish", "--catalog", str(catalog), "--output", str(out), *datasets])
     assert info.value.code == 0  # on failure pytest shows the captured CLI output
-
-
-def _frictionless_validate(package: Path) -> dict:
-    """The real CLI, run where a consumer would run it: beside the published datapackage.json."""
-    proc = subprocess.run(
-        [FRICTIONLESS, "validate", "--json", package.name],
-        cwd=package.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(proc.stdout)
 
 
 def _errors(report: dict) -> list[str]:
@@ -86,7 +71,7 @@ def test_every_package_of_the_example_passes_frictionless_validate(published_exa
     assert not (out / "data/catalog-public/reef-temperature-daily").exists()  # remote: only in dev-sources
     for dataset in names:
         path = _published(out, dataset)
-        report = _frictionless_validate(path)
+        report = frictionless_validate(path)
         assert report["valid"], (dataset, _errors(report))
         package = _check_facts(path)
         task = report["tasks"][0]
@@ -188,7 +173,7 @@ def test_package_from_each_source_format_passes_frictionless_validate(variant: s
     out = tmp_path / "out"
     _publish(catalog, out, dataset)
     path = _published(out, dataset)
-    report = _frictionless_validate(path)
+    report = frictionless_validate(path)
     assert report["valid"], (variant, _errors(report))
     package = _check_facts(path)
     if variant == "netcdf-packed":

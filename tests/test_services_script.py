@@ -27,7 +27,17 @@ def module():
 
 
 def sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    """A child running ``time.sleep(60)``, returned once /proc shows its own command line.
+
+    Until the child has exec'd, /proc shows the parent's command line, so a
+    PID check made right away can fail under load (seen 2026-11-30 at load 6).
+    """
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    deadline = time.monotonic() + 30
+    while b"time.sleep(60)" not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc
 
 
 def test_down_stops_only_processes_whose_command_line_still_matches(module, tmp_path: Path) -> None:

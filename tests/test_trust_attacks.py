@@ -302,7 +302,7 @@ def test_each_resource_bomb_in_a_pr_gives_a_clear_error_within_the_limit(
     world: World, secrets_env: dict[str, str], bomb: str
 ) -> None:
     """The maintainer's limits (default branch) bound the PR's Jsonnet in the privileged check."""
-    config = world.server_file("main", "catalog-bot.yaml") + "\nrender: {timeout_s: 5, memory_mb: 512}\n"
+    config = world.server_file("main", "catalog-bot.yaml") + "\nrender: {timeout_s: 1, memory_mb: 512}\n"
     world.server.commit_files(REPO, "main", {"catalog-bot.yaml": config.encode()})
     world.server.commit_files(REPO, "bomb", {COLLECTION: BOMBS[bomb].encode()}, parent=world.main())
     pr = world.server.open_pr(REPO, "bomb", user="stranger")["number"]
@@ -316,7 +316,7 @@ def test_each_resource_bomb_in_a_pr_gives_a_clear_error_within_the_limit(
     assert notes, check["output"]["summary"][:2000]
     message = " ".join(a["message"] for a in notes)
     assert any(
-        word in message for word in ("longer than 5 s", "more than 512 MB", "stack frames", "Expected an integer")
+        word in message for word in ("longer than 1 s", "more than 512 MB", "stack frames", "Expected an integer")
     ), message
     assert elapsed < 60, f"{bomb}: {elapsed:.0f} s"
 
@@ -388,7 +388,7 @@ def test_three_quick_merges_are_all_published(world: World) -> None:
 
 def test_the_unprivileged_check_also_ends_a_bomb_within_its_limit(world: World, tmp_path: Path) -> None:
     """`catalog-bot event` in the PR job (no secret at all) still renders in the sandbox, with the PR's own limits."""
-    config = world.server_file("main", "catalog-bot.yaml") + "\nrender: {timeout_s: 3}\n"
+    config = world.server_file("main", "catalog-bot.yaml") + "\nrender: {timeout_s: 1}\n"
     world.server.commit_files(
         REPO,
         "bomb",
@@ -404,7 +404,7 @@ def test_the_unprivileged_check_also_ends_a_bomb_within_its_limit(world: World, 
     assert time.monotonic() - started < 60
     report = load_pr_report(tmp_path / "out")
     assert report.conclusion == "failure"
-    assert any("longer than 3 s" in a.message for a in report.annotations), report.bodies[0][:1500]
+    assert any("longer than 1 s" in a.message for a in report.annotations), report.bodies[0][:1500]
 
 
 def test_argo_publish_of_a_pr_uses_the_default_branchs_server_and_submits_the_pr_head(
