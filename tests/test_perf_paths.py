@@ -201,3 +201,18 @@ def test_validation_workers_get_a_go_gc_target_and_find_what_one_process_finds(
     monkeypatch.setenv("GOGC", "150")
     validate_catalog.validate_many(cat, registry=registry, processes=2)
     assert seen[-1] == "150" and os.environ["GOGC"] == "150"
+
+
+def test_the_document_diff_loads_no_dataframe_or_model_library() -> None:
+    """deepdiff imports pandas, polars and pydantic when installed (~0.4 s of every check); the bot's
+    diff blocks them while deepdiff imports, and a later ``import pandas`` still works."""
+    probe = (
+        "import json, sys\nfrom bot.catalog.diff import DeepDiff\n"
+        "loaded = [m for m in ('pandas', 'polars', 'pydantic') if m in sys.modules]\n"
+        "changed = DeepDiff({'title': 'a'}, {'title': 'b'})\n"
+        "import pandas\n"
+        "print(json.dumps({'loaded': loaded, 'changed': sorted(changed), 'pandas': bool(pandas.__version__)}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == {"loaded": [], "changed": ["values_changed"], "pandas": True}
