@@ -151,7 +151,7 @@ class GeoParquetWriter:
             dictionary = dictionary_columns(batch)
             self._sink = HashingFile(self.path)
             self._writer = pq.ParquetWriter(
-                self._sink,
+                self._sink.sink,
                 batch.schema,
                 compression=COMPRESSION,
                 compression_level={
@@ -214,7 +214,7 @@ class GeoParquetWriter:
         finally:
             self._writer = None
             if self._sink is not None:
-                self._sink.close()
+                self._sink.abort()
 
 
 def coordinate_names(coords: Coordinates) -> tuple[str, str]:
