@@ -182,10 +182,13 @@ def bench_reprojection(work: Path, points: int, pairs: int) -> str:
                 timed([*_cli(), "step", "convert", "--dataset", "pts", "--output", str(out)], roots[name])
             )
     ratio = [r["wall"] / b["wall"] for r, b in zip(runs["reproject"], runs["lonlat"], strict=True)]
+    cpu = [r["cpu"] / b["cpu"] for r, b in zip(runs["reproject"], runs["lonlat"], strict=True)]
     walls = {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()}
+    cpus = {k: statistics.median(r["cpu"] for r in v) for k, v in runs.items()}
     return (
-        f"| reprojection, {points:,} points CSV | EPSG:25833 -> lon/lat {walls['reproject']:.1f} s; "
-        f"lon/lat as is {walls['lonlat']:.1f} s | {_summary(ratio)} | <= 1.5x |"
+        f"| reprojection, {points:,} points CSV | EPSG:25833 -> lon/lat {walls['reproject']:.1f} s "
+        f"({cpus['reproject']:.1f} s CPU); lon/lat as is {walls['lonlat']:.1f} s ({cpus['lonlat']:.1f} s CPU) "
+        f"| wall {_summary(ratio)}; CPU {_summary(cpu)} | <= 1.5x |"
     )
 
 

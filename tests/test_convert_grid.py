@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 import zarr
 
+from bot.adapters.objectstore import tree_sha256
 from bot.catalog.layout import Catalog, Coordinates, PipelineSpec
 from bot.convert import convert_dataset
 from bot.convert.grid import choose_chunks, convert_netcdf, passthrough_zarr
@@ -232,6 +233,8 @@ def test_store_is_what_xarray_writes(
 
     src = _packed_noleap(tmp_path / "tas.nc", fmt, src_chunks)
     result = convert_netcdf(src, tmp_path / "out" / "tas.zarr", COORDS, out_chunks)
+    # hashed as written (zarr_blocks.hashing_store): the digest the convert step would otherwise read back
+    assert result.sha256 is not None and result.sha256 == tree_sha256(result.path)
     with xr.open_dataset(src) as ds:
         plan = {"time": out_chunks["time"], "lat": 36, "lon": 72}
         ds.to_zarr(

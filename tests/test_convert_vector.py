@@ -197,3 +197,40 @@ def test_csv_in_a_projected_crs_keeps_native_columns(tmp_path: Path) -> None:
     x_field = next(f for f in meta.to_tableschema()["fields"] if f["name"] == "x")
     assert "constraints" not in x_field  # metres, not degrees
     assert CRS.from_user_input("EPSG:25833").is_projected
+
+
+def test_projected_csv_in_many_batches_matches_pyproj_exactly(tmp_path: Path) -> None:
+    """Reprojected on the geometry thread, batch by batch: every point is pyproj's own answer, in source order."""
+    from pyproj import Transformer
+
+    from bot.convert.tabular import convert_csv
+
+    df, spec, src, _, _ = projected_stations_csv(tmp_path, 30_000, sites=300, seed=21)
+    result = convert_csv(
+        src, tmp_path / "out.parquet", spec.coordinates, crs="EPSG:25833", block_size=64 << 10, row_group_rows=7_000
+    )
+    md = pq.read_metadata(result.path)
+    assert md.num_row_groups >= 4 and result.rows == len(df)
+    table = pq.read_table(result.path)
+    lon, lat = Transformer.from_crs("EPSG:25833", "OGC:CRS84", always_xy=True).transform(
+        df["x"].to_numpy(), df["y"].to_numpy()
+    )
+    pts = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    assert np.array_equal(shapely.get_x(pts), lon) and np.array_equal(shapely.get_y(pts), lat)
+    assert np.array_equal(table.column("lon").to_numpy(), lon) and np.array_equal(table.column("lat").to_numpy(), lat)
+    assert table.column("station").to_pylist() == df["station"].tolist()  # order kept across batches
+    geo = assert_valid_geoparquet_11(result.path)["columns"]["geometry"]
+    assert geo["bbox"] == [lon.min(), lat.min(), lon.max(), lat.max()]
+
+
+def test_a_reprojected_point_outside_lonlat_names_its_row(tmp_path: Path) -> None:
+    """A projected coordinate PROJ cannot invert (inf) fails on its row, in a later batch; nothing is written."""
+    from bot.convert.tabular import convert_csv
+
+    df, spec, src, _, _ = projected_stations_csv(tmp_path, 20_000, sites=20, seed=3)
+    df.loc[15_000, "x"] = 1e9  # a million km east of the zone: PROJ returns inf
+    df.to_csv(src, index=False)
+    with pytest.raises(DataError, match="row 15001") as err:
+        convert_csv(src, tmp_path / "out.parquet", spec.coordinates, crs="EPSG:25833", block_size=64 << 10)
+    assert err.value.field == "y"
+    assert not list(tmp_path.glob("*.parquet")) and not list(tmp_path.glob(".out.parquet*"))

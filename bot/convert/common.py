@@ -13,7 +13,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -87,8 +87,38 @@ def require_lonlat_crs(crs: str | None, source: Path) -> None:
         )
 
 
-def lonlat_transform(crs: Any, *, file: str, field: str = "source.crs") -> Callable[[np.ndarray], np.ndarray] | None:
-    """A function mapping ``(n, 2)`` coordinates in ``crs`` to longitude/latitude, or None when already lon/lat.
+class LonLatTransform:
+    """Coordinates in a source CRS -> longitude/latitude (pyproj, ``always_xy``), one Transformer per run.
+
+    Call it with ``(n, 2)`` coordinates (what ``shapely.transform`` passes), or
+    use :meth:`xy` on separate x/y arrays: it transforms copies in place
+    (``inplace=True`` on contiguous float64 arrays: no stacking, no strided
+    views, no result arrays allocated by pyproj).  pyproj releases the GIL
+    while it transforms, so this can run beside the CSV reader and the
+    Parquet writer.
+    """
+
+    def __init__(self, transformer: Any) -> None:
+        self.transformer = transformer
+
+    def xy(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Longitudes and latitudes of ``x``/``y`` (new arrays; NaN where either input is NaN)."""
+        lon = np.array(x, dtype=np.float64, order="C")  # a copy: the inputs are often read-only Arrow buffers
+        lat = np.array(y, dtype=np.float64, order="C")
+        missing = np.isnan(lon) | np.isnan(lat)
+        self.transformer.transform(lon, lat, inplace=True)
+        if missing.any():  # PROJ turns NaN into inf; a missing coordinate stays missing
+            lon[missing] = np.nan
+            lat[missing] = np.nan
+        return lon, lat
+
+    def __call__(self, coords: np.ndarray) -> np.ndarray:
+        lon, lat = self.transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+
+def lonlat_transform(crs: Any, *, file: str, field: str = "source.crs") -> LonLatTransform | None:
+    """The transform of coordinates in ``crs`` to longitude/latitude, or None when already lon/lat.
 
     Why pyproj with ``always_xy``: EPSG:4326 is latitude-first by
     definition, but every file format we read stores x = longitude; without
@@ -111,13 +141,7 @@ def lonlat_transform(crs: Any, *, file: str, field: str = "source.crs") -> Calla
         ) from None
     if source.equals(CRS.from_user_input("OGC:CRS84"), ignore_axis_order=True):
         return None
-    transformer = Transformer.from_crs(source, "OGC:CRS84", always_xy=True)
-
-    def to_lonlat(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return to_lonlat
+    return LonLatTransform(Transformer.from_crs(source, "OGC:CRS84", always_xy=True))
 
 
 def temp_sibling(final: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 from bot.catalog.layout import Coordinates
 from bot.convert.arrow_buffers import binary_array, binary_values, float_array, float_values
 from bot.convert.arrow_types import schema_types
-from bot.convert.common import ConversionResult, atomic_output, list_files
+from bot.convert.common import ConversionResult, LonLatTransform, atomic_output, list_files
 from bot.convert.parquet_encoding import (
     COMPRESSION,
     COMPRESSION_LEVEL,
@@ -38,6 +39,8 @@ DEFAULT_GEOMETRY = "geometry"
 ROW_GROUP_ROWS = 256_000
 BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 BOT_METADATA_KEY = "catalog_bot"
+_GEOMETRY_AHEAD = 2
+"""Batches the geometry stage may be ahead of the row-group grouping (bounds memory)."""
 # ---------------------------------------------------------------------------
 # geometry
 
@@ -79,24 +82,37 @@ def bbox_struct(xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.n
     )
 
 
-def check_lonlat(x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: str, first_row: int) -> None:
-    """Raise on a missing, non-finite or out-of-range coordinate (names the row)."""
+def check_lonlat(
+    x: np.ndarray, y: np.ndarray, *, file: str, xname: str, yname: str, first_row: int
+) -> tuple[float, float, float, float]:
+    """Raise on a missing, non-finite or out-of-range coordinate (names the row); else return the bounds.
+
+    The bounds (xmin, ymin, xmax, ymax; infinities for no rows) come from
+    the same min/max passes as the check, so callers need no second pass.
+    """
+    found: dict[str, tuple[float, float]] = {}
     for values, name, limit, what in ((y, yname, 90.0, "latitude"), (x, xname, 180.0, "longitude")):
-        if values.size and values.min() >= -limit and values.max() <= limit:  # NaN fails both: one pass per bound
+        if not values.size:
+            found[what] = (np.inf, -np.inf)
+            continue
+        low, high = float(values.min()), float(values.max())
+        if low >= -limit and high <= limit:  # NaN fails both: one pass per bound
+            found[what] = (low, high)
             continue
         bad = ~(np.isfinite(values) & (values >= -limit) & (values <= limit))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = float(values[i])
-            problem = "is missing" if np.isnan(value) else f"{value!r} is outside [-{limit:g}, {limit:g}]"
-            hint = (
-                f"fill in {name} for every row"
-                if np.isnan(value)
-                else f"fix the value, or check that coordinates.x/y name the longitude/latitude columns ({what})"
-            )
-            if what == "longitude" and not np.isnan(value) and value <= 360:
-                hint = f"shift longitudes to [-180, 180] (lon - 360 for lon > 180) in {name}"
-            raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
+        i = int(np.flatnonzero(bad)[0])
+        value = float(values[i])
+        problem = "is missing" if np.isnan(value) else f"{value!r} is outside [-{limit:g}, {limit:g}]"
+        hint = (
+            f"fill in {name} for every row"
+            if np.isnan(value)
+            else f"fix the value, or check that coordinates.x/y name the longitude/latitude columns ({what})"
+        )
+        if what == "longitude" and not np.isnan(value) and value <= 360:
+            hint = f"shift longitudes to [-180, 180] (lon - 360 for lon > 180) in {name}"
+        raise DataError(f"{what} at row {first_row + i} {problem}", file=file, field=name, hint=hint)
+    (xmin, xmax), (ymin, ymax) = found["longitude"], found["latitude"]
+    return xmin, ymin, xmax, ymax
 
 
 class GeoParquetWriter:
@@ -151,7 +167,7 @@ class GeoParquetWriter:
             dictionary = dictionary_columns(batch)
             self._sink = HashingFile(self.path)
             self._writer = pq.ParquetWriter(
-                self._sink,
+                self._sink.sink,
                 batch.schema,
                 compression=COMPRESSION,
                 compression_level={
@@ -214,7 +230,7 @@ class GeoParquetWriter:
         finally:
             self._writer = None
             if self._sink is not None:
-                self._sink.close()
+                self._sink.abort()
 
 
 def coordinate_names(coords: Coordinates) -> tuple[str, str]:
@@ -262,7 +278,7 @@ def add_point_geometry(
     *,
     file: str,
     first_row: int,
-    to_lonlat: Callable[[np.ndarray], np.ndarray] | None = None,
+    to_lonlat: LonLatTransform | None = None,
 ) -> tuple[pa.RecordBatch, tuple[float, float, float, float]]:
     """Append WKB points to a batch (checks ranges); no covering column (see :class:`GeoParquetWriter`)."""
     for name in (x, y):
@@ -278,17 +294,14 @@ def add_point_geometry(
     xs = float_values(batch.column(x))
     ys = float_values(batch.column(y))
     if to_lonlat is not None:  # x/y stay native columns; the geometry is longitude/latitude
-        missing = np.isnan(xs) | np.isnan(ys)
-        lonlat = to_lonlat(np.column_stack([xs, ys]))
-        xs, ys = np.where(missing, np.nan, lonlat[:, 0]), np.where(missing, np.nan, lonlat[:, 1])
-    check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
+        xs, ys = to_lonlat.xy(xs, ys)
+    bounds = check_lonlat(xs, ys, file=file, xname=x, yname=y, first_row=first_row)
     geom = points_wkb(xs, ys)
     arrays, names = [*batch.columns, geom], [*batch.schema.names, geometry]
     if to_lonlat is not None:  # lon/lat beside the native x/y: what bbox filters (pygeoapi x_field/y_field) compare
         arrays[-1:-1] = [float_array(xs), float_array(ys)]
         names[-1:-1] = list(lonlat_names(batch.schema.names))
-    out = pa.RecordBatch.from_arrays(arrays, names=names)
-    return out, (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    return pa.RecordBatch.from_arrays(arrays, names=names), bounds
 
 
 def write_points(
@@ -314,10 +327,16 @@ def write_points(
         extra["descriptions"] = descriptions
     if to_lonlat is not None:
         extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
-    # One writer thread: encoding + compressing row group N (GIL released in
-    # Arrow) overlaps parsing + building geometry for row group N+1.  At most
-    # one write is in flight, so memory stays at a few batches.
+    # Three stages on their own threads, so two cores stay busy: the CSV
+    # reader parses batch N+2 (main thread), the geometry stage builds batch
+    # N+1's points -- and reprojects them, the costliest part of a projected
+    # source (pyproj releases the GIL) -- while the writer encodes and
+    # compresses row group N (GIL released in Arrow).  Results are taken in
+    # order, so the first bad row is the one reported; at most _GEOMETRY_AHEAD
+    # batches and one row group are in flight, so memory stays at a few batches.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-writer")
+    shapes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-points")
+    ahead: deque[Future[tuple[pa.RecordBatch, tuple[float, float, float, float]]]] = deque()
     pending: Future[None] | None = None
     group: list[pa.RecordBatch] = []
     group_bounds = [np.inf, np.inf, -np.inf, -np.inf]
@@ -332,6 +351,19 @@ def write_points(
         pending = pool.submit(writer.write, pa.Table.from_batches(group), (xmin, ymin, xmax, ymax), ["Point"])
         group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
 
+    def take() -> None:
+        nonlocal group_bounds
+        out, bounds = ahead.popleft().result()
+        group.append(out)
+        group_bounds = [
+            min(group_bounds[0], bounds[0]),
+            min(group_bounds[1], bounds[1]),
+            max(group_bounds[2], bounds[2]),
+            max(group_bounds[3], bounds[3]),
+        ]
+        if sum(b.num_rows for b in group) >= row_group_rows:
+            flush()
+
     with atomic_output(dest) as tmp:
         writer = GeoParquetWriter(tmp, geometry, extra or None, covering=False)
         try:
@@ -343,20 +375,24 @@ def write_points(
                         field=geometry,
                         hint="rename that column in the source, or set coordinates.geometry to another name",
                     )
-                out, bounds = add_point_geometry(
-                    batch, x, y, geometry, file=str(source), first_row=first_row, to_lonlat=to_lonlat
-                )
                 if to_lonlat is not None:
                     writer.extra["lonlat_columns"] = list(lonlat_names(batch.schema.names))
-                group.append(out)
-                group_bounds = [
-                    min(group_bounds[0], bounds[0]),
-                    min(group_bounds[1], bounds[1]),
-                    max(group_bounds[2], bounds[2]),
-                    max(group_bounds[3], bounds[3]),
-                ]
-                if sum(b.num_rows for b in group) >= row_group_rows:
-                    flush()
+                ahead.append(
+                    shapes.submit(
+                        add_point_geometry,
+                        batch,
+                        x,
+                        y,
+                        geometry,
+                        file=str(source),
+                        first_row=first_row,
+                        to_lonlat=to_lonlat,
+                    )
+                )
+                while len(ahead) > _GEOMETRY_AHEAD:
+                    take()
+            while ahead:
+                take()
             flush()
             if pending is not None:
                 pending.result()
@@ -367,13 +403,15 @@ def write_points(
                 )
             writer.close()
         except BaseException:
-            if pending is not None:
-                pending.cancel()
+            stop: list[Future[Any]] = [*ahead, *([pending] if pending is not None else [])]
+            for fut in stop:
+                fut.cancel()
                 with contextlib.suppress(BaseException):
-                    pending.result()
+                    fut.result()
             writer.abort()
             raise
         finally:
+            shapes.shutdown(wait=True)
             pool.shutdown(wait=True)
     files, size = list_files(dest)
     return ConversionResult(

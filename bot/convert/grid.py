@@ -262,7 +262,7 @@ def convert_netcdf(
     copied one output chunk at a time, reads overlapped with a small pool that
     decodes, compresses and writes.  No dask: nothing is loaded whole.
     """
-    from bot.convert.zarr_blocks import copy_blocks, create_store
+    from bot.convert.zarr_blocks import copy_blocks, create_store, hashing_store, store_sha256
 
     require_source(source)
     file = str(source)
@@ -290,20 +290,22 @@ def convert_netcdf(
         )
         encoding = zarr_encoding(ds, plan)
         with atomic_output(dest) as tmp:
-            targets = create_store(ds, tmp, encoding, ZARR_FORMAT)
+            store = hashing_store(tmp)  # the digest as it is written: no read-back (zarr_blocks.hashing_store)
+            targets = create_store(ds, store, encoding, ZARR_FORMAT)
             copy_blocks(source, targets, group)
-            zarr_consolidate(tmp)
+            zarr_consolidate(store)
+            sha256 = store_sha256(store, tmp)
     finally:
         ds.close()
     files, size = list_files(dest)
-    return ConversionResult(path=dest, format="zarr", rows=None, files=files, bytes=size)
+    return ConversionResult(path=dest, format="zarr", rows=None, files=files, bytes=size, sha256=sha256)
 
 
-def zarr_consolidate(path: Path) -> None:
-    """Write ``.zmetadata`` (one read gives readers every array's metadata)."""
+def zarr_consolidate(path: Path | Any) -> None:
+    """Write ``.zmetadata`` (one read gives readers every array's metadata); ``path``: a folder or a zarr store."""
     import zarr
 
-    zarr.consolidate_metadata(str(path))
+    zarr.consolidate_metadata(str(path) if isinstance(path, Path) else path)
 
 
 def passthrough_zarr(source: Path, dest: Path, coords: Coordinates) -> ConversionResult:

@@ -9,12 +9,9 @@ about GeoParquet validity, and are tuned on their own.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -113,52 +110,72 @@ def column_encodings(batch: pa.RecordBatch | pa.Table, dictionary: list[str]) ->
     return out
 
 
-_HASH_BACKLOG = 16
-"""Writes (Arrow pages, ~1 MB each) the hashing thread may lag behind before a write waits."""
+_HASH_READ = 4 << 20
+"""Bytes the trailing hasher reads at a time."""
+_HASH_POLL = 0.005
+"""Seconds the trailing hasher waits when it has caught up with the writer."""
 
 
-class HashingFile(io.FileIO):
-    """A new file that hashes what is written to it: the output's sha256 without reading it back.
+class HashingFile:
+    """A new file written by Arrow's native writer and hashed by a thread that reads behind it.
 
     Why: the convert step records the data's sha256 (the version key); on a
-    GB-sized output a second read costs ~0.3 s per GB of CPU and I/O.  The
-    digest is computed on a thread of its own as the bytes go out: the Parquet
-    writer thread is what bounds a CSV conversion on two cores, and sha256 of
-    the output was ~10% of its CPU.  Arrow hands over immutable ``bytes``, so
-    hashing them later needs no copy.  Parquet is written strictly front to
-    back (no seeks), so the digest is that of the file.
+    GB-sized output a second pass after writing costs ~0.3 s per GB of CPU and
+    I/O on the critical path.  Hashing must also stay off the Parquet writer
+    thread, which bounds a CSV conversion on two cores.  A Python file object
+    as the sink (the previous way: hash each write as it went out) made Arrow
+    copy every page into a ``bytes`` and take the GIL for each write: ~20% of
+    that thread's CPU (docs/performance.md).  So Arrow writes to a native
+    file (:attr:`sink`, no GIL, no copy) and a thread reads the bytes back
+    from the page cache right behind it.  Parquet is written strictly front to
+    back (no seeks), so every byte below the current end of the file is final
+    and the digest is that of the finished file.
     """
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, "wb")
+        self.sink = pa.OSFile(str(path), "wb")
+        self._reader = path.open("rb", buffering=0)
         self._digest = hashlib.sha256()
-        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")  # one worker: in order
-        self._pending: deque[Future[None]] = deque()
+        self._finished = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._follow, name="sha256", daemon=True)
+        self._thread.start()
 
-    def write(self, data: Any) -> int:
-        chunk = data if isinstance(data, bytes) else bytes(memoryview(data).cast("B"))  # immutable: hashed later
-        view = memoryview(chunk)
-        done = 0
-        while done < len(view):  # a raw write may be short
-            done += super().write(view[done:]) or 0
-        self._pending.append(self._hasher.submit(self._digest.update, chunk))
-        while len(self._pending) > _HASH_BACKLOG:
-            self._pending.popleft().result()
-        return done
-
-    def hexdigest(self) -> str:
-        """The sha256 of everything written so far (waits for the hashing thread)."""
-        while self._pending:
-            self._pending.popleft().result()
-        return self._digest.hexdigest()
+    def _follow(self) -> None:
+        """Hash what the writer has written so far, until :meth:`close` says it is complete."""
+        buf = bytearray(_HASH_READ)
+        view = memoryview(buf)
+        try:
+            while True:
+                finished = self._finished.is_set()  # read before the data: nothing is missed after it
+                n = self._reader.readinto(buf) or 0
+                if n:
+                    self._digest.update(view[:n])
+                elif finished:
+                    return
+                else:
+                    self._finished.wait(_HASH_POLL)
+        except BaseException as exc:  # re-raised by hexdigest()
+            self._error = exc
 
     def close(self) -> None:
+        """Close the file (the writer is done with it); the hasher then reads to its end."""
         try:
-            super().close()
+            if not self.sink.closed:
+                self.sink.close()
         finally:
-            self._hasher.shutdown(wait=True)
+            self._finished.set()
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if (offset, whence) not in ((0, 1), (0, 2)):  # tell() is fine; a real seek would break the digest
-            raise io.UnsupportedOperation("HashingFile is write-once, front to back")
-        return super().seek(offset, whence)
+    def hexdigest(self) -> str:
+        """The sha256 of the closed file (waits for the hashing thread)."""
+        self._thread.join()
+        self._reader.close()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+    def abort(self) -> None:
+        """Close everything after an error (the caller deletes the file)."""
+        self.close()
+        self._thread.join()
+        self._reader.close()
