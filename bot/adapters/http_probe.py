@@ -174,13 +174,7 @@ def _once(
             response = conn.getresponse()
             status, reason, got = response.status, response.reason, response.headers
         except (OSError, http.client.HTTPException) as exc:
-            raise ServiceError(
-                SERVICE,
-                f"{type(exc).__name__}: {exc or 'no response'}",
-                url=uri,
-                transient=True,
-                hint="check that the host in source.path is up and reachable, then re-run",
-            ) from exc
+            raise unreachable(uri, exc) from exc
         finally:
             conn.close()  # the body (if any) is never read: a probe transfers no data
         location = got.get("location")
@@ -189,6 +183,17 @@ def _once(
             continue
         return status, reason, got
     raise DataError(f"{uri}: more than {MAX_REDIRECTS} redirects", field="source.path", hint="use the final URL")
+
+
+def unreachable(uri: str, exc: BaseException) -> ServiceError:
+    """A host that did not answer: transient (retried), in the same words for the probe and the download."""
+    return ServiceError(
+        SERVICE,
+        f"{type(exc).__name__}: {exc or 'no response'}",
+        url=uri,
+        transient=True,
+        hint="check that the host in source.path is up and reachable, then re-run",
+    )
 
 
 def probe(guard: AddressGuard, limits: Limits, uri: str, *, sleep: Callable[[float], None] = time.sleep) -> Validators:

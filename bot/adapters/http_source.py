@@ -48,6 +48,7 @@ from bot.adapters.http_probe import (
     probe,
     status_error,
     system_resolver,
+    unreachable,
     validators_of,
 )
 from bot.errors import DataError, ServiceError
@@ -105,13 +106,7 @@ class HttpSource:
             try:
                 response = client.send(request, stream=True)
             except httpx.TransportError as exc:
-                raise ServiceError(
-                    SERVICE,
-                    f"{type(exc).__name__}: {exc or 'no response'}",
-                    url=uri,
-                    transient=True,
-                    hint="check that the host in source.path is up and reachable, then re-run",
-                ) from exc
+                raise unreachable(uri, exc) from exc
             if response.is_redirect and "location" in response.headers:
                 response.close()
                 url = urljoin(url, response.headers["location"])
