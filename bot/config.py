@@ -21,7 +21,7 @@ import msgspec
 import yaml
 
 from bot.errors import ConfigError, UsageError
-from bot.structs import FieldError, InvalidData, Record, load
+from bot.structs import FieldError, InvalidData, Record, at_field, load
 
 # Secret detection lives with the masker (bot.logging) so that light paths such as
 # `catalog-bot render` decide on the render sandbox without importing this module; re-exported here.
@@ -169,10 +169,8 @@ class NetworkConfig(Record, frozen=True, kw_only=True):
         if self.allow:
             from bot.sources.addresses import AllowList
 
-            try:
+            with at_field("allow"):  # the message names the bad network
                 AllowList.parse(self.allow)
-            except ValueError as exc:  # names the bad network
-                raise FieldError("allow", str(exc)) from None
 
 
 class CatalogConfig(Record, frozen=True, kw_only=True):

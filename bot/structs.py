@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
@@ -49,6 +50,15 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+@contextmanager
+def at_field(field: str) -> Iterator[None]:
+    """A ``ValueError`` from a check run inside (a URI or cron parser) becomes a :class:`FieldError` at ``field``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise FieldError(field, str(exc)) from None
 
 
 class Located(msgspec.Struct, frozen=True):

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.download import Limits, part_paths
-from bot.adapters.http_source import AddressGuard, HttpSource
+from bot.adapters.http_probe import AddressGuard
+from bot.adapters.http_source import HttpSource
 from bot.errors import DataError, ServiceError
 from bot.sources.addresses import AllowList
 from tests.conftest import EXAMPLE

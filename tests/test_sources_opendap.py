@@ -12,7 +12,8 @@ import xarray as xr
 import yaml
 
 from bot.adapters.download import Limits
-from bot.adapters.http_source import AddressGuard, HttpSource
+from bot.adapters.http_probe import AddressGuard
+from bot.adapters.http_source import HttpSource
 from bot.adapters.opendap_source import dap_validators, fetch_subset
 from bot.catalog.layout import load_pipeline
 from bot.cli import main

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.http_source import AddressGuard, system_resolver
+from bot.adapters.http_probe import AddressGuard, system_resolver
 from bot.catalog.layout import load_pipeline
 from bot.config import load_catalog_config
 from bot.errors import ConfigError, DataError

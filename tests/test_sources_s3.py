@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.adapters.download import Limits, part_paths
-from bot.adapters.http_source import AddressGuard
+from bot.adapters.http_probe import AddressGuard
 from bot.adapters.s3_source import S3Source
 from bot.cli import main
 from bot.errors import DataError, ServiceError

@@ -44,17 +44,13 @@ from bot.adapters.download import (
 from bot.adapters.http_probe import (
     MAX_REDIRECTS,
     AddressGuard,
-    Resolver,
     probe,
     status_error,
-    system_resolver,
     unreachable,
     validators_of,
 )
 from bot.errors import DataError, ServiceError
 from bot.sources.manifest import SourceRecord, Validators
-
-__all__ = ["AddressGuard", "HttpSource", "Resolver", "system_resolver"]  # the guard's old home: still importable here
 
 
 class HttpSource:

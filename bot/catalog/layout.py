@@ -19,7 +19,7 @@ import msgspec
 from bot.config import CatalogConfig, config_error, load_catalog_config, load_yaml
 from bot.errors import CatalogError, UsageError
 from bot.sources.uri import check_source_path, is_glob, parse_source
-from bot.structs import FieldError, InvalidData, Record, load
+from bot.structs import FieldError, InvalidData, Record, at_field, load
 
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 DATASETS_DIR = "datasets"
@@ -108,28 +108,15 @@ class ThreddsSource(Record, frozen=True, kw_only=True):
     since: datetime.date | None = None
 
     def __post_init__(self) -> None:
-        if _source_kind("catalog", self.catalog) != "http":
+        with at_field("catalog"):
+            kind = parse_source(self.catalog).kind
+        if kind != "http":
             raise FieldError("catalog", f"thredds.catalog {self.catalog!r} must be the http(s) URL of a catalog.xml")
         if self.match is not None:
             try:
                 re.compile(self.match)
             except re.error as exc:
                 raise FieldError("match", f"thredds.match {self.match!r} is not a regular expression: {exc}") from None
-
-
-def _source_kind(field: str, value: str) -> str:
-    """``parse_source(value).kind``; a refused or malformed URI is an error located at ``field``."""
-    try:
-        return parse_source(value).kind
-    except ValueError as exc:
-        raise FieldError(field, str(exc)) from None
-
-
-def _check_path(field: str, value: str) -> None:
-    try:
-        check_source_path(value)
-    except ValueError as exc:
-        raise FieldError(field, str(exc)) from None
 
 
 class SourceSpec(Record, frozen=True, kw_only=True):
@@ -183,14 +170,19 @@ class SourceSpec(Record, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.path is not None:
-            _check_path("path", self.path)
+            with at_field("path"):
+                check_source_path(self.path)
         if self.paths is not None:
             if not self.paths:
                 raise FieldError("paths", "paths is empty; list at least one file or pattern")
-            for entry in self.paths:
-                _check_path("paths", entry)
-        if self.opendap is not None and _source_kind("opendap", self.opendap) != "http":
-            raise FieldError("opendap", f"opendap {self.opendap!r} must be an http:// or https:// OPeNDAP URL")
+            with at_field("paths"):
+                for entry in self.paths:
+                    check_source_path(entry)
+        if self.opendap is not None:
+            with at_field("opendap"):
+                kind = parse_source(self.opendap).kind
+            if kind != "http":
+                raise FieldError("opendap", f"opendap {self.opendap!r} must be an http:// or https:// OPeNDAP URL")
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
             raise FieldError(
                 "endpoint_url",
@@ -258,10 +250,8 @@ class PipelineSpec(Record, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.schedule:
-            try:
+            with at_field("schedule"):
                 check_cron(self.schedule)
-            except ValueError as exc:
-                raise FieldError("schedule", str(exc)) from None
         c = self.coordinates
         if self.output == "parquet" and not (c.geometry or (c.x and c.y)):
             raise ValueError("tabular output needs coordinates.geometry or coordinates.x and coordinates.y")

@@ -10,7 +10,8 @@ module keeps the import path of their public names.  Choices, and why:
   threads: the reader parses (main thread), a geometry thread builds (and
   reprojects) the points of the batch before, a writer thread encodes row
   group N; so memory stays flat whatever the file size, and on two cores the
-  parser and the writer (about equal shares of the CPU) overlap.  Timestamps are parsed by the reader itself (multi-threaded).
+  parser and the writer (about equal shares of the CPU) overlap.  Timestamps
+  are parsed by the reader itself (multi-threaded).
   polars was tried and was not faster on two cores; duckdb would need its
   spatial extension (a download) for WKB (measurements: docs/performance.md).
 * **zstd** with one encoding per column (dictionary for repeated values,

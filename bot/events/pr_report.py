@@ -23,14 +23,14 @@ import msgspec
 
 from bot.errors import UsageError
 from bot.logging import mask
-from bot.structs import FieldError, InvalidData, load
+from bot.structs import FieldError, InvalidData, Record, load
 
 FILE_NAME = "pr-report.json"
 CHECK_NAME = "catalog-bot"
 SHA = r"^[0-9a-f]{40}$"
 
 
-class AnnotationModel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AnnotationModel(Record, frozen=True, kw_only=True):
     """One check-run annotation in GitHub's shape."""
 
     path: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
@@ -47,7 +47,7 @@ class AnnotationModel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise FieldError("path", "annotation paths must be relative to the repository root")
 
 
-class PrReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class PrReport(Record, frozen=True, kw_only=True):
     """What the PR check found, ready to post (comment bodies, check run, summary)."""
 
     version: Literal[1] = 1

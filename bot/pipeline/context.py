@@ -37,6 +37,7 @@ from bot.errors import BotError, DataError
 
 if TYPE_CHECKING:  # boto3 stays unimported until a store is opened
     from bot.adapters.objectstore import ObjectStore
+    from bot.sources.manifest import Validators
 
 STATE_DIR = ".catalog-bot"
 
@@ -215,6 +216,9 @@ class StepContext:
     spec: PipelineSpec
     work: Path
     log: Callable[[str], None] = lambda _msg: None
+    # The source's files as listed once for this spec (bot.pipeline.sources.listing); not init: a context
+    # made by dataclasses.replace with another spec lists its own.
+    source_listing: list[tuple[str, Validators | None]] | None = field(default=None, init=False, repr=False)
 
     # -- shortcuts
 

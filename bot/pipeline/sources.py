@@ -163,11 +163,9 @@ def expand(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | N
 
 def listing(ctx: StepContext, readers: Readers) -> list[tuple[str, Validators | None]]:
     """:func:`expand`, once per step context: the probe and ``plan-sources`` share one S3 listing / THREDDS crawl."""
-    cached = getattr(ctx, "_source_listing", None)
-    if cached is None:
-        cached = expand(ctx, readers)
-        object.__setattr__(ctx, "_source_listing", cached)
-    return list(cached)
+    if ctx.source_listing is None:
+        ctx.source_listing = expand(ctx, readers)
+    return list(ctx.source_listing)
 
 
 def probe_inputs(ctx: StepContext) -> dict[str, Any]:
