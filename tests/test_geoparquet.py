@@ -268,38 +268,3 @@ def test_point_output_is_compact_and_readable(tmp_path: Path, shape: str) -> Non
     assert np.array_equal(gdf.geometry.x.to_numpy(), df.lon.to_numpy())
     assert np.array_equal(gdf.geometry.y.to_numpy(), df.lat.to_numpy())
     assert gdf.total_bounds.tolist() == [df.lon.min(), df.lat.min(), df.lon.max(), df.lat.max()]
-
-
-def test_the_trailing_hash_is_the_files_when_it_keeps_catching_up_with_the_writer(tmp_path: Path) -> None:
-    """The hasher reads behind the writer: pauses, tiny writes and writes bigger than its buffer all hash right."""
-    import hashlib
-    import os
-    import time
-
-    from bot.convert.parquet_encoding import _HASH_READ, HashingFile
-
-    rng = np.random.default_rng(7)
-    path = tmp_path / "out.bin"
-    sink = HashingFile(path)
-    expected = hashlib.sha256()
-    for size in [1, 0, 17, _HASH_READ + 3, 5, 2 * _HASH_READ, 4096, 1]:
-        data = os.urandom(size)
-        sink.sink.write(data)
-        expected.update(data)
-        if rng.random() < 0.5:
-            time.sleep(0.02)  # the hasher reaches the end of the file and waits
-    sink.close()
-    assert sink.hexdigest() == expected.hexdigest() == file_sha256(path)
-
-
-def test_an_aborted_write_stops_the_hasher(tmp_path: Path) -> None:
-    import threading
-
-    from bot.convert.parquet_encoding import HashingFile
-
-    before = threading.active_count()
-    sink = HashingFile(tmp_path / "out.bin")
-    sink.sink.write(b"partial")
-    sink.abort()
-    assert sink.sink.closed
-    assert threading.active_count() == before

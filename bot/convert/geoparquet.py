@@ -27,10 +27,11 @@ from bot.convert.parquet_encoding import (
     COMPRESSION,
     COMPRESSION_LEVEL,
     POINT_COMPRESSION_LEVEL,
-    HashingFile,
     column_encodings,
     dictionary_columns,
+    encoder_threads,
 )
+from bot.convert.parquet_footer import ParquetAssembler
 from bot.errors import DataError
 
 GEOPARQUET_VERSION = "1.1.0"
@@ -41,6 +42,8 @@ BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 BOT_METADATA_KEY = "catalog_bot"
 _GEOMETRY_AHEAD = 2
 """Batches the geometry stage may be ahead of the row-group grouping (bounds memory)."""
+_IN_FLIGHT = 2
+"""Row groups queued per encoder thread before :meth:`GeoParquetWriter.write` waits (bounds memory)."""
 # ---------------------------------------------------------------------------
 # geometry
 
@@ -127,6 +130,13 @@ class GeoParquetWriter:
     ``y_field``) and ``geo.bbox`` gives the extent.  ``crs`` is PROJJSON
     when the stored coordinates are not OGC:CRS84 (None: omitted, which
     GeoParquet defines as OGC:CRS84).
+
+    Each row group is encoded on one of ``threads`` threads and the file is
+    assembled in order by :class:`~bot.convert.parquet_footer.ParquetAssembler`
+    (byte for byte what one ``ParquetWriter`` writes): :meth:`write` returns
+    once its row group is queued, and blocks while :data:`_IN_FLIGHT` row
+    groups per thread wait, which bounds memory.  Errors of a queued row group
+    surface from a later :meth:`write` or from :meth:`close`.
     """
 
     def __init__(
@@ -137,6 +147,7 @@ class GeoParquetWriter:
         *,
         covering: bool = True,
         crs: dict[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.path = path
         self.geometry = geometry
@@ -148,41 +159,67 @@ class GeoParquetWriter:
         self.types: set[str] = set()
         self.sha256: str | None = None
         """Hex sha256 of the finished file (set by :meth:`close`)."""
-        self._writer: pq.ParquetWriter | None = None
-        self._sink: HashingFile | None = None
+        self._threads = threads or encoder_threads()
+        self._schema: pa.Schema | None = None
+        self._options: dict[str, Any] = {}
+        self._file: ParquetAssembler | None = None
+        self._encoders: ThreadPoolExecutor | None = None
+        self._appender: ThreadPoolExecutor | None = None
+        self._queued: deque[Future[None]] = deque()
+
+    def _open(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Choose the encodings on the first row group and start the encoder and appender threads."""
+        if self.covering and BBOX_COLUMN not in batch.schema.names:
+            raise ValueError(f"covering requested but no {BBOX_COLUMN!r} column")  # a converter bug
+        # Statistics on everything but the WKB (min/max of bytes prune nothing).
+        stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
+        if self.covering:
+            stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
+        dictionary = dictionary_columns(batch)
+        self._schema = batch.schema
+        self._options = {
+            "compression": COMPRESSION,
+            "compression_level": {
+                n: POINT_COMPRESSION_LEVEL if n == self.geometry and not self.covering else COMPRESSION_LEVEL
+                for n in batch.schema.names
+            },
+            "use_dictionary": dictionary,
+            "column_encoding": column_encodings(batch, dictionary),
+            "write_statistics": stats,
+            "store_schema": False,
+        }
+        self._file = ParquetAssembler(self.path)
+        self._encoders = ThreadPoolExecutor(self._threads, thread_name_prefix="geoparquet-encoder")
+        self._appender = ThreadPoolExecutor(1, thread_name_prefix="geoparquet-appender")
+
+    def _encode(self, batch: pa.RecordBatch | pa.Table) -> pa.Buffer:
+        """One row group as a complete in-memory Parquet file (on an encoder thread; Arrow releases the GIL)."""
+        sink = pa.BufferOutputStream()
+        with pq.ParquetWriter(sink, self._schema, **self._options) as writer:
+            if isinstance(batch, pa.Table):
+                writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
+            else:
+                writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        return sink.getvalue()
+
+    def _append(self, encoded: Future[pa.Buffer]) -> None:
+        """Add a row group to the file once encoded (on the one appender thread: in order)."""
+        assert self._file is not None  # opened with the threads
+        self._file.append(encoded.result())
 
     def write(
         self, batch: pa.RecordBatch | pa.Table, bounds: tuple[float, float, float, float], types: Iterable[str]
     ) -> None:
-        """Append one row group (``batch`` already has the geometry and, with ``covering``, the bbox column)."""
+        """Queue one row group (``batch`` already has the geometry and, with ``covering``, the bbox column)."""
         if batch.num_rows == 0:
             return
-        if self._writer is None:
-            if self.covering and BBOX_COLUMN not in batch.schema.names:
-                raise ValueError(f"covering requested but no {BBOX_COLUMN!r} column")  # a converter bug
-            # Statistics on everything but the WKB (min/max of bytes prune nothing).
-            stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
-            if self.covering:
-                stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
-            dictionary = dictionary_columns(batch)
-            self._sink = HashingFile(self.path)
-            self._writer = pq.ParquetWriter(
-                self._sink.sink,
-                batch.schema,
-                compression=COMPRESSION,
-                compression_level={
-                    n: POINT_COMPRESSION_LEVEL if n == self.geometry and not self.covering else COMPRESSION_LEVEL
-                    for n in batch.schema.names
-                },
-                use_dictionary=dictionary,
-                column_encoding=column_encodings(batch, dictionary),
-                write_statistics=stats,
-                store_schema=False,
-            )
-        if isinstance(batch, pa.Table):
-            self._writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
-        else:
-            self._writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        if self._file is None:
+            self._open(batch)
+        assert self._encoders is not None and self._appender is not None
+        while len(self._queued) >= _IN_FLIGHT * self._threads:
+            self._queued.popleft().result()
+        encoded = self._encoders.submit(self._encode, batch)
+        self._queued.append(self._appender.submit(self._append, encoded))
         self.rows += batch.num_rows
         self.bounds = [
             min(self.bounds[0], bounds[0]),
@@ -206,31 +243,40 @@ class GeoParquetWriter:
         return {"version": GEOPARQUET_VERSION, "primary_column": self.geometry, "columns": {self.geometry: column}}
 
     def close(self) -> None:
-        """Add the GeoParquet metadata and finish the footer."""
-        if self._writer is None:
+        """Wait for the queued row groups, then write the footer with the GeoParquet metadata."""
+        if self._file is None:
             return
+        try:
+            while self._queued:
+                self._queued.popleft().result()
+        except BaseException:
+            self.abort()
+            raise
+        self._stop_threads()
         derived = [self.geometry, BBOX_COLUMN] if self.covering else [self.geometry]
-        self._writer.add_key_value_metadata(
+        file, self._file = self._file, None
+        self.sha256 = file.close(
             {
                 "geo": json.dumps(self.geo_metadata()),
                 BOT_METADATA_KEY: json.dumps({"derived_columns": derived, **self.extra}),
             }
         )
-        self._writer.close()
-        self._writer = None
-        assert self._sink is not None  # opened with the writer
-        self._sink.close()
-        self.sha256 = self._sink.hexdigest()
 
     def abort(self) -> None:
-        """Close the underlying file after an error (the caller deletes it)."""
-        try:
-            if self._writer is not None:
-                self._writer.close()
-        finally:
-            self._writer = None
-            if self._sink is not None:
-                self._sink.abort()
+        """Drop the queued row groups and close the file after an error (the caller deletes it)."""
+        for queued in self._queued:
+            queued.cancel()
+        self._queued.clear()
+        self._stop_threads()
+        if self._file is not None:
+            self._file.abort()
+            self._file = None
+
+    def _stop_threads(self) -> None:
+        for pool in (self._encoders, self._appender):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._encoders = self._appender = None
 
 
 def coordinate_names(coords: Coordinates) -> tuple[str, str]:
@@ -327,28 +373,25 @@ def write_points(
         extra["descriptions"] = descriptions
     if to_lonlat is not None:
         extra["xy_crs"] = source_crs  # the native x/y columns are not degrees (no -180..180 constraints)
-    # Three stages on their own threads, so two cores stay busy: the CSV
-    # reader parses batch N+2 (main thread), the geometry stage builds batch
+    # Stages on threads of their own, so every core stays busy: the CSV
+    # reader parses batch N+2 (this thread), the geometry stage builds batch
     # N+1's points -- and reprojects them, the costliest part of a projected
-    # source (pyproj releases the GIL) -- while the writer encodes and
-    # compresses row group N (GIL released in Arrow).  Results are taken in
-    # order, so the first bad row is the one reported; at most _GEOMETRY_AHEAD
-    # batches and one row group are in flight, so memory stays at a few batches.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-writer")
+    # source (pyproj releases the GIL) -- while the writer's encoder threads
+    # compress earlier row groups (GIL released in Arrow).  Results are taken
+    # in order, so the first bad row is the one reported; at most
+    # _GEOMETRY_AHEAD batches and the writer's queue are in flight, so memory
+    # stays at a few row groups.
     shapes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geoparquet-points")
     ahead: deque[Future[tuple[pa.RecordBatch, tuple[float, float, float, float]]]] = deque()
-    pending: Future[None] | None = None
     group: list[pa.RecordBatch] = []
     group_bounds = [np.inf, np.inf, -np.inf, -np.inf]
 
     def flush() -> None:
-        nonlocal pending, group, group_bounds
+        nonlocal group, group_bounds
         if not group:
             return
-        if pending is not None:
-            pending.result()
         xmin, ymin, xmax, ymax = (float(b) for b in group_bounds)
-        pending = pool.submit(writer.write, pa.Table.from_batches(group), (xmin, ymin, xmax, ymax), ["Point"])
+        writer.write(pa.Table.from_batches(group), (xmin, ymin, xmax, ymax), ["Point"])
         group, group_bounds = [], [np.inf, np.inf, -np.inf, -np.inf]
 
     def take() -> None:
@@ -394,17 +437,13 @@ def write_points(
             while ahead:
                 take()
             flush()
-            if pending is not None:
-                pending.result()
-                pending = None
             if writer.rows == 0:
                 raise DataError(
                     "the source has a header but no data rows", file=str(source), hint="upload the complete file"
                 )
             writer.close()
         except BaseException:
-            stop: list[Future[Any]] = [*ahead, *([pending] if pending is not None else [])]
-            for fut in stop:
+            for fut in ahead:
                 fut.cancel()
                 with contextlib.suppress(BaseException):
                     fut.result()
@@ -412,7 +451,6 @@ def write_points(
             raise
         finally:
             shapes.shutdown(wait=True)
-            pool.shutdown(wait=True)
     files, size = list_files(dest)
     return ConversionResult(
         path=dest, format="parquet", rows=writer.rows, files=files, bytes=size, sha256=writer.sha256

@@ -1,17 +1,15 @@
-"""How GeoParquet output is encoded and hashed as it is written.
+"""How GeoParquet output is encoded: per-column encodings, compression, encoder threads.
 
 Why apart from :mod:`bot.convert.geoparquet`: the per-column encoding policy
 (measured in ``benchmarks/bench_geoparquet_size.py``; docs/publish.md,
-"GeoParquet size") and the hashing file are choices about bytes on disk, not
-about GeoParquet validity, and are tuned on their own.
+"GeoParquet size") is a choice about bytes on disk, not about GeoParquet
+validity, and is tuned on its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from pathlib import Path
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +30,8 @@ import pyarrow.compute as pc
 #   zstd matches the repeated header + leading coordinate bytes (big-endian
 #   WKB) at level 2 already (10.4 vs 9.8 bytes per uniform point at level 3,
 #   8.5 vs 8.1 on tracks; level 1: 13.3 / 11.1, over the size bound).  The
-#   WKB column is most of the single writer thread's CPU, and that thread is
-#   what bounds a CSV conversion on two cores: level 3 cost ~10-25% more
-#   CPU on it (``benchmarks/bench_convert_cli.py``).
+#   WKB column is ~60% of the encoders' CPU, which is most of a CSV
+#   conversion's: level 3 cost ~10-25% more (``benchmarks/bench_convert_cli.py``).
 # Measured on all-distinct points (tracks, uniform positions) of
 # lon/lat/time/value: 1.3-1.7x -> <= 1.2x a plain pandas Parquet, with less
 # write CPU than before (plain pages at level 1); see docs/publish.md.  All
@@ -110,72 +107,20 @@ def column_encodings(batch: pa.RecordBatch | pa.Table, dictionary: list[str]) ->
     return out
 
 
-_HASH_READ = 4 << 20
-"""Bytes the trailing hasher reads at a time."""
-_HASH_POLL = 0.005
-"""Seconds the trailing hasher waits when it has caught up with the writer."""
+ENCODER_THREADS_MAX = 4
+"""Most threads encoding row groups at once (each holds a row group in memory)."""
 
 
-class HashingFile:
-    """A new file written by Arrow's native writer and hashed by a thread that reads behind it.
+def encoder_threads() -> int:
+    """Threads to encode row groups on: the cores this process may run on, at most :data:`ENCODER_THREADS_MAX`.
 
-    Why: the convert step records the data's sha256 (the version key); on a
-    GB-sized output a second pass after writing costs ~0.3 s per GB of CPU and
-    I/O on the critical path.  Hashing must also stay off the Parquet writer
-    thread, which bounds a CSV conversion on two cores.  A Python file object
-    as the sink (the previous way: hash each write as it went out) made Arrow
-    copy every page into a ``bytes`` and take the GIL for each write: ~20% of
-    that thread's CPU (docs/performance.md).  So Arrow writes to a native
-    file (:attr:`sink`, no GIL, no copy) and a thread reads the bytes back
-    from the page cache right behind it.  Parquet is written strictly front to
-    back (no seeks), so every byte below the current end of the file is final
-    and the digest is that of the finished file.
+    Why as many as the cores: zstd pages are most of a conversion's CPU, and
+    one encoder thread was the critical path of a CSV conversion on two
+    cores (docs/performance.md).  The affinity mask, not ``os.cpu_count()``,
+    is what a container pinned to fewer cores than its host has.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.sink = pa.OSFile(str(path), "wb")
-        self._reader = path.open("rb", buffering=0)
-        self._digest = hashlib.sha256()
-        self._finished = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._follow, name="sha256", daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        """Hash what the writer has written so far, until :meth:`close` says it is complete."""
-        buf = bytearray(_HASH_READ)
-        view = memoryview(buf)
-        try:
-            while True:
-                finished = self._finished.is_set()  # read before the data: nothing is missed after it
-                n = self._reader.readinto(buf) or 0
-                if n:
-                    self._digest.update(view[:n])
-                elif finished:
-                    return
-                else:
-                    self._finished.wait(_HASH_POLL)
-        except BaseException as exc:  # re-raised by hexdigest()
-            self._error = exc
-
-    def close(self) -> None:
-        """Close the file (the writer is done with it); the hasher then reads to its end."""
-        try:
-            if not self.sink.closed:
-                self.sink.close()
-        finally:
-            self._finished.set()
-
-    def hexdigest(self) -> str:
-        """The sha256 of the closed file (waits for the hashing thread)."""
-        self._thread.join()
-        self._reader.close()
-        if self._error is not None:
-            raise self._error
-        return self._digest.hexdigest()
-
-    def abort(self) -> None:
-        """Close everything after an error (the caller deletes the file)."""
-        self.close()
-        self._thread.join()
-        self._reader.close()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, ENCODER_THREADS_MAX))
