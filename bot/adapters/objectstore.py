@@ -43,10 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import EnvironmentConfig
+from bot.cores import usable_cores
 from bot.errors import ServiceError, UsageError
 
 CHUNK = 1 << 20
-STAGE_THREADS = min(4, os.cpu_count() or 1)  # local trees: copies and hashes in parallel
+STAGE_THREADS = min(4, usable_cores())  # local trees: copies and hashes in parallel
 SHA256_META = "sha256"
 
 # Media types the catalog publishes that ``mimetypes`` does not know.

@@ -9,11 +9,12 @@ validity, and is tuned on its own.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from bot.cores import usable_cores
 
 # zstd with one encoding per column, chosen on the first row group:
 # * dictionary for the columns whose values repeat (sites, flags, rounded
@@ -112,15 +113,10 @@ ENCODER_THREADS_MAX = 4
 
 
 def encoder_threads() -> int:
-    """Threads to encode row groups on: the cores this process may run on, at most :data:`ENCODER_THREADS_MAX`.
+    """Threads to encode row groups on: the usable cores, at most :data:`ENCODER_THREADS_MAX`.
 
     Why as many as the cores: zstd pages are most of a conversion's CPU, and
     one encoder thread was the critical path of a CSV conversion on two
-    cores (docs/performance.md).  The affinity mask, not ``os.cpu_count()``,
-    is what a container pinned to fewer cores than its host has.
+    cores (docs/performance.md).
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, ENCODER_THREADS_MAX))
+    return min(usable_cores(), ENCODER_THREADS_MAX)

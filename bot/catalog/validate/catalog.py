@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from bot.catalog.schemas import SchemaRegistry
 from bot.catalog.validate.dataset import load_and_validate_dataset
 from bot.catalog.validate.inputs import Profiles, RendererLike, load_profiles
 from bot.config import spawn_environment
+from bot.cores import usable_cores
 from bot.errors import CatalogError, Problem
 
 
@@ -146,7 +146,7 @@ def validate_many(
         catalog_problems.append(exc.to_problem("profile-invalid"))
         profiles = Profiles.bundled()
     chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-    workers = min(processes or os.cpu_count() or 1, len(chunks))
+    workers = min(processes or usable_cores(), len(chunks))
     if len(chunks) > 1 and workers > 1 and len(chunks) < workers * 4:
         # smaller chunks so that every worker gets several (load balance)
         size = max(1, -(-len(ids) // (workers * 4)))
