@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from bot.catalog.layout import Coordinates
 from bot.convert.arrow_types import NULLS, UTC_US, schema_types
 from bot.convert.common import ConversionResult, require_source
 from bot.convert.geoparquet import DEFAULT_GEOMETRY, ROW_GROUP_ROWS, coordinate_names, require_columns, write_points
+from bot.cores import usable_cores
 from bot.errors import DataError
 
 # pyarrow's streaming CSV reader reads ahead ~32 blocks whatever the consumer
@@ -43,9 +46,19 @@ _PARSE_ERROR = re.compile(r"CSV parse error: (?:Row #(\d+): )?(.*)", re.S)
 
 
 def _csv_error(
-    exc: pa.ArrowInvalid, source: Path, names: list[str], delimiter: str, timestamp_format: str | None = None
+    exc: pa.ArrowInvalid,
+    source: Path,
+    names: list[str],
+    delimiter: str,
+    timestamp_format: str | None = None,
+    *,
+    rows_known: bool = True,
 ) -> DataError:
-    """Translate a pyarrow CSV error into a DataError with column, row and value."""
+    """Translate a pyarrow CSV error into a DataError with column, row and value.
+
+    ``rows_known``: the error's row numbers count from the file's start (not
+    so for a chunk parsed on its own: the bad line is then found by a rescan).
+    """
     text = str(exc)
     conv = _CONVERSION_ERROR.search(text) or _ZONE_ERROR.search(text)
     if conv:
@@ -73,7 +86,7 @@ def _csv_error(
         )
     parse = _PARSE_ERROR.search(text)
     if parse:
-        line = int(parse.group(1)) if parse.group(1) else _find_bad_line(source, delimiter)
+        line = int(parse.group(1)) if parse.group(1) and rows_known else _find_bad_line(source, delimiter)
         where = f"line {line}: " if line else ""
         return DataError(
             f"malformed or truncated CSV: {where}{parse.group(2).strip()}",
@@ -113,12 +126,16 @@ def _find_value_row(source: Path, column: str, value: str, delimiter: str) -> in
 
 
 def _find_bad_line(source: Path, delimiter: str) -> int | None:
-    """Line number of the first malformed row (single-threaded rescan reports it)."""
-    found: list[int] = []
+    """Line number of the first malformed row, as an editor counts lines (error path only: two rescans).
+
+    Arrow's row number skips empty lines, so the line is found again by its
+    text, counting every line from the one Arrow names at the earliest.
+    """
+    found: list[tuple[int, str]] = []
 
     def handler(row: Any) -> str:
         if row.number is not None:
-            found.append(row.number)
+            found.append((row.number, row.text))
         return "error"
 
     try:
@@ -130,7 +147,15 @@ def _find_bad_line(source: Path, delimiter: str) -> int | None:
             pass
     except pa.ArrowInvalid:
         pass
-    return found[0] if found else None
+    if not found:
+        return None
+    number, text = found[0]
+    wanted = text.encode()
+    with source.open("rb") as fh:
+        for line, raw in enumerate(fh, 1):
+            if line >= number and raw.rstrip(b"\r\n") == wanted:
+                return line
+    return number
 
 
 def csv_batches(
@@ -185,14 +210,23 @@ def csv_batches(
         dup = sorted({n for n in names if names.count(n) > 1})
         raise DataError(f"duplicate column names: {', '.join(dup)}", file=str(source), hint="rename the columns")
     require_columns(names, {"x": x, "y": y, "z": coords.z, "t": coords.t}, str(source))
+    header, start = _header_line(source, delimiter)
+    if header is not None and set(names) <= set(header) and len(set(header)) == len(header):
+        # every column's type is now fixed (declared, or inferred from the first block as the
+        # streaming reader does), so pieces of the file parse on their own, in parallel
+        convert.column_types = {field.name: field.type for field in reader.schema}
+        reader.close()  # before it reads ahead
+        batches = _parallel_batches(source, start, header, convert, delimiter, block_size)
+    else:  # a header the first line alone does not give (a quoted line end in it): Arrow's serial reader
+        batches = _serial_batches(reader)
     row = 1
     while True:
         try:
-            batch = reader.read_next_batch()
+            batch = next(batches)
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
-            raise _csv_error(exc, source, names, delimiter, timestamp_format) from None
+            raise _csv_error(exc, source, names, delimiter, timestamp_format, rows_known=False) from None
         if batch.num_rows == 0:
             continue
         if naive:
@@ -201,6 +235,108 @@ def csv_batches(
                 batch = batch.set_column(idx, pa.field(name, UTC_US), batch.column(idx).cast(UTC_US))
         yield batch, row
         row += batch.num_rows
+
+
+def _serial_batches(reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+
+
+def _header_line(source: Path, delimiter: str) -> tuple[list[str] | None, int]:
+    """The column names as Arrow parses the first line, and the byte offset of the next line.
+
+    None when the first line alone is not a header Arrow can parse (a quoted
+    line end inside it).  A UTF-8 byte order mark is skipped, as Arrow does.
+    """
+    with source.open("rb") as fh:
+        head = fh.read(BLOCK_SIZE)
+        while b"\n" not in head and b"\r" not in head:
+            more = fh.read(BLOCK_SIZE)
+            if not more:
+                break
+            head += more
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    ends = [i for i in (head.find(b"\n", bom), head.find(b"\r", bom)) if i >= 0]
+    end = min(ends) + 1 if ends else len(head)
+    if head[end - 1 : end + 1] == b"\r\n":
+        end += 1
+    try:
+        names = pacsv.read_csv(pa.BufferReader(head[bom:end]), parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    except pa.ArrowInvalid:
+        return None, end
+    return names.column_names, end
+
+
+def _chunks(source: Path, start: int, block_size: int) -> Iterator[memoryview]:
+    """The file from ``start`` in pieces of about ``block_size`` bytes, each ending at a line end.
+
+    Arrow's reader, by default (``newlines_in_values=False``), also splits
+    blocks at any line end, so a piece parses exactly as it would in place.
+    Each piece is read into a buffer of its own (handed to a parser thread
+    without a copy); only the partial last line is carried over.
+    """
+    carry = b""
+    with source.open("rb", buffering=0) as fh:
+        fh.seek(start)
+        while True:
+            buf = bytearray(len(carry) + block_size)
+            buf[: len(carry)] = carry
+            view = memoryview(buf)
+            size = len(carry)
+            while size < len(buf):  # a raw file may return less than asked
+                got = fh.readinto(view[size:])
+                if not got:
+                    break
+                size += got
+            if size == len(carry):
+                if carry:
+                    yield view[:size]
+                return
+            cut = max(buf.rfind(b"\n", 0, size), buf.rfind(b"\r", 0, size)) + 1
+            if cut == 0:  # no line end yet: a line longer than a block
+                carry = bytes(view[:size])
+                continue
+            carry = bytes(view[cut:size])
+            yield view[:cut]
+
+
+def _parse_chunk(data: memoryview, header: list[str], convert: pacsv.ConvertOptions, delimiter: str) -> pa.RecordBatch:
+    """One piece of the file as one record batch (single-threaded: the pieces run in parallel)."""
+    table = pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(data)),
+        read_options=pacsv.ReadOptions(column_names=header, use_threads=False, block_size=len(data) + 1),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=convert,
+    )
+    return table.combine_chunks().to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], table.schema)
+
+
+def _parallel_batches(
+    source: Path, start: int, header: list[str], convert: pacsv.ConvertOptions, delimiter: str, block_size: int
+) -> Iterator[pa.RecordBatch]:
+    """The data lines parsed on :func:`~bot.cores.usable_cores` threads, in file order.
+
+    Why not Arrow's streaming reader: it parses on the calling thread (its
+    pool stays nearly idle), which made parsing the one serial chain of a
+    CSV conversion once the Parquet encoding ran on every core.  At most
+    two pieces per thread are in flight, so memory stays bounded.
+    """
+    threads = usable_cores()
+    with ThreadPoolExecutor(threads, thread_name_prefix="csv-parser") as pool:
+        pending: deque[Future[pa.RecordBatch]] = deque()
+        try:
+            for data in _chunks(source, start, block_size):
+                pending.append(pool.submit(_parse_chunk, data, header, convert, delimiter))
+                while len(pending) > 2 * threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()
 
 
 def convert_csv(

@@ -4,14 +4,15 @@ The modules: :mod:`bot.convert.csv_stream`, :mod:`bot.convert.vector`,
 :mod:`bot.convert.parquet` read; :mod:`bot.convert.geoparquet` writes.  This
 module keeps the import path of their public names.  Choices, and why:
 
-* **Streaming CSV with pyarrow** (``pyarrow.csv.open_csv``): 4 MB blocks
-  (the reader buffers ~32 blocks ahead, so the block size is what bounds
-  memory), grouped into row groups of ~256k rows.  Three stages on their own
-  threads: the reader parses (main thread), a geometry thread builds (and
-  reprojects) the points of the batch before, a writer thread encodes row
-  group N; so memory stays flat whatever the file size, and on two cores the
-  parser and the writer (about equal shares of the CPU) overlap.  Timestamps
-  are parsed by the reader itself (multi-threaded).
+* **CSV parsed by pyarrow in 4 MB pieces, in parallel**: the file is cut
+  at line ends (as Arrow's own reader cuts its blocks) and the pieces parse
+  on every core (``pyarrow.csv.read_csv`` each, the column types fixed from
+  the first block by ``open_csv``), at most two per thread in flight; the
+  batches are grouped into row groups of ~256k rows.  A geometry thread
+  builds (and reprojects) the points, and the row groups are compressed on
+  every core too (:class:`~bot.convert.geoparquet.GeoParquetWriter`); so
+  memory stays flat whatever the file size and no stage is a serial chain.
+  Timestamps are parsed by the CSV parser itself.
   polars was tried and was not faster on two cores; duckdb would need its
   spatial extension (a download) for WKB (measurements: docs/performance.md).
 * **zstd** with one encoding per column (dictionary for repeated values,
