@@ -26,11 +26,10 @@ from bot.convert.geoparquet import DEFAULT_GEOMETRY, ROW_GROUP_ROWS, coordinate_
 from bot.cores import usable_cores
 from bot.errors import DataError
 
-# pyarrow's streaming CSV reader reads ahead ~32 blocks whatever the consumer
-# does, so the block size bounds memory (4 MB -> ~150 MB of buffered batches);
-# several blocks are then grouped into one row group of ROW_GROUP_ROWS.
+# The size of the pieces parsed in parallel (at most two per thread in flight,
+# so this bounds memory) and of the first block the column types are inferred
+# from; several pieces are then grouped into one row group of ROW_GROUP_ROWS.
 BLOCK_SIZE = 4 << 20
-CSV_THREADS = True
 _ZONE_ERROR = re.compile(
     r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (timestamp[^:]*): expected a zone offset in '(.*?)'",
     re.S,
@@ -195,7 +194,8 @@ def csv_batches(
     try:
         reader = pacsv.open_csv(
             source,
-            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=CSV_THREADS),
+            # single-threaded: it reads no blocks ahead, which the parallel pieces replace
+            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=convert,
         )
