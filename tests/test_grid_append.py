@@ -18,8 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import netCDF4
 import pytest
+import xarray as xr
 
 from bot.adapters.objectstore import tree_files, tree_sha256
 from bot.catalog.layout import PipelineSpec, load_pipeline
@@ -131,3 +133,21 @@ def test_another_grid_or_an_overlap_is_left_to_the_xarray_path_and_its_errors(
     with pytest.raises(NotAppendable, match="starts at or before"):
         append_many(spec, previous, files[2:3])
     assert tree_sha256(previous) == before  # nothing half-written
+
+
+def test_raw_append_reads_the_source_group(spec: PipelineSpec, tmp_path: Path) -> None:
+    """Satellite L3 products keep the variables in a named group (its dimensions may be the root's)."""
+    grouped = []
+    for f in daily_files(tmp_path / "flat", 4, 3, packed=False, own_epoch=True):
+        dest = tmp_path / "grouped" / f.name
+        dest.parent.mkdir(exist_ok=True)
+        xr.Dataset(attrs={"title": "grouped product"}).to_netcdf(dest)
+        with xr.open_dataset(f) as ds:
+            ds.load().to_netcdf(dest, group="PRODUCT", mode="a")
+        grouped.append(dest)
+    in_group = msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, group="PRODUCT"))
+    full = convert_many(in_group, grouped, tmp_path / "full", name="sst").path
+    previous = convert_many(in_group, grouped[:3], tmp_path / "inc", name="sst").path
+    assert not append_raw(spec, previous, grouped[3:])  # no source.group: the root holds no variables
+    assert append_raw(in_group, previous, grouped[3:])
+    assert _differences(previous, full) == []

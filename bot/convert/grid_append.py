@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +179,15 @@ def _times_in(raw: np.ndarray, units: str, target: _Array) -> np.ndarray | None:
     return out if np.all(out == values) else None
 
 
+def _group(nc: Any, group: str | None) -> Any:
+    """The file's ``source.group`` (``a/b`` nests), values as stored (KeyError: no such group)."""
+    node = nc
+    for name in group.strip("/").split("/") if group else []:
+        node = node.groups[name]
+    node.set_auto_maskandscale(False)
+    return node
+
+
 def _check_file(
     source: Path, group: str | None, arrays: dict[str, _Array], time_dim: str, fixed: dict[str, np.ndarray]
 ) -> _File | None:
@@ -188,19 +198,15 @@ def _check_file(
         return None  # a part (folder): the xarray path opens those
     try:
         with netCDF4.Dataset(source) as nc:
-            node: Any = nc
-            for name in (group or "").strip("/").split("/") if group else []:
-                node = node.groups[name]
-            node.set_auto_maskandscale(False)
+            node = _group(nc, group)
             variables = node.variables
             if "coordinates" in node.ncattrs() or set(variables) != set(arrays) or time_dim not in variables:
                 return None
-            sizes = {str(d): len(v) for d, v in node.dimensions.items()}
             for name, var in variables.items():
                 target = arrays[name]
                 if not _fits(var, target, time_dim, name):
                     return None
-                shape = [sizes.get(d, -1) for d in var.dimensions]
+                shape = list(var.shape)  # (dimensions may be the parent group's)
                 if time_dim in target.dims:
                     if shape[1:] != target.shape[1:] or target.dims[0] != time_dim or shape[0] < 1:
                         return None
@@ -259,17 +265,11 @@ def append_raw(spec: PipelineSpec, existing: Path, sources: list[Path]) -> bool:
     time_chunk = int(arrays[growing[-1]].chunks[0])
     append_chunks(spec, sizes, time_chunk, itemsize, [len(f.times) for f in files])  # NotAppendable
     with atomic_output(existing) as tmp:
-        shutil.copytree(existing, tmp, copy_function=_link)
+        shutil.copytree(existing, tmp, copy_function=os.link)
         _write(tmp, files, spec.source.group, arrays, growing, time_dim, time_chunk)
         _rewrite_time(tmp, time_dim, np.concatenate([old_times, *(f.times for f in files)]))
         zarr_consolidate(tmp)
     return True
-
-
-def _link(src: str, dst: str) -> None:
-    import os
-
-    os.link(src, dst)
 
 
 def _write(
@@ -290,10 +290,7 @@ def _write(
     for f in files:
         stop = start + len(f.times)
         with netCDF4.Dataset(f.path) as nc:
-            node: Any = nc
-            for name in (group or "").strip("/").split("/") if group else []:
-                node = node.groups[name]
-            node.set_auto_maskandscale(False)
+            node = _group(nc, group)
             for name in growing:
                 target = targets[name]
                 target.resize((stop, *target.shape[1:]))
