@@ -78,17 +78,21 @@ def _store_arrays(store: Path) -> dict[str, _Array] | None:
     except (OSError, ValueError, KeyError):
         return None
     arrays: dict[str, _Array] = {}
-    for key, value in meta.items():
-        if not key.endswith("/.zarray"):
-            continue
-        name = key[: -len("/.zarray")]
-        attrs = dict(meta.get(f"{name}/.zattrs", {}))
-        dims = attrs.pop("_ARRAY_DIMENSIONS", None)
-        if "/" in name or not isinstance(dims, list) or value.get("filters") is not None:
-            return None
-        fill = value.get("fill_value")
-        fill = float(fill) if isinstance(fill, str) else fill  # "NaN", "Infinity"
-        arrays[name] = _Array(dims, value["shape"], value["chunks"], np.dtype(value["dtype"]), fill, attrs)
+    try:
+        for key, value in meta.items():
+            if not key.endswith("/.zarray"):
+                continue
+            name = key[: -len("/.zarray")]
+            attrs = dict(meta.get(f"{name}/.zattrs", {}))
+            dims = attrs.pop("_ARRAY_DIMENSIONS", None)
+            if "/" in name or not isinstance(dims, list) or value.get("filters") is not None:
+                return None
+            fill = value.get("fill_value")
+            fill = float(fill) if isinstance(fill, str) else fill  # "NaN", "Infinity"
+            arrays[name] = _Array(dims, list(value["shape"]), list(value["chunks"]), np.dtype(value["dtype"]),
+                                  fill, attrs)  # fmt: skip
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # not the store a convert writes: the xarray path reads it
     return arrays
 
 
