@@ -30,12 +30,14 @@ def daily_files(
     packed: bool = True,
     own_epoch: bool = False,
     calendar: str = "noleap",
+    noon: bool = False,
 ) -> list[Path]:
     """``files`` NetCDF files of ``days`` consecutive days each (file ``i`` starts at day ``start + i*days``).
 
     ``packed=False``: SST as float32 (NaN fill) instead of CF-packed int16;
     ``own_epoch``: each file counts its times from its own first day ("days
-    since <that day>", as many daily products do) instead of 1850-01-01.
+    since <that day>", as many daily products do) instead of 1850-01-01;
+    ``noon``: daily means stamped at 12:00 (0.5, 1.5, ... days).
     """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42 + start)
@@ -49,6 +51,7 @@ def daily_files(
         if own_epoch:  # the same days, counted from the file's first day (in the file's calendar)
             epoch = cftime.num2date(first, "days since 1850-01-01", calendar=calendar).strftime("%Y-%m-%d")
             counted = time - first
+        counted = counted + 0.5 if noon else counted
         season = 1.5 * np.cos(2 * np.pi * (time - 45) / 365)[:, None, None]
         sst = (field[None] + season + rng.normal(0, 0.2, (days, len(lat), len(LON)))).astype("float32")
         sst[:, land] = np.nan

@@ -54,8 +54,10 @@ def _differences(a: Path, b: Path) -> list[str]:
         {"packed": False, "own_epoch": True},
         {"packed": False, "own_epoch": True, "calendar": "360_day"},
         {"packed": False, "own_epoch": True, "calendar": "standard"},
+        {"packed": False, "own_epoch": True, "calendar": "standard", "noon": True},
+        {"packed": False, "calendar": "noleap", "noon": True},
     ],
-    ids=["noleap", "noleap-own-epoch", "360_day-own-epoch", "standard-own-epoch"],
+    ids=["noleap", "noleap-own-epoch", "360_day-own-epoch", "standard-own-epoch", "standard-noon", "noleap-noon"],
 )
 def test_raw_append_gives_the_bytes_of_a_full_conversion(spec: PipelineSpec, tmp_path: Path, shape: dict) -> None:
     files = daily_files(tmp_path / "days", 6, 3, **shape)
@@ -150,4 +152,17 @@ def test_raw_append_reads_the_source_group(spec: PipelineSpec, tmp_path: Path) -
     previous = convert_many(in_group, grouped[:3], tmp_path / "inc", name="sst").path
     assert not append_raw(spec, previous, grouped[3:])  # no source.group: the root holds no variables
     assert append_raw(in_group, previous, grouped[3:])
+    assert _differences(previous, full) == []
+
+
+def test_times_that_are_not_whole_or_half_units_take_the_xarray_path(spec: PipelineSpec, tmp_path: Path) -> None:
+    """06:00 stamps (0.25 days): exact in binary, but not proven exact through every decode path."""
+    files = daily_files(tmp_path / "days", 4, 3, packed=False)
+    for f in files:
+        with netCDF4.Dataset(f, "a") as nc:
+            nc["time"][:] = nc["time"][:] + 0.25
+    full = convert_many(spec, files, tmp_path / "full", name="sst").path
+    previous = convert_many(spec, files[:3], tmp_path / "inc", name="sst").path
+    assert not append_raw(spec, previous, files[3:])
+    append_many(spec, previous, files[3:])
     assert _differences(previous, full) == []

@@ -1,4 +1,4 @@
-"""Appending daily NetCDF files to a Zarr store without xarray, when the stored bytes provably equal its.
+"""Appending daily NetCDF files to a Zarr store without xarray, when the bytes provably equal xarray's.
 
 Why: appending one daily file to a 365-day store is a few MB of work, yet
 through xarray the step spent ~0.9 s of its ~1.2 s importing xarray (with
@@ -9,14 +9,15 @@ those attributes are the same, that round trip is the identity -- a float
 variable's fill value is the only thing it touches (a NaN in the file is
 written as the fill value).  So a file whose every variable has the
 store's attributes, dtype and dimensions, whose non-time variables hold the
-store's very values and whose times (integers, in the store's units and
-calendar) come after the store's, is appended here from its raw values
+store's very values and whose times (whole or half units, any ``<unit>
+since <date>`` of the store's calendar, converted exactly with cftime) come
+after the store's, is appended here from its raw values
 with netCDF4 and zarr: the same zarr calls (resize, chunk writes, the time
 coordinate as one chunk) give the same files a full convert writes.
 
 Anything else -- packed integers (``scale_factor``/``add_offset``),
-``missing_value``, ``_Unsigned``, integer fill values, non-integral or
-non-finite times, other units or attributes, parts, groups that do not
+``missing_value``, ``_Unsigned``, integer fill values, times that are not
+whole or half units, other attributes, parts, groups that do not
 resolve, string variables, times that do not follow the store's -- returns
 False, and :func:`bot.convert.many_grid.append_grid` takes its xarray path,
 which also names the file in any error.  Nothing here raises on bad input
@@ -152,19 +153,29 @@ def _fits(var: Any, target: _Array, time_dim: str, name: str) -> bool:
     return is_time or not timelike
 
 
+def _halves(values: np.ndarray) -> bool:
+    """Whole or half numbers: exact in binary, and in cftime's microseconds and pandas' nanoseconds alike."""
+    twice = np.asarray(values, dtype="float64") * 2
+    return bool(np.all(np.isfinite(twice)) and np.all(twice == np.round(twice)))
+
+
 def _times_in(raw: np.ndarray, units: str, target: _Array) -> np.ndarray | None:
     """``raw`` times (in ``units``) as the store's numbers, when exactly representable (else None).
 
     What xarray does (decode with the file's units, encode with the
-    store's), with cftime's exact arithmetic; only whole numbers are taken,
-    and a "standard" calendar only after 1678 (where xarray's pandas path and
-    cftime agree).
+    store's), with cftime's exact arithmetic.  Taken only when both are
+    whole or half numbers of a unit no finer than seconds (a daily mean is
+    often stamped at noon: 0.5 days), so that xarray's decode and encode --
+    through pandas nanoseconds for real-world calendars, through cftime
+    otherwise -- are exact too; and a "standard" calendar only after 1678,
+    where pandas and cftime agree.
     """
     import cftime
 
     calendar = str(target.attrs.get("calendar", "standard"))
     stored = str(target.attrs["units"])
-    if not (np.all(np.isfinite(raw)) and np.all(raw == np.round(raw))):
+    coarse = ("days", "hours", "minutes", "seconds")
+    if not _halves(raw) or (units.split(" ")[0] not in coarse and not np.all(raw == np.round(raw))):
         return None
     try:
         dates = cftime.num2date(raw, units, calendar=calendar, only_use_cftime_datetimes=True)
@@ -177,7 +188,9 @@ def _times_in(raw: np.ndarray, units: str, target: _Array) -> np.ndarray | None:
     gregorian = calendar.lower() in ("standard", "gregorian", "proleptic_gregorian")
     if gregorian and min(dates.min().year, ref_file.year, ref_store.year) < 1678:
         return None
-    if not (np.all(values == np.round(values)) and np.all(back == dates)):
+    if not (_halves(values) and np.all(back == dates)):
+        return None
+    if stored.split(" ")[0] not in coarse and not np.all(values == np.round(values)):
         return None
     out = values.astype(target.dtype)
     return out if np.all(out == values) else None
