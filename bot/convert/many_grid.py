@@ -417,7 +417,9 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     all files equals the store's (:func:`write_regions` divides the time
     chunk by every file's length).  Existing chunks are never rewritten (the
     store's time length is a multiple of its time chunk) and zarr replaces
-    files by rename, so the links never change the previous version.
+    files by rename, so the links never change the previous version.  Files
+    whose stored values are what xarray would write are appended without
+    xarray (:func:`~bot.convert.grid_append.append_raw`); the rest here.
     """
     from bot.convert.grid_append import append_raw
 
