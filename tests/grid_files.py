@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cftime
 import numpy as np
 import xarray as xr
 
@@ -19,8 +20,25 @@ LAT = np.linspace(-29.875, -10.125, 80)
 LON = np.linspace(142.125, 161.875, 80)
 
 
-def daily_files(folder: Path, files: int, days: int = 3, *, start: int = 0, lat: np.ndarray = LAT) -> list[Path]:
-    """``files`` NetCDF files of ``days`` consecutive noleap days each (file ``i`` starts at day ``start + i*days``)."""
+def daily_files(
+    folder: Path,
+    files: int,
+    days: int = 3,
+    *,
+    start: int = 0,
+    lat: np.ndarray = LAT,
+    packed: bool = True,
+    own_epoch: bool = False,
+    calendar: str = "noleap",
+    noon: bool = False,
+) -> list[Path]:
+    """``files`` NetCDF files of ``days`` consecutive days each (file ``i`` starts at day ``start + i*days``).
+
+    ``packed=False``: SST as float32 (NaN fill) instead of CF-packed int16;
+    ``own_epoch``: each file counts its times from its own first day ("days
+    since <that day>", as many daily products do) instead of 1850-01-01;
+    ``noon``: daily means stamped at 12:00 (0.5, 1.5, ... days).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42 + start)
     field = 26 - 0.35 * (lat[:, None] + 20) + 0.6 * np.sin(np.deg2rad(LON[None, :] * 4))
@@ -29,6 +47,11 @@ def daily_files(folder: Path, files: int, days: int = 3, *, start: int = 0, lat:
     for i in range(files):
         first = start + i * days
         time = np.arange(first, first + days, dtype="float64")
+        epoch, counted = "1850-01-01", time
+        if own_epoch:  # the same days, counted from the file's first day (in the file's calendar)
+            epoch = cftime.num2date(first, "days since 1850-01-01", calendar=calendar).strftime("%Y-%m-%d")
+            counted = time - first
+        counted = counted + 0.5 if noon else counted
         season = 1.5 * np.cos(2 * np.pi * (time - 45) / 365)[:, None, None]
         sst = (field[None] + season + rng.normal(0, 0.2, (days, len(lat), len(LON)))).astype("float32")
         sst[:, land] = np.nan
@@ -41,18 +64,19 @@ def daily_files(folder: Path, files: int, days: int = 3, *, start: int = 0, lat:
                 "analysed_error": (("time", "lat", "lon"), err, {"long_name": "estimated error", "units": "K"}),
             },
             coords={
-                "time": ("time", time, {"units": "days since 1850-01-01", "calendar": "noleap", "axis": "T"}),
+                "time": ("time", counted, {"units": f"days since {epoch}", "calendar": calendar, "axis": "T"}),
                 "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
                 "lon": ("lon", LON, {"units": "degrees_east", "standard_name": "longitude"}),
             },
             attrs={"title": "Daily SST (synthetic, noleap)", "Conventions": "CF-1.8", "source": f"day file {i}"},
         )  # fmt: skip
         path = folder / f"tos_day_{first:05d}.nc"
+        packing = {"dtype": "int16", "scale_factor": np.float32(0.001), "add_offset": np.float32(20.0),
+                   "_FillValue": np.int16(-32768)} if packed else {}  # fmt: skip
         ds.to_netcdf(
             path,
             encoding={
-                "sst": {"dtype": "int16", "scale_factor": np.float32(0.001), "add_offset": np.float32(20.0),
-                        "_FillValue": np.int16(-32768), "zlib": True, "complevel": 1, "chunksizes": (1, len(lat), 80)},
+                "sst": {**packing, "zlib": True, "complevel": 1, "chunksizes": (1, len(lat), 80)},
                 "analysed_error": {"_FillValue": np.float32(-999.0), "zlib": True, "chunksizes": (1, len(lat), 80)},
                 "time": {"dtype": "float64", "_FillValue": None},
             },

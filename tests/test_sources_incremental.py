@@ -23,7 +23,7 @@ from bot.adapters.objectstore import tree_sha256
 from bot.adapters.s3store import S3ObjectStore
 from bot.catalog.layout import load_pipeline
 from bot.cli import main
-from bot.convert import many_grid
+from bot.convert import grid_append, many_grid
 from bot.convert.many import NotAppendable, append_many, convert_many
 from tests.source_servers import Nginx
 from tests.test_sources_many import REEF, SST, split_csv, split_netcdf
@@ -39,12 +39,15 @@ def _snapshot(tree: Path, into: Path) -> Path:
     return into
 
 
-@pytest.mark.parametrize("in_memory", [True, False], ids=["from-memory", "through-dask"])
+@pytest.mark.parametrize("way", ["raw", "from-memory", "through-dask"])
 def test_appending_grid_files_gives_the_bytes_of_a_full_reconvert_and_leaves_the_previous_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
-    """Both ways a new file is written (a small one from memory, a big one chunk by chunk through dask)."""
-    if not in_memory:
+    """Every way a new file is written: raw (no xarray, bot/convert/grid_append.py) and, for files it
+    leaves to xarray, a small one from memory and a big one chunk by chunk through dask."""
+    if way != "raw":
+        monkeypatch.setattr(grid_append, "append_raw", lambda *args: False)
+    if way == "through-dask":
         monkeypatch.setattr(many_grid, "APPEND_IN_MEMORY", 0)
     spec = load_pipeline(SST / "pipeline.yaml")
     months = split_netcdf(SST / "data/sea-surface-temperature.nc", tmp_path / "months")

@@ -417,11 +417,17 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
     all files equals the store's (:func:`write_regions` divides the time
     chunk by every file's length).  Existing chunks are never rewritten (the
     store's time length is a multiple of its time chunk) and zarr replaces
-    files by rename, so the links never change the previous version.
+    files by rename, so the links never change the previous version.  Files
+    whose stored values are what xarray would write are appended without
+    xarray (:func:`~bot.convert.grid_append.append_raw`); the rest here.
     """
+    from bot.convert.grid_append import append_raw
+
+    if append_raw(spec, existing, sources):  # the common case, without importing xarray (~0.5 s)
+        return
     import xarray as xr
 
-    from bot.convert.grid import choose_chunks, zarr_consolidate
+    from bot.convert.grid import zarr_consolidate
     from bot.convert.many import NotAppendable
 
     time_dim = time_dim_of(spec)
@@ -450,17 +456,7 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
                         field="source.paths", hint=_FIT_HINT)  # fmt: skip
     if first["start"] <= last:
         raise NotAppendable(f"{first['file']} starts at or before the last converted {time_dim} {last_text}")
-    sizes_new = {**sizes_old, time_dim: sizes_old[time_dim] + sum(lengths)}
-    plan_old = choose_chunks(sizes_old, itemsize, dict(spec.chunks), time_dim=time_dim)
-    plan_new = choose_chunks(sizes_new, itemsize, dict(spec.chunks), time_dim=time_dim)
-    whole_axis = plan_old[time_dim] == sizes_old[time_dim] and plan_new[time_dim] == sizes_new[time_dim]
-    same = {d: c for d, c in plan_old.items() if d != time_dim} == {d: c for d, c in plan_new.items() if d != time_dim}
-    if not same or not (whole_axis or plan_old[time_dim] == plan_new[time_dim]):
-        raise NotAppendable("the chunk plan changes with the longer time axis")
-    time_chunk = chunk_old.get(time_dim, 1)
-    if math.gcd(time_chunk, *lengths) != time_chunk:
-        raise NotAppendable(f"a new file's {time_dim} length does not divide the store's time chunk {time_chunk}")
-    plan = {**plan_new, time_dim: time_chunk}
+    plan = append_chunks(spec, sizes_old, chunk_old.get(time_dim, 1), itemsize, lengths)
     with atomic_output(existing) as tmp:
         shutil.copytree(existing, tmp, copy_function=os.link)
         for i in order:
@@ -471,6 +467,33 @@ def append_grid(spec: PipelineSpec, existing: Path, sources: list[Path]) -> None
         attrs.with_name(".zattrs.new").write_bytes((existing / ".zattrs").read_bytes())
         os.replace(attrs.with_name(".zattrs.new"), attrs)  # never write through a hard link
         zarr_consolidate(tmp)
+
+
+def append_chunks(
+    spec: PipelineSpec, sizes_old: dict[str, int], time_chunk: int, itemsize: int, lengths: list[int]
+) -> dict[str, int]:
+    """The store's chunks after appending files of ``lengths`` steps, if a full convert would choose them.
+
+    :func:`write_regions` plans the chunks from all files' sizes and divides
+    the time chunk by every file's length; appending keeps the store's
+    chunks, so the longer axis must not change the plan (else
+    :class:`~bot.convert.many.NotAppendable`).  ``itemsize``: the widest
+    decoded data variable.
+    """
+    from bot.convert.grid import choose_chunks
+    from bot.convert.many import NotAppendable
+
+    time_dim = time_dim_of(spec)
+    sizes_new = {**sizes_old, time_dim: sizes_old[time_dim] + sum(lengths)}
+    plan_old = choose_chunks(sizes_old, itemsize, dict(spec.chunks), time_dim=time_dim)
+    plan_new = choose_chunks(sizes_new, itemsize, dict(spec.chunks), time_dim=time_dim)
+    whole_axis = plan_old[time_dim] == sizes_old[time_dim] and plan_new[time_dim] == sizes_new[time_dim]
+    same = {d: c for d, c in plan_old.items() if d != time_dim} == {d: c for d, c in plan_new.items() if d != time_dim}
+    if not same or not (whole_axis or plan_old[time_dim] == plan_new[time_dim]):
+        raise NotAppendable("the chunk plan changes with the longer time axis")
+    if math.gcd(time_chunk, *lengths) != time_chunk:
+        raise NotAppendable(f"a new file's {time_dim} length does not divide the store's time chunk {time_chunk}")
+    return {**plan_new, time_dim: time_chunk}
 
 
 APPEND_IN_MEMORY = 256 * 1024 * 1024
