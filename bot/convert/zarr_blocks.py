@@ -32,7 +32,6 @@ bytes, and is tuned on its own (``benchmarks/bench_convert_cli.py``).
 from __future__ import annotations
 
 import itertools
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bot.cores import usable_cores
 
 _IN_FLIGHT = 6
 _BLOCK_KINDS = "biufcMm"  # numbers and times: stored as the source stores them
@@ -224,7 +225,7 @@ def copy_blocks(source: Path, targets: dict[str, Any], group: str | None = None)
     except (ImportError, OSError):
         h5 = None
     raw: Any = None
-    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="zarr-writer")
+    pool = ThreadPoolExecutor(max_workers=max(2, usable_cores()), thread_name_prefix="zarr-writer")
     pending: deque[Future[None]] = deque()
 
     def put(array: Any, index: tuple[slice, ...], make: Callable[[], np.ndarray]) -> None:
