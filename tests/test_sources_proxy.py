@@ -147,7 +147,7 @@ def test_no_proxy_sends_the_probe_direct(proxy: Tinyproxy, nginx: Nginx, sst: st
 
 
 def test_pinned_name_is_asked_of_the_proxy_by_its_checked_address(
-    proxy: Tinyproxy, nginx: Nginx, sst: str, monkeypatch
+    proxy: Tinyproxy, nginx: Nginx, sst: str, monkeypatch, tmp_path: Path
 ) -> None:
     """``localhost`` resolved by the guard: the proxy is asked for the address checked, ``Host`` keeps the name."""
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
@@ -156,6 +156,18 @@ def test_pinned_name_is_asked_of_the_proxy_by_its_checked_address(
     before = proxy.requests()
     assert probe(guard, LIMITS, uri).size == NC.stat().st_size
     assert _new(proxy, before) == [f"HEAD {sst} HTTP/1.1"]  # 127.0.0.1, not localhost
+
+    # NO_PROXY names the host, but httpx picks the download's route from the pinned URL: the probe agrees
+    # (docs/catalog.md, "Proxies": list the address, or allow the host by name so it is not pinned).
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    before = proxy.requests()
+    assert probe(guard, LIMITS, uri).size == NC.stat().st_size
+    assert HttpSource(guard, LIMITS).fetch(uri, tmp_path / "sst.nc", "netcdf").status == "downloaded"
+    assert [line.split(" ", 1)[0] for line in _new(proxy, before)] == ["HEAD", "GET"]
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    before = proxy.requests()
+    assert probe(guard, LIMITS, uri).size == NC.stat().st_size
+    assert _new(proxy, before) == []
 
 
 def test_https_probe_tunnels_with_connect_and_checks_the_certificate_for_the_name(
