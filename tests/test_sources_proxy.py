@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,19 +99,32 @@ class _Data(BaseHTTPRequestHandler):
         """Quiet: the test reads ``seen``."""
 
 
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def _serve_tls(ca: Any, host: str) -> ThreadingHTTPServer:
+    """``_Data`` over TLS on ``host`` (an IPv4 or IPv6 loopback address), certificate for ``localhost``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    server = (_Server6 if ":" in host else ThreadingHTTPServer)((host, 0), _Data)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture(scope="module")
-def tls_server() -> Iterator[tuple[int, ssl.SSLContext]]:
-    """An HTTPS server for ``localhost`` with a certificate from a test CA: ``(port, client context trusting it)``."""
+def tls_ca() -> Any:
     trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Data)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_ca: Any) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """An HTTPS server for ``localhost`` with a certificate from a test CA: ``(port, client context trusting it)``."""
+    server = _serve_tls(tls_ca, "127.0.0.1")
     client = ssl.create_default_context()
-    ca.configure_trust(client)
+    tls_ca.configure_trust(client)
     try:
         yield server.server_address[1], client
     finally:
@@ -189,6 +206,22 @@ def test_https_probe_tunnels_with_connect_and_checks_the_certificate_for_the_nam
     assert "data.example.test" in str(err.value)
 
 
+def test_https_tunnel_to_an_ipv6_address(proxy: Tinyproxy, tls_ca: Any, tls_server, monkeypatch) -> None:
+    """The CONNECT target of a pinned IPv6 address is bracketed (``CONNECT [::1]:PORT``), on every Python."""
+    server = _serve_tls(tls_ca, "::1")
+    try:
+        port = server.server_address[1]
+        monkeypatch.setattr(http_probe, "_TLS", tls_server[1])
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+        guard = AddressGuard(AllowList.parse(["::1"]), resolver=lambda host, port: ["::1"])
+        before = proxy.requests()
+        assert probe(guard, LIMITS, f"https://localhost:{port}/data/sst.nc").etag == '"5f2b-81"'
+        assert _new(proxy, before) == [f"CONNECT [::1]:{port} HTTP/1.0"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_proxy_credentials_are_sent_and_never_shown(
     auth_proxy: Tinyproxy, nginx: Nginx, sst: str, tls_server: tuple[int, ssl.SSLContext], monkeypatch
 ) -> None:
@@ -233,6 +266,21 @@ def test_proxy_down_is_named_without_its_credentials_and_retried(monkeypatch) ->
     assert "Sup3r-secret" not in text and "ops:" not in text
     assert "NO_PROXY" in (err.value.hint or "") and "HTTP_PROXY" in (err.value.hint or "")
     assert len(sleeps) == LIMITS.attempts - 1  # retried like any unreachable host
+
+
+def test_without_proxy_variables_the_probe_loads_no_proxy_machinery(nginx: Nginx, sst: str) -> None:
+    """A fresh interpreter, as a CLI re-run: no ``*_proxy`` variable, no ``urllib.request`` import (~3 ms)."""
+    code = (
+        "import sys\n"
+        "from bot.adapters.download import Limits\n"
+        "from bot.adapters.http_probe import AddressGuard, probe\n"
+        "from bot.sources.addresses import AllowList\n"
+        f"v = probe(AddressGuard(AllowList.parse(['127.0.0.1'])), Limits(10**8, 5, 60, 1), {sst!r})\n"
+        "print(v.size, 'urllib.request' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == [str(NC.stat().st_size), "False"]
 
 
 def test_unchanged_re_run_behind_the_proxy_reuses_every_step(

@@ -277,7 +277,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
             super().__init__(address, port, timeout=timeout, context=context)
         else:
             super().__init__(proxy.host, proxy.port, timeout=timeout, context=context)
-            self.set_tunnel(address, port, headers=proxy.headers)
+            # Brackets for an IPv6 address: Python 3.11 writes the CONNECT target as given (3.12+ adds them).
+            self.set_tunnel(f"[{address}]" if ":" in address else address, port, headers=proxy.headers)
         self._name = name
 
     def connect(self) -> None:
