@@ -338,3 +338,25 @@ def test_the_proxy_chosen_is_the_one_httpx_chooses_for_the_download(env: dict[st
                 assert (ours.host, ours.port) == (theirs.host.decode(), theirs.port or 80), url
                 assert ("@" in env.get("ALL_PROXY", "")) == (ours.authorization is not None)
                 assert "u:p" not in ours.shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("socks5://ops:Pw-s3cret@p.test:1080", "socks5://p.test:1080"),
+        ("https://ops:Pw-s3cret@p.test:3129", "https://p.test:3129"),
+        ("http://ops:Pw-s3cret@p.test:99999", "(not a URL)"),
+        ("http://ops:Pw-s3cret@[::1", "(not a URL)"),
+    ],
+)
+def test_a_proxy_the_probe_cannot_speak_to_is_named_without_credentials(value: str, shown: str, monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", value)
+    guard = AddressGuard(AllowList.parse(["127.0.0.1"]), resolver=lambda host, port: ["127.0.0.1"])
+    sleeps: list[float] = []
+    with pytest.raises(ServiceError) as err:
+        probe(guard, LIMITS, "https://data.example.test/sst.nc", sleep=sleeps.append)
+    assert f"the proxy {shown} from the environment is not an http://host:port URL" in str(err.value)
+    assert "Pw-s3cret" not in f"{err.value} {err.value.hint}" and "http://[user:password@]host:port" in (
+        err.value.hint or ""
+    )
+    assert sleeps == []  # configuration: not retried

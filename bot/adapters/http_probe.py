@@ -234,12 +234,11 @@ def _matches(pattern: str, scheme: str, host: str, port: int | None) -> bool:
 
 def _parse_proxy(url: str) -> Proxy:
     """The proxy of a URL from the environment (credentials percent-decoded, as httpx sends them)."""
-    shown = redact_url(url)
     try:
-        parts = urlsplit(url)
+        shown, parts = redact_url(url), urlsplit(url)
         port = parts.port or 80
-    except ValueError:
-        parts, port = urlsplit(""), 0
+    except ValueError:  # a bad port or bracket: shown without any part of it (it may hold a password)
+        shown, parts, port = "(not a URL)", urlsplit(""), 0
     if parts.scheme != "http" or not parts.hostname or not port:
         raise ServiceError(
             SERVICE,
