@@ -62,6 +62,7 @@ t=$SECONDS
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)                         # used by actionlint
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)          # remote-source tests' HTTP server
+command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || missing+=(tinyproxy)  # remote-source tests' HTTP proxy
 if [ "$WITH_SERVICES" = 1 ] && [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
   missing+=(postgresql-15-postgis-3)                                                  # the pgstac database
 fi

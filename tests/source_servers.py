@@ -159,3 +159,86 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         yield server
     finally:
         server.stop()
+
+
+TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
+
+PROXY_CONFIG = """
+Port {port}
+Listen 127.0.0.1
+Allow 127.0.0.1
+Timeout 30
+MaxClients 32
+LogFile "{home}/tinyproxy.log"
+LogLevel Connect
+{auth}
+"""
+
+
+@dataclass
+class Tinyproxy:
+    """One tinyproxy (Debian's) on 127.0.0.1:``port``: plain requests and ``CONNECT`` to any port.
+
+    No ``ConnectPort`` line, so every port may be tunnelled (the test TLS
+    server is not on 443); ``auth`` adds ``BasicAuth`` (407 without the right
+    ``Proxy-Authorization``).  Its log (``LogLevel Connect``) has one
+    ``Request`` line per request, which is how a test proves the proxy was
+    (or was not) used.
+    """
+
+    home: Path
+    auth: tuple[str, str] | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, credentials: tuple[str, str] | None = None) -> str:
+        """``http://[user:password@]127.0.0.1:PORT``."""
+        userinfo = f"{credentials[0]}:{credentials[1]}@" if credentials else ""
+        return f"http://{userinfo}127.0.0.1:{self.port}"
+
+    def start(self) -> Tinyproxy:
+        """Start in the foreground (``-d``) with its own config and wait until it accepts connections."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        conf = self.home / "tinyproxy.conf"
+        auth = f"BasicAuth {self.auth[0]} {self.auth[1]}" if self.auth else ""
+        conf.write_text(PROXY_CONFIG.format(port=self.port, home=self.home, auth=auth))
+        self.process = subprocess.Popen(
+            [TINYPROXY, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"tinyproxy exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
+                )
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("tinyproxy did not start within 10 s")
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def requests(self) -> list[str]:
+        """The request line of every request the proxy received (``HEAD http://...``, ``CONNECT host:port``)."""
+        log = self.home / "tinyproxy.log"
+        if not log.is_file():
+            return []
+        return [line.split("): ", 1)[1] for line in log.read_text().splitlines() if "]: Request (" in line]
+
+
+def require_tinyproxy() -> None:
+    """Skip where tinyproxy is missing (local runs); fail under CI, where scripts/test.sh installs it."""
+    if not Path(TINYPROXY).exists():
+        if os.environ.get("CI"):
+            pytest.fail("tinyproxy is not installed (scripts/test.sh installs it with apt-get)")
+        pytest.skip("tinyproxy is not installed: apt-get install tinyproxy")
