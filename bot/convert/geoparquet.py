@@ -161,23 +161,35 @@ class GeoParquetWriter:
         """Hex sha256 of the finished file (set by :meth:`close`)."""
         self._threads = threads or encoder_threads()
         self._schema: pa.Schema | None = None
-        self._options: dict[str, Any] = {}
+        self._options: Future[dict[str, Any]] | None = None
         self._file: ParquetAssembler | None = None
         self._encoders: ThreadPoolExecutor | None = None
         self._appender: ThreadPoolExecutor | None = None
         self._queued: deque[Future[None]] = deque()
 
     def _open(self, batch: pa.RecordBatch | pa.Table) -> None:
-        """Choose the encodings on the first row group and start the encoder and appender threads."""
+        """Start the encoder and appender threads; the encodings are chosen on the first row group by an encoder.
+
+        Why there: judging every column of the first row group (distinct
+        counts) takes ~0.1-0.3 s, which on the caller's thread would stall
+        the reading that feeds every other stage.
+        """
         if self.covering and BBOX_COLUMN not in batch.schema.names:
             raise ValueError(f"covering requested but no {BBOX_COLUMN!r} column")  # a converter bug
+        self._schema = batch.schema
+        self._file = ParquetAssembler(self.path)
+        self._encoders = ThreadPoolExecutor(self._threads, thread_name_prefix="geoparquet-encoder")
+        self._appender = ThreadPoolExecutor(1, thread_name_prefix="geoparquet-appender")
+        self._options = self._encoders.submit(self._choose, batch)
+
+    def _choose(self, batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
+        """The writer options of every row group, judged on the first (see :mod:`bot.convert.parquet_encoding`)."""
         # Statistics on everything but the WKB (min/max of bytes prune nothing).
         stats = [n for n in batch.schema.names if n not in (self.geometry, BBOX_COLUMN)]
         if self.covering:
             stats += [f"{BBOX_COLUMN}.{k}" for k in BBOX_FIELDS]
         dictionary = dictionary_columns(batch)
-        self._schema = batch.schema
-        self._options = {
+        return {
             "compression": COMPRESSION,
             "compression_level": {
                 n: POINT_COMPRESSION_LEVEL if n == self.geometry and not self.covering else COMPRESSION_LEVEL
@@ -188,14 +200,12 @@ class GeoParquetWriter:
             "write_statistics": stats,
             "store_schema": False,
         }
-        self._file = ParquetAssembler(self.path)
-        self._encoders = ThreadPoolExecutor(self._threads, thread_name_prefix="geoparquet-encoder")
-        self._appender = ThreadPoolExecutor(1, thread_name_prefix="geoparquet-appender")
 
     def _encode(self, batch: pa.RecordBatch | pa.Table) -> pa.Buffer:
         """One row group as a complete in-memory Parquet file (on an encoder thread; Arrow releases the GIL)."""
+        assert self._options is not None  # set by _open
         sink = pa.BufferOutputStream()
-        with pq.ParquetWriter(sink, self._schema, **self._options) as writer:
+        with pq.ParquetWriter(sink, self._schema, **self._options.result()) as writer:
             if isinstance(batch, pa.Table):
                 writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
             else:
