@@ -8,6 +8,7 @@ line = row + 1 when no value contains a newline) and the offending value.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -275,32 +276,29 @@ def _chunks(source: Path, start: int, block_size: int) -> Iterator[memoryview]:
 
     Arrow's reader, by default (``newlines_in_values=False``), also splits
     blocks at any line end, so a piece parses exactly as it would in place.
-    Each piece is read into a buffer of its own (handed to a parser thread
-    without a copy); only the partial last line is carried over.
+    Each piece is one ``pread`` into a fresh ``bytes`` (no zero-filling, no
+    concatenation) handed over as a view; the partial line after the cut is
+    read again at the start of the next piece.
     """
-    carry = b""
-    with source.open("rb", buffering=0) as fh:
-        fh.seek(start)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        offset = start
         while True:
-            buf = bytearray(len(carry) + block_size)
-            buf[: len(carry)] = carry
-            view = memoryview(buf)
-            size = len(carry)
-            while size < len(buf):  # a raw file may return less than asked
-                got = fh.readinto(view[size:])
-                if not got:
+            size = block_size
+            while True:
+                block = os.pread(fd, size, offset)
+                last = block.rfind(b"\n")  # from the end: the last line end is near it
+                cut = max(last, block.rfind(b"\r", last + 1)) + 1  # a CR-only line end after it
+                if cut or len(block) < size:  # a line end, or the end of the file
                     break
-                size += got
-            if size == len(carry):
-                if carry:
-                    yield view[:size]
+                size *= 2  # a line longer than a block
+            if not block:
                 return
-            cut = max(buf.rfind(b"\n", 0, size), buf.rfind(b"\r", 0, size)) + 1
-            if cut == 0:  # no line end yet: a line longer than a block
-                carry = bytes(view[:size])
-                continue
-            carry = bytes(view[cut:size])
-            yield view[:cut]
+            end = cut if cut and len(block) == size else len(block)
+            yield memoryview(block)[:end]
+            offset += end
+    finally:
+        os.close(fd)
 
 
 def _parse_chunk(data: memoryview, header: list[str], convert: pacsv.ConvertOptions, delimiter: str) -> pa.RecordBatch:
