@@ -134,6 +134,9 @@ cli = LazyGroup(name="catalog-bot", help=HELP, no_args_is_help=True, rich_markup
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit 0 clean, 1 catalog problems, 2 usage/internal error."""
+    # numpy's OpenBLAS starts a thread per core at import that spins for a while (~0.15 s of CPU on
+    # two cores, taken from the conversion it competes with); the bot does no linear algebra.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         result = cli.main(args=argv, prog_name="catalog-bot", standalone_mode=False)
     except BotError as exc:

@@ -16,9 +16,9 @@ by :class:`AddressGuard` and the connection goes to the address it checked
 certifi's bundle (what httpx trusts) and builds its TLS context only for an
 ``https`` URL; transient faults are retried by
 :func:`~bot.adapters.download.retry_source`; the proxy of the environment
-(``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``) is chosen by
-httpx's own rules (:func:`proxy_for`), so the probe and the download take the
-same route to the same address.
+(``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``) is chosen
+here for the probe and the download alike (:func:`proxy_for`, by httpx's
+reading of the variables), so both take the same route to the same address.
 """
 
 from __future__ import annotations
@@ -144,21 +144,25 @@ class Proxy:
         """``Proxy-Authorization`` when the URL carries credentials (on the CONNECT for an https hop)."""
         return {"Proxy-Authorization": self.authorization} if self.authorization else {}
 
+    @property
+    def url(self) -> str:
+        """``http://host:port`` without credentials (they go in :attr:`headers`)."""
+        return f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
 
-def proxy_for(scheme: str, host: str, port: int) -> Proxy | None:
-    """The proxy the download's httpx client picks for ``scheme://host:port``; None: connect directly.
 
-    Why httpx's rules and not urllib's ``proxy_bypass_environment``: the
-    probe and the download must take the same route, or behind a proxy the
-    probe fails (no direct route) or asks another server than the download.
-    The variables are read with ``urllib.request.getproxies_environment``,
-    the function httpx reads them with (``<scheme>_proxy`` else
-    ``all_proxy``, lower case before upper case; a value without a scheme is
-    ``http://``); ``no_proxy`` is matched as httpx matches it
-    (:func:`_bypassed`).  ``host`` is the host the connection goes to: the
-    guard's pinned address when there is one, because httpx picks the
-    download's proxy from the request URL after the pinned address has
-    replaced the name (:meth:`~bot.adapters.http_source.HttpSource._send`).
+def proxy_for(scheme: str, host: str, port: int, address: str | None = None) -> Proxy | None:
+    """The proxy for a hop to ``scheme://host:port``; None: connect directly.
+
+    The one place the route is chosen: the probe and the download's httpx
+    clients (:class:`~bot.adapters.http_source.HttpSource`, which does not
+    let httpx read the variables itself) both ask here, so behind a proxy
+    they take the same route.  The variables are read with
+    ``urllib.request.getproxies_environment``, the function httpx reads them
+    with (``<scheme>_proxy`` else ``all_proxy``, lower case before upper
+    case; a value without a scheme is ``http://``); ``no_proxy`` is matched
+    as httpx matches it (:func:`_bypassed`), against the URL's ``host`` and
+    also the guard's pinned ``address`` for it, so listing either the name
+    or the address sends the hop direct.
     """
     if not any(name[-6:].lower() == "_proxy" for name in os.environ):
         return None  # the common case, without importing urllib.request (~3 ms of a no-change re-run)
@@ -166,7 +170,10 @@ def proxy_for(scheme: str, host: str, port: int) -> Proxy | None:
 
     env = getproxies_environment()
     url = env.get(scheme) or env.get("all")
-    if not url or _bypassed(env.get("no", ""), scheme, host, port):
+    no_proxy = env.get("no", "")
+    if not url or _bypassed(no_proxy, scheme, host, port):
+        return None
+    if address is not None and address != host and _bypassed(no_proxy, scheme, address, port):
         return None
     return _parse_proxy(url if "://" in url else f"http://{url}")
 
@@ -244,7 +251,7 @@ def _parse_proxy(url: str) -> Proxy:
             SERVICE,
             f"the proxy {shown} from the environment is not an http://host:port URL",
             hint="set HTTPS_PROXY / HTTP_PROXY / ALL_PROXY to http://[user:password@]host:port "
-            "(the probe speaks to http:// proxies only)",
+            "(remote sources are fetched through http:// proxies only)",
         )
     authorization = None
     if parts.username is not None or parts.password is not None:
@@ -315,7 +322,7 @@ def _once(
         address = pinned or parts.hostname
         # The proxy is not guarded: it is the operator's configuration (the environment), not something a
         # pull request writes; the hop's target is (above), and the proxy is asked for that checked address.
-        proxy = proxy_for(parts.scheme, address, port)
+        proxy = proxy_for(parts.scheme, parts.hostname, port, pinned)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = {"Host": parts.netloc.rpartition("@")[2], **headers}
         conn: http.client.HTTPConnection

@@ -44,7 +44,9 @@ from bot.adapters.download import (
 from bot.adapters.http_probe import (
     MAX_REDIRECTS,
     AddressGuard,
+    Proxy,
     probe,
+    proxy_for,
     status_error,
     unreachable,
     validators_of,
@@ -67,23 +69,34 @@ class HttpSource:
         self.guard = guard
         self.limits = limits
         self._injected = client
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients: dict[tuple[bool, Proxy | None], httpx.Client] = {}
         self.sleep = sleep
 
-    def _client(self, tls: bool) -> httpx.Client:
-        """The injected client, else one per scheme, built on first use.
+    def _client(self, tls: bool, proxy: Proxy | None) -> httpx.Client:
+        """The injected client, else one per scheme and route, built on first use.
 
-        Why two: an httpx client loads the CA bundle when it is built (~30 ms),
-        which an ``http://`` source never needs.  The plain one never makes a
-        TLS connection (every hop picks its client by its own scheme, so a
-        redirect to ``https`` goes through the verifying one).
+        Why several: an httpx client loads the CA bundle when it is built
+        (~30 ms), which an ``http://`` source never needs.  The plain one
+        never makes a TLS connection (every hop picks its client by its own
+        scheme, so a redirect to ``https`` goes through the verifying one).
+        The route is :func:`~bot.adapters.http_probe.proxy_for`'s, chosen on
+        the URL's name before the pinned address replaces it, and httpx is
+        told it explicitly: left to the environment, httpx would match
+        ``NO_PROXY`` against the pinned address only.  ``trust_env`` stays on
+        for the CA settings (``SSL_CERT_FILE``).
         """
         if self._injected is not None:
             return self._injected
-        if tls not in self._clients:
+        key = (tls, proxy)
+        if key not in self._clients:
             timeout = httpx.Timeout(self.limits.timeout)
-            self._clients[tls] = httpx.Client(timeout=timeout, follow_redirects=False, verify=tls)
-        return self._clients[tls]
+            if proxy is None:  # a transport of its own: httpx then reads no proxy variable
+                direct = httpx.HTTPTransport(verify=tls)
+                self._clients[key] = httpx.Client(timeout=timeout, follow_redirects=False, transport=direct)
+            else:
+                route = httpx.Proxy(proxy.url, headers=proxy.headers)
+                self._clients[key] = httpx.Client(timeout=timeout, follow_redirects=False, verify=tls, proxy=route)
+        return self._clients[key]
 
     def _send(self, method: str, uri: str, headers: dict[str, str]) -> httpx.Response:
         """One request (streamed) after the guard, following redirects ourselves (each hop guarded)."""
@@ -92,8 +105,9 @@ class HttpSource:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
-            pinned = self.guard.check(uri, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-            client = self._client(parts.scheme == "https")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            pinned = self.guard.check(uri, parts.hostname, port)
+            client = self._client(parts.scheme == "https", proxy_for(parts.scheme, parts.hostname, port, pinned))
             request = client.build_request(method, url, headers=headers)  # Host: the name, as sent
             if pinned is not None:
                 request.url = request.url.copy_with(host=pinned)  # connect to the checked address only
