@@ -258,5 +258,5 @@ def test_an_http_source_builds_no_tls_client(served, tmp_path: Path) -> None:
     http = source()
     record = http.fetch(server.url(f"{folder}/reef.csv"), tmp_path / "reef.csv", "csv")
     assert record.status == "downloaded" and sha(tmp_path / "reef.csv") == sha(CSV)
-    assert list(http._clients) == [False]  # the plain client only
+    assert list(http._clients) == [(False, None)]  # the plain, direct client only
     http.close()

@@ -177,7 +177,7 @@ def test_pinned_name_is_asked_of_the_proxy_by_its_checked_address(
     monkeypatch.delenv("NO_PROXY", raising=False)
     before = proxy.requests()
     assert HttpSource(guard, LIMITS).fetch(uri, tmp_path / "proxied.nc", "netcdf").status == "downloaded"
-    assert _new(proxy, before) == [f"HEAD {sst} HTTP/1.1", f"GET {sst} HTTP/1.1"]  # the download: same route
+    assert _new(proxy, before) == [f"GET {sst} HTTP/1.1"]  # the download: the same route and address
 
     # NO_PROXY naming the host or its checked address sends both the probe and the download direct
     # (httpx left to the environment matched the pinned address only; the route is now chosen by proxy_for)
