@@ -11,12 +11,11 @@ not write into it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.catalog.layout import Catalog, Dataset
@@ -25,6 +24,9 @@ from bot.errors import EXIT_PROBLEMS, UsageError
 from bot.logging import mask, register_env_secrets
 from bot.pipeline.context import RunContext
 from bot.pipeline.executor import DatasetOutcome, PublishReport, StepRun, plan, publish
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console(highlight=False, soft_wrap=True)
 if not console.is_terminal:  # CI logs: do not squeeze the summary table into 80 columns
@@ -254,18 +256,29 @@ def register(app: typer.Typer) -> None:
             runs = sum(1 for r in rows if r.action == "run")
             console.print(f"{runs} of {len(rows)} steps would run; nothing was written")
             return
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[step]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-            disable=not err_console.is_terminal,  # CI logs get the summary table; redrawing bars there is waste
-        ) as progress:
-            report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress, len(selected)))
+        if not err_console.is_terminal:  # CI logs and Argo pods get the summary table; bars there are waste
+            report = publish(run, selected, jobs=jobs, force=force)
+        else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description:<28}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[step]}"),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=False,
+            ) as progress:
+                report = publish(run, selected, jobs=jobs, force=force, reporter=RichReporter(progress, len(selected)))
         print_report(report, run)
         if report.failed or report.finish_error is not None:
             raise typer.Exit(EXIT_PROBLEMS)
