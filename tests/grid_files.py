@@ -83,3 +83,16 @@ def daily_files(
         )  # fmt: skip
         out.append(path)
     return out
+
+
+def grouped_copies(files: list[Path], folder: Path, group: str = "PRODUCT") -> list[Path]:
+    """Copies of ``files`` with the variables in a named group, as satellite L3 products keep them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        dest = folder / f.name
+        xr.Dataset(attrs={"title": "grouped product"}).to_netcdf(dest)
+        with xr.open_dataset(f) as ds:
+            ds.load().to_netcdf(dest, group=group, mode="a")
+        out.append(dest)
+    return out

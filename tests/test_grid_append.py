@@ -21,14 +21,13 @@ from pathlib import Path
 import msgspec
 import netCDF4
 import pytest
-import xarray as xr
 
 from bot.adapters.objectstore import tree_files, tree_sha256
 from bot.catalog.layout import PipelineSpec, load_pipeline
 from bot.convert.grid_append import append_raw
 from bot.convert.many import NotAppendable, append_many, convert_many
 from bot.errors import DataError
-from tests.grid_files import LAT, daily_files
+from tests.grid_files import LAT, daily_files, grouped_copies
 from tests.test_sources_many import SST, split_netcdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,14 +138,7 @@ def test_another_grid_or_an_overlap_is_left_to_the_xarray_path_and_its_errors(
 
 def test_raw_append_reads_the_source_group(spec: PipelineSpec, tmp_path: Path) -> None:
     """Satellite L3 products keep the variables in a named group (its dimensions may be the root's)."""
-    grouped = []
-    for f in daily_files(tmp_path / "flat", 4, 3, packed=False, own_epoch=True):
-        dest = tmp_path / "grouped" / f.name
-        dest.parent.mkdir(exist_ok=True)
-        xr.Dataset(attrs={"title": "grouped product"}).to_netcdf(dest)
-        with xr.open_dataset(f) as ds:
-            ds.load().to_netcdf(dest, group="PRODUCT", mode="a")
-        grouped.append(dest)
+    grouped = grouped_copies(daily_files(tmp_path / "flat", 4, 3, packed=False, own_epoch=True), tmp_path / "grouped")
     in_group = msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, group="PRODUCT"))
     full = convert_many(in_group, grouped, tmp_path / "full", name="sst").path
     previous = convert_many(in_group, grouped[:3], tmp_path / "inc", name="sst").path

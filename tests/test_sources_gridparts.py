@@ -24,7 +24,7 @@ from bot.convert.many import append_many, convert_many
 from bot.convert.many_grid import open_source, write_part, write_regions
 from bot.errors import DataError
 from bot.structs import load
-from tests.grid_files import LAT, daily_files
+from tests.grid_files import LAT, daily_files, grouped_copies
 from tests.test_sources_many import SST
 
 
@@ -131,14 +131,7 @@ def test_parts_append_to_the_bytes_of_a_full_conversion(spec: PipelineSpec, tmp_
 def test_files_with_the_data_in_a_group_convert_and_fan_out_alike(spec: PipelineSpec, tmp_path: Path) -> None:
     """Satellite L3 products keep the variables in a named group: every path reads ``source.group``."""
     flat = daily_files(tmp_path / "flat", 3, 2)
-    grouped = []
-    for f in flat:
-        dest = tmp_path / "grouped" / f.name
-        dest.parent.mkdir(exist_ok=True)
-        xr.Dataset(attrs={"title": "grouped product"}).to_netcdf(dest)
-        with xr.open_dataset(f) as ds:
-            ds.load().to_netcdf(dest, group="PRODUCT", mode="a")
-        grouped.append(dest)
+    grouped = grouped_copies(flat, tmp_path / "grouped")
     in_group = msgspec.structs.replace(spec, source=msgspec.structs.replace(spec.source, group="PRODUCT"))
     want = convert_many(spec, flat, tmp_path / "want", name="sst")
     local = convert_many(in_group, grouped, tmp_path / "local", name="sst", jobs=2)
