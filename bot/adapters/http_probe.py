@@ -32,8 +32,8 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from bot.adapters.download import SERVICE, Limits, retry_source
 from bot.errors import AuthError, DataError, ServiceError, redact_url
@@ -308,26 +308,41 @@ def _tls() -> ssl.SSLContext:
     return _TLS
 
 
+class Hop(NamedTuple):
+    """One hop of a request to an http(s) source: where it goes and by which route."""
+
+    parts: SplitResult
+    host: str  # the URL's name
+    port: int
+    pinned: str | None  # the address the guard checked (None: the name was allowed as a name)
+    proxy: Proxy | None
+
+
+def hop(guard: AddressGuard, uri: str, url: str) -> Hop:
+    """Check one hop (the source ``uri`` or a redirect to ``url``) and choose its route: the probe's and the download's."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    pinned = guard.check(uri, parts.hostname, port)
+    # The proxy is not guarded: it is the operator's configuration (the environment), not something a
+    # pull request writes; the hop's target is (above), and the proxy is asked for that checked address.
+    return Hop(parts, parts.hostname, port, pinned, proxy_for(parts.scheme, parts.hostname, port, pinned))
+
+
 def _once(
     guard: AddressGuard, uri: str, method: str, headers: dict[str, str], timeout: float
 ) -> tuple[int, str, Headers]:
     """One request, its body unread, redirects followed (each hop guarded): ``(status, reason, headers)``."""
     url = uri
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        pinned = guard.check(uri, parts.hostname, port)
-        address = pinned or parts.hostname
-        # The proxy is not guarded: it is the operator's configuration (the environment), not something a
-        # pull request writes; the hop's target is (above), and the proxy is asked for that checked address.
-        proxy = proxy_for(parts.scheme, parts.hostname, port, pinned)
+        parts, name, port, pinned, proxy = hop(guard, uri, url)
+        address = pinned or name
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = {"Host": parts.netloc.rpartition("@")[2], **headers}
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
-            conn = _PinnedHTTPS(address, port, name=parts.hostname, timeout=timeout, context=_tls(), proxy=proxy)
+            conn = _PinnedHTTPS(address, port, name=name, timeout=timeout, context=_tls(), proxy=proxy)
         elif proxy is None:
             conn = http.client.HTTPConnection(address, port, timeout=timeout)
         else:  # absolute form to the proxy, to the checked address (as httpx forwards the download), Host the name

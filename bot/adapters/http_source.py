@@ -27,7 +27,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
@@ -45,8 +45,8 @@ from bot.adapters.http_probe import (
     MAX_REDIRECTS,
     AddressGuard,
     Proxy,
+    hop,
     probe,
-    proxy_for,
     status_error,
     unreachable,
     validators_of,
@@ -102,17 +102,13 @@ class HttpSource:
         """One request (streamed) after the guard, following redirects ourselves (each hop guarded)."""
         url = uri
         for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise DataError(f"{uri}: redirected to {url!r}, which is not http(s)", field="source.path")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            pinned = self.guard.check(uri, parts.hostname, port)
-            client = self._client(parts.scheme == "https", proxy_for(parts.scheme, parts.hostname, port, pinned))
+            parts, name, _, pinned, proxy = hop(self.guard, uri, url)
+            client = self._client(parts.scheme == "https", proxy)
             request = client.build_request(method, url, headers=headers)  # Host: the name, as sent
             if pinned is not None:
                 request.url = request.url.copy_with(host=pinned)  # connect to the checked address only
                 if parts.scheme == "https":
-                    request.extensions["sni_hostname"] = parts.hostname  # TLS: SNI and certificate for the name
+                    request.extensions["sni_hostname"] = name  # TLS: SNI and certificate for the name
             try:
                 response = client.send(request, stream=True)
             except httpx.TransportError as exc:
